@@ -1,0 +1,86 @@
+# C-level surface of the ELF reader, for the other extensions of the package.
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+
+
+cdef struct Layout:
+    # Field offsets and sizes that differ between ELF32 and ELF64; everything else in
+    # the reader is shared by both classes and both byte orders.
+    uint32_t word              # 4 or 8: size of an address / Elf_Word-sized value
+    uint32_t ehdr_size
+    uint32_t phdr_size
+    uint32_t ph_flags
+    uint32_t ph_offset
+    uint32_t ph_vaddr
+    uint32_t ph_filesz
+    uint32_t ph_memsz
+    uint32_t sym_size
+    uint32_t st_name
+    uint32_t st_value
+    uint32_t st_size
+    uint32_t st_info
+    uint32_t st_other
+    uint32_t st_shndx
+
+
+cdef struct Segment:
+    uint64_t offset
+    uint64_t vaddr
+    uint64_t filesz
+    uint64_t memsz
+    uint32_t flags
+
+
+cdef class ElfImage:
+    cdef object _owner                  # keeps the bytes behind _buf alive
+    cdef const uint8_t* _buf
+    cdef uint64_t _size
+    cdef bint _swap
+    cdef Layout _layout
+
+    cdef readonly int elf_class
+    cdef readonly str byteorder
+    cdef readonly int e_machine
+    cdef readonly int e_type
+    cdef readonly str machine
+    cdef readonly object soname
+
+    cdef Segment* _loads
+    cdef Py_ssize_t _nloads
+
+    cdef uint64_t _strtab
+    cdef uint64_t _strsz
+    cdef uint64_t _symtab
+    cdef uint64_t _nsyms
+    cdef uint64_t _hash              # file offset of DT_HASH, 0 if absent
+    cdef uint32_t _hash_entry        # 4, or 8 on s390x/alpha ELF64
+    cdef uint64_t _sysv_nbucket
+    cdef uint64_t _sysv_nchain
+    cdef uint64_t _gnu_hash          # file offset of DT_GNU_HASH, 0 if absent
+    cdef uint32_t _gnu_nbuckets
+    cdef uint32_t _gnu_symoffset
+    cdef uint64_t _gnu_buckets       # file offset of the bucket array
+    cdef uint64_t _gnu_chain         # file offset of chain[0] (symbol _gnu_symoffset)
+    cdef uint64_t _versym            # file offset of DT_VERSYM, 0 if absent
+    cdef dict _version_names         # verdef index -> name (base version included)
+    cdef tuple _versions
+    cdef object _symbols
+
+    cdef int _parse(self, bint headers_only) except -1
+    cdef int _check(self, uint64_t offset, uint64_t length, str what) except -1
+    cdef uint16_t u16(self, uint64_t offset, str what) except? 0xffff
+    cdef uint32_t u32(self, uint64_t offset, str what) except? 0xffffffff
+    cdef uint64_t u64(self, uint64_t offset, str what) except? 0xffffffffffffffff
+    cdef uint64_t word(self, uint64_t offset, str what) except? 0xffffffffffffffff
+    cdef bytes cstring(self, uint64_t offset, str what)
+    cdef uint64_t vaddr_to_offset(self, uint64_t vaddr, uint64_t length, str what) except? 0xffffffffffffffff
+    cdef object symbol_at(self, uint64_t index)
+    cdef long long find_symbol(self, bytes name, object version) except -2
+    cdef int _parse_sysv_hash(self, uint64_t vaddr) except -1
+    cdef uint64_t _hash_word(self, uint64_t offset) except? 0xffffffffffffffff
+    cdef int _parse_gnu_hash(self, uint64_t vaddr) except -1
+    cdef int _parse_verdef(self, uint64_t vaddr, uint64_t count) except -1
+    cdef bint _is_candidate(self, uint64_t index, bytes name, object version) except -1
+
+
+cdef ElfImage _image_over(object owner, const uint8_t* buf, uint64_t size,
+                         bint headers_only=*)

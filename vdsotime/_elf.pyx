@@ -1,0 +1,690 @@
+# cython: language_level=3, freethreading_compatible=True
+"""A bounded, read-only ELF reader for dynamic symbol lookup.
+
+One reader serves ELF32 and ELF64 in either byte order: the class only changes a few
+field offsets (``Layout``) and the width of ``word()``, the byte order only whether the
+small read helpers swap. Every read goes through ``_check`` first; every walk is capped
+by the image size or a count taken from the image, so a hostile image ends in
+``ElfError`` and never in a crash or an endless loop.
+
+What it reads is what a dynamic loader needs to find a symbol: the program headers, the
+dynamic section, the SysV and GNU hash tables, the dynamic symbol table and its string
+table, and the symbol versions (``DT_VERSYM``, ``DT_VERDEF``). Section headers are not
+used: a vDSO in memory (or a stripped library) need not have them.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy, memchr
+
+from collections import namedtuple
+
+cdef extern from *:
+    """
+    #define vt_bswap16(x) __builtin_bswap16(x)
+    #define vt_bswap32(x) __builtin_bswap32(x)
+    #define vt_bswap64(x) __builtin_bswap64(x)
+    #define VT_HOST_BIG_ENDIAN (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+    """
+    uint16_t vt_bswap16(uint16_t) nogil
+    uint32_t vt_bswap32(uint32_t) nogil
+    uint64_t vt_bswap64(uint64_t) nogil
+    bint VT_HOST_BIG_ENDIAN
+
+
+class ElfError(ValueError):
+    """The bytes are not an ELF image this reader accepts, or they are malformed."""
+
+
+Symbol = namedtuple("Symbol", "name version value size type bind")
+Symbol.__doc__ = (
+    "A defined dynamic symbol: name, version (str, or None when unversioned), "
+    "value (st_value), size (st_size), type ('FUNC', 'OBJECT', ...), bind ('GLOBAL', ...).")
+
+# ELF constants, with the spec's names.
+cdef enum:
+    EI_NIDENT = 16
+    ELFCLASS32 = 1
+    ELFCLASS64 = 2
+    ELFDATA2LSB = 1
+    ELFDATA2MSB = 2
+    EV_CURRENT = 1
+    ET_EXEC = 2
+    ET_DYN = 3
+    PT_LOAD = 1
+    PT_DYNAMIC = 2
+    PF_X = 1
+    PN_XNUM = 0xffff
+    DT_NULL = 0
+    DT_HASH = 4
+    DT_STRTAB = 5
+    DT_SYMTAB = 6
+    DT_STRSZ = 10
+    DT_SYMENT = 11
+    DT_SONAME = 14
+    DT_GNU_HASH = 0x6ffffef5
+    DT_VERSYM = 0x6ffffff0
+    DT_VERDEF = 0x6ffffffc
+    DT_VERDEFNUM = 0x6ffffffd
+    SHN_UNDEF = 0
+    STB_LOCAL = 0
+    VER_FLG_BASE = 1
+    VERSYM_HIDDEN = 0x8000
+    VERSYM_INDEX = 0x7fff
+    VERDEF_SIZE = 20
+    VERDAUX_SIZE = 8
+    EM_S390 = 22
+    EM_ALPHA = 41
+    EM_ALPHA_OLD = 0x9026
+    # No real image has more dynamic entries or versions than these caps; they only
+    # keep a hostile count from making a walk long.
+    MAX_DYNAMIC = 1 << 16
+    MAX_VERDEF = 1 << 15
+
+cdef dict MACHINES_32 = {3: "i386", 8: "mips", 20: "ppc", 22: "s390", 40: "arm",
+                         243: "riscv32", 258: "loongarch32", 62: "x86_64"}
+cdef dict MACHINES_64 = {62: "x86_64", 183: "aarch64", 243: "riscv64", 21: "ppc64",
+                         22: "s390x", 8: "mips64", 258: "loongarch64", 41: "alpha",
+                         0x9026: "alpha", 2: "sparc64", 43: "sparc64", 3: "i386"}
+cdef tuple SYMBOL_TYPES = ("NOTYPE", "OBJECT", "FUNC", "SECTION", "FILE", "COMMON", "TLS")
+cdef tuple SYMBOL_BINDS = ("LOCAL", "GLOBAL", "WEAK")
+
+cdef Layout LAYOUT_32
+LAYOUT_32.word = 4
+LAYOUT_32.ehdr_size = 52
+LAYOUT_32.phdr_size = 32
+LAYOUT_32.ph_offset = 4
+LAYOUT_32.ph_vaddr = 8
+LAYOUT_32.ph_filesz = 16
+LAYOUT_32.ph_memsz = 20
+LAYOUT_32.ph_flags = 24
+LAYOUT_32.sym_size = 16
+LAYOUT_32.st_name = 0
+LAYOUT_32.st_value = 4
+LAYOUT_32.st_size = 8
+LAYOUT_32.st_info = 12
+LAYOUT_32.st_other = 13
+LAYOUT_32.st_shndx = 14
+
+cdef Layout LAYOUT_64
+LAYOUT_64.word = 8
+LAYOUT_64.ehdr_size = 64
+LAYOUT_64.phdr_size = 56
+LAYOUT_64.ph_flags = 4
+LAYOUT_64.ph_offset = 8
+LAYOUT_64.ph_vaddr = 16
+LAYOUT_64.ph_filesz = 32
+LAYOUT_64.ph_memsz = 40
+LAYOUT_64.sym_size = 24
+LAYOUT_64.st_name = 0
+LAYOUT_64.st_info = 4
+LAYOUT_64.st_other = 5
+LAYOUT_64.st_shndx = 6
+LAYOUT_64.st_value = 8
+LAYOUT_64.st_size = 16
+
+
+cdef uint32_t c_elf_hash(const uint8_t* name, Py_ssize_t length) noexcept nogil:
+    cdef uint32_t h = 0, g
+    cdef Py_ssize_t i
+    for i in range(length):
+        h = (h << 4) + name[i]
+        g = h & 0xf0000000U
+        if g:
+            h ^= g >> 24
+        h &= ~g
+    return h
+
+
+cdef uint32_t c_gnu_hash(const uint8_t* name, Py_ssize_t length) noexcept nogil:
+    cdef uint32_t h = 5381
+    cdef Py_ssize_t i
+    for i in range(length):
+        h = h * 33 + name[i]
+    return h
+
+
+cdef bytes _as_name(object name, str argument):
+    if isinstance(name, str):
+        return (<str>name).encode("utf-8", "surrogateescape")
+    if isinstance(name, bytes):
+        return <bytes>name
+    raise TypeError(f"{argument} must be str or bytes, got {type(name).__name__}")
+
+
+def elf_hash(name):
+    """The SysV ELF hash of a symbol or version name (``DT_HASH``, ``vd_hash``)."""
+    cdef bytes raw = _as_name(name, "elf_hash(): name")
+    return c_elf_hash(<const uint8_t*>PyBytes_AS_STRING(raw), len(raw))
+
+
+def gnu_hash(name):
+    """The GNU hash (djb2, 32-bit) of a symbol name (``DT_GNU_HASH``)."""
+    cdef bytes raw = _as_name(name, "gnu_hash(): name")
+    return c_gnu_hash(<const uint8_t*>PyBytes_AS_STRING(raw), len(raw))
+
+
+cdef class ElfImage:
+    """A parsed ELF image: header, segments, dynamic symbols and their versions.
+
+    Make one with ``ElfImage.from_bytes(data)`` or ``ElfImage.from_file(path)``.
+    """
+
+    def __cinit__(self):
+        self._loads = NULL
+        self._nloads = 0
+        self._symbols = None
+        self.soname = None
+
+    def __dealloc__(self):
+        PyMem_Free(self._loads)
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("use ElfImage.from_bytes(data) or ElfImage.from_file(path)")
+
+    @staticmethod
+    def from_bytes(data):
+        """Parse an ELF image held in ``bytes``, ``bytearray`` or ``memoryview``.
+
+        The image is copied (unless it is ``bytes``), so later changes to a mutable
+        buffer cannot reach the reader.
+        """
+        cdef bytes owned
+        if isinstance(data, bytes):
+            owned = <bytes>data
+        elif isinstance(data, (bytearray, memoryview)):
+            owned = bytes(data)
+        else:
+            raise TypeError("ElfImage.from_bytes(): data must be bytes, bytearray or "
+                            f"memoryview, got {type(data).__name__}")
+        return _image_over(owned, <const uint8_t*>PyBytes_AS_STRING(owned), len(owned))
+
+    @staticmethod
+    def from_file(path):
+        """Read and parse an ELF file. File problems raise ``OSError``."""
+        with open(path, "rb") as f:
+            data = f.read()
+        return ElfImage.from_bytes(data)
+
+    # -- bounded reads ------------------------------------------------------------------
+
+    cdef int _check(self, uint64_t offset, uint64_t length, str what) except -1:
+        if offset > self._size or length > self._size - offset:
+            raise ElfError(f"{what} (offset {offset:#x}, {length} bytes) lies outside "
+                           f"the image ({self._size} bytes)")
+        return 0
+
+    cdef uint16_t u16(self, uint64_t offset, str what) except? 0xffff:
+        cdef uint16_t value
+        self._check(offset, 2, what)
+        memcpy(&value, self._buf + offset, 2)
+        return vt_bswap16(value) if self._swap else value
+
+    cdef uint32_t u32(self, uint64_t offset, str what) except? 0xffffffff:
+        cdef uint32_t value
+        self._check(offset, 4, what)
+        memcpy(&value, self._buf + offset, 4)
+        return vt_bswap32(value) if self._swap else value
+
+    cdef uint64_t u64(self, uint64_t offset, str what) except? 0xffffffffffffffff:
+        cdef uint64_t value
+        self._check(offset, 8, what)
+        memcpy(&value, self._buf + offset, 8)
+        return vt_bswap64(value) if self._swap else value
+
+    cdef uint64_t word(self, uint64_t offset, str what) except? 0xffffffffffffffff:
+        if self._layout.word == 8:
+            return self.u64(offset, what)
+        return self.u32(offset, what)
+
+    cdef bytes cstring(self, uint64_t offset, str what):
+        """The NUL-terminated string at ``offset`` of the string table."""
+        cdef const void* end
+        if offset >= self._strsz:
+            raise ElfError(f"{what}: string offset {offset:#x} is past the end of the "
+                           f"string table ({self._strsz} bytes)")
+        end = memchr(self._buf + self._strtab + offset, 0, self._strsz - offset)
+        if end == NULL:
+            raise ElfError(f"{what}: string at offset {offset:#x} is not terminated "
+                           "inside the string table")
+        return PyBytes_FromStringAndSize(<const char*>(self._buf + self._strtab + offset),
+                                         <const uint8_t*>end - (self._buf + self._strtab + offset))
+
+    cdef uint64_t vaddr_to_offset(self, uint64_t vaddr, uint64_t length, str what) except? 0xffffffffffffffff:
+        """File offset of ``length`` bytes at virtual address ``vaddr``: they must lie in
+        the file-backed part of one PT_LOAD segment, and inside the image."""
+        cdef Py_ssize_t i
+        cdef Segment* seg
+        cdef uint64_t offset
+        for i in range(self._nloads):
+            seg = &self._loads[i]
+            if vaddr >= seg.vaddr and vaddr - seg.vaddr < seg.filesz:
+                if length > seg.filesz - (vaddr - seg.vaddr):
+                    raise ElfError(f"{what} (address {vaddr:#x}, {length} bytes) runs past "
+                                   f"the end of its PT_LOAD segment")
+                offset = seg.offset + (vaddr - seg.vaddr)
+                self._check(offset, length, what)
+                return offset
+        raise ElfError(f"{what} (address {vaddr:#x}) is not inside any PT_LOAD segment")
+
+    # -- parsing --------------------------------------------------------------------------
+
+    cdef int _parse(self, bint headers_only) except -1:
+        cdef const uint8_t* ident = self._buf
+        cdef uint64_t phoff, offset, dynamic = 0, dynamic_size = 0, tag, value, i, n
+        cdef uint32_t phentsize, phnum, ptype
+        cdef uint64_t strtab_addr = 0, symtab_addr = 0, hash_addr = 0, gnu_hash_addr = 0
+        cdef uint64_t versym_addr = 0, verdef_addr = 0, verdefnum = 0, syment = 0
+        cdef uint64_t soname = 0
+        cdef bint has_strsz = False, has_soname = False
+        cdef bint has_strtab = False, has_symtab = False
+        cdef Layout* L
+        cdef Segment* seg
+
+        if self._size < EI_NIDENT or ident[0] != 0x7f or ident[1] != 0x45 \
+                or ident[2] != 0x4c or ident[3] != 0x46:
+            raise ElfError("not an ELF image: the first bytes are not 7f 45 4c 46 "
+                           "('\\x7fELF')" if self._size >= 4 else
+                           f"not an ELF image: only {self._size} bytes")
+        if ident[4] == ELFCLASS32:
+            self._layout = LAYOUT_32
+            self.elf_class = 32
+        elif ident[4] == ELFCLASS64:
+            self._layout = LAYOUT_64
+            self.elf_class = 64
+        else:
+            raise ElfError(f"unknown ELF class {ident[4]} in e_ident[EI_CLASS] "
+                           "(expected 1 for ELF32 or 2 for ELF64)")
+        L = &self._layout
+        if ident[5] == ELFDATA2LSB:
+            self.byteorder = "little"
+        elif ident[5] == ELFDATA2MSB:
+            self.byteorder = "big"
+        else:
+            raise ElfError(f"unknown byte order {ident[5]} in e_ident[EI_DATA] "
+                           "(expected 1 for little-endian or 2 for big-endian)")
+        self._swap = (self.byteorder == "big") != VT_HOST_BIG_ENDIAN
+        if ident[6] != EV_CURRENT:
+            raise ElfError(f"unknown ELF version {ident[6]} in e_ident[EI_VERSION]")
+        self._check(0, L.ehdr_size, "ELF header")
+        self.e_type = self.u16(16, "e_type")
+        self.e_machine = self.u16(18, "e_machine")
+        if self.u32(20, "e_version") != EV_CURRENT:
+            raise ElfError("unknown ELF version in e_version (expected 1)")
+        if self.e_type != ET_DYN and self.e_type != ET_EXEC:
+            raise ElfError(f"e_type is {self.e_type}; expected a shared object "
+                           "(ET_DYN = 3) or an executable (ET_EXEC = 2)")
+        names = MACHINES_64 if self.elf_class == 64 else MACHINES_32
+        self.machine = names.get(self.e_machine, f"EM_{self.e_machine}")
+        if self.e_machine == 21 and self.elf_class == 32:
+            self.machine = "ppc64-elf32"
+        self._hash_entry = 8 if (self.elf_class == 64 and self.e_machine in
+                                 (EM_S390, EM_ALPHA, EM_ALPHA_OLD)) else 4
+
+        # Program headers: remember the PT_LOAD segments and find PT_DYNAMIC.
+        phoff = self.word(24 + L.word, "e_phoff")
+        phentsize = self.u16(30 + 3 * L.word, "e_phentsize")
+        phnum = self.u16(32 + 3 * L.word, "e_phnum")
+        if phnum == PN_XNUM:
+            raise ElfError("e_phnum is PN_XNUM (extended numbering), which is not supported")
+        if phnum == 0:
+            raise ElfError("the image has no program headers (e_phnum is 0)")
+        if phentsize < L.phdr_size:
+            raise ElfError(f"e_phentsize is {phentsize}; an ELF{self.elf_class} program "
+                           f"header needs at least {L.phdr_size} bytes")
+        self._check(phoff, <uint64_t>phentsize * phnum, "program header table")
+        self._loads = <Segment*>PyMem_Malloc(phnum * sizeof(Segment))
+        if self._loads == NULL:
+            raise MemoryError()
+        for i in range(phnum):
+            offset = phoff + i * phentsize
+            ptype = self.u32(offset, "p_type")
+            if ptype == PT_LOAD:
+                seg = &self._loads[self._nloads]
+                seg.offset = self.word(offset + L.ph_offset, "p_offset")
+                seg.vaddr = self.word(offset + L.ph_vaddr, "p_vaddr")
+                seg.filesz = self.word(offset + L.ph_filesz, "p_filesz")
+                seg.memsz = self.word(offset + L.ph_memsz, "p_memsz")
+                seg.flags = self.u32(offset + L.ph_flags, "p_flags")
+                if seg.filesz > seg.memsz:
+                    raise ElfError(f"PT_LOAD segment {i} has p_filesz {seg.filesz:#x} "
+                                   f"larger than p_memsz {seg.memsz:#x}")
+                self._nloads += 1
+            elif ptype == PT_DYNAMIC and dynamic_size == 0:
+                dynamic = self.word(offset + L.ph_offset, "p_offset")
+                dynamic_size = self.word(offset + L.ph_filesz, "p_filesz")
+        if self._nloads == 0:
+            raise ElfError("the image has no PT_LOAD segment")
+        if headers_only:
+            return 0
+        for i in range(self._nloads):
+            self._check(self._loads[i].offset, self._loads[i].filesz, f"PT_LOAD segment {i}")
+        if dynamic_size == 0:
+            raise ElfError("the image has no PT_DYNAMIC segment (or it is empty)")
+        self._check(dynamic, dynamic_size, "PT_DYNAMIC segment")
+
+        # The dynamic section: walk until DT_NULL, at most the segment's entries.
+        n = dynamic_size // (2 * L.word)
+        if n > MAX_DYNAMIC:
+            n = MAX_DYNAMIC
+        for i in range(n):
+            offset = dynamic + i * 2 * L.word
+            tag = self.word(offset, "d_tag")
+            value = self.word(offset + L.word, "d_val")
+            if tag == DT_NULL:
+                break
+            elif tag == DT_STRTAB:
+                strtab_addr = value; has_strtab = True
+            elif tag == DT_STRSZ:
+                self._strsz = value; has_strsz = True
+            elif tag == DT_SYMTAB:
+                symtab_addr = value; has_symtab = True
+            elif tag == DT_SYMENT:
+                syment = value
+            elif tag == DT_HASH:
+                hash_addr = value
+            elif tag == DT_GNU_HASH:
+                gnu_hash_addr = value
+            elif tag == DT_VERSYM:
+                versym_addr = value
+            elif tag == DT_VERDEF:
+                verdef_addr = value
+            elif tag == DT_VERDEFNUM:
+                verdefnum = value
+            elif tag == DT_SONAME:
+                soname = value; has_soname = True
+        if not has_strtab or not has_strsz:
+            raise ElfError("the dynamic section lacks DT_STRTAB or DT_STRSZ")
+        if not has_symtab:
+            raise ElfError("the dynamic section lacks DT_SYMTAB")
+        if syment != 0 and syment != L.sym_size:
+            raise ElfError(f"DT_SYMENT is {syment}; an ELF{self.elf_class} symbol is "
+                           f"{L.sym_size} bytes")
+        if hash_addr == 0 and gnu_hash_addr == 0:
+            raise ElfError("the dynamic section has neither DT_HASH nor DT_GNU_HASH, so "
+                           "its symbols cannot be counted or looked up")
+        self._strtab = self.vaddr_to_offset(strtab_addr, self._strsz, "DT_STRTAB")
+        if has_soname:
+            self.soname = self.cstring(soname, "DT_SONAME").decode("utf-8", "surrogateescape")
+
+        if gnu_hash_addr:
+            self._parse_gnu_hash(gnu_hash_addr)
+        if hash_addr:
+            self._parse_sysv_hash(hash_addr)
+        self._symtab = self.vaddr_to_offset(symtab_addr, self._nsyms * L.sym_size,
+                                            "DT_SYMTAB (the dynamic symbol table)")
+        if versym_addr:
+            self._versym = self.vaddr_to_offset(versym_addr, self._nsyms * 2, "DT_VERSYM")
+        self._version_names = {}
+        if verdef_addr:
+            self._parse_verdef(verdef_addr, verdefnum)
+        self._versions = tuple(name for (name, base) in self._version_names.values()
+                               if not base)
+        return 0
+
+    cdef int _parse_sysv_hash(self, uint64_t vaddr) except -1:
+        cdef uint64_t offset = self.vaddr_to_offset(vaddr, 2 * self._hash_entry, "DT_HASH")
+        cdef uint64_t entry = self._hash_entry
+        cdef uint64_t nbucket = self._hash_word(offset), nchain = self._hash_word(offset + entry)
+        if nbucket == 0:
+            raise ElfError("DT_HASH table has nbucket = 0")
+        if nbucket > self._size or nchain > self._size:
+            raise ElfError(f"DT_HASH table counts (nbucket {nbucket}, nchain {nchain}) "
+                           "are larger than the image")
+        self.vaddr_to_offset(vaddr, (2 + nbucket + nchain) * entry, "DT_HASH table")
+        if self._gnu_hash and nchain < self._nsyms:
+            raise ElfError(f"DT_HASH says {nchain} symbols but DT_GNU_HASH reaches "
+                           f"symbol {self._nsyms - 1}")
+        self._hash = offset
+        self._sysv_nbucket = nbucket
+        self._sysv_nchain = nchain
+        self._nsyms = nchain
+        return 0
+
+    cdef uint64_t _hash_word(self, uint64_t offset) except? 0xffffffffffffffff:
+        # SysV hash entries are 32-bit, except on s390x and alpha ELF64 where the ABI
+        # makes them 64-bit (a historical choice of those ports' toolchains).
+        if self._hash_entry == 8:
+            return self.u64(offset, "DT_HASH entry")
+        return self.u32(offset, "DT_HASH entry")
+
+    cdef int _parse_gnu_hash(self, uint64_t vaddr) except -1:
+        cdef uint64_t offset = self.vaddr_to_offset(vaddr, 16, "DT_GNU_HASH")
+        cdef uint32_t nbuckets = self.u32(offset, "DT_GNU_HASH nbuckets")
+        cdef uint32_t symoffset = self.u32(offset + 4, "DT_GNU_HASH symoffset")
+        cdef uint32_t bloom_size = self.u32(offset + 8, "DT_GNU_HASH bloom size")
+        cdef uint64_t buckets, chain, i, last = 0, bucket
+        if nbuckets == 0:
+            raise ElfError("DT_GNU_HASH table has nbuckets = 0")
+        buckets = offset + 16 + <uint64_t>bloom_size * self._layout.word
+        self.vaddr_to_offset(vaddr, 16 + <uint64_t>bloom_size * self._layout.word
+                             + <uint64_t>nbuckets * 4, "DT_GNU_HASH buckets")
+        for i in range(nbuckets):
+            bucket = self.u32(buckets + 4 * i, "DT_GNU_HASH bucket")
+            if bucket != 0 and bucket < symoffset:
+                raise ElfError(f"DT_GNU_HASH bucket {i} names symbol {bucket}, below "
+                               f"symoffset {symoffset}")
+            if bucket > last:
+                last = bucket
+        chain = buckets + <uint64_t>nbuckets * 4
+        self._gnu_hash = offset
+        self._gnu_nbuckets = nbuckets
+        self._gnu_symoffset = symoffset
+        self._gnu_buckets = buckets
+        self._gnu_chain = chain
+        if last == 0:
+            self._nsyms = symoffset
+            return 0
+        # The symbol count is one past the end of the chain that starts highest: walk it
+        # to its stop bit. Each step reads a later word, so the walk ends at the image's
+        # end at the latest.
+        while not (self.u32(chain + 4 * (last - symoffset),
+                            "DT_GNU_HASH chain (no stop bit before the end)") & 1):
+            last += 1
+        self._nsyms = last + 1
+        return 0
+
+    cdef int _parse_verdef(self, uint64_t vaddr, uint64_t count) except -1:
+        cdef uint64_t offset = self.vaddr_to_offset(vaddr, VERDEF_SIZE, "DT_VERDEF")
+        cdef uint64_t aux, seen = 0
+        cdef uint32_t next_offset, aux_offset
+        cdef uint16_t flags, index, naux
+        if count == 0 or count > MAX_VERDEF:
+            raise ElfError(f"DT_VERDEFNUM is {count}; expected 1 to {MAX_VERDEF} version "
+                           "definitions") if count else ElfError(
+                               "DT_VERDEF is present but DT_VERDEFNUM is missing or 0")
+        while True:
+            if self.u16(offset, "vd_version") != 1:
+                raise ElfError(f"version definition at {offset:#x} has vd_version "
+                               f"{self.u16(offset, 'vd_version')} (expected 1)")
+            flags = self.u16(offset + 2, "vd_flags")
+            index = self.u16(offset + 4, "vd_ndx") & VERSYM_INDEX
+            naux = self.u16(offset + 6, "vd_cnt")
+            aux_offset = self.u32(offset + 12, "vd_aux")
+            next_offset = self.u32(offset + 16, "vd_next")
+            if naux == 0:
+                raise ElfError(f"version definition {index} has no name (vd_cnt is 0)")
+            # The first Verdaux names the version; later ones name its parents.
+            aux = offset + aux_offset
+            name = self.cstring(self.u32(aux, "vda_name of a version definition"),
+                                "version name").decode("utf-8", "surrogateescape")
+            raw_name = name.encode("utf-8", "surrogateescape")
+            if self.u32(offset + 8, "vd_hash") != c_elf_hash(
+                    <const uint8_t*>PyBytes_AS_STRING(raw_name), len(raw_name)):
+                raise ElfError(f"version definition {name!r} has a vd_hash that is not "
+                               "the ELF hash of its name")
+            if index in self._version_names:
+                raise ElfError(f"version index {index} is defined twice")
+            self._version_names[index] = (name, bool(flags & VER_FLG_BASE))
+            seen += 1
+            if next_offset == 0 or seen == count:
+                break
+            # vd_next is unsigned and we add it in 64 bits: the walk only moves forward,
+            # and a bogus value ends outside the image.
+            offset += next_offset
+            self._check(offset, VERDEF_SIZE, "version definition (vd_next)")
+        return 0
+
+    cdef object symbol_at(self, uint64_t index):
+        cdef Layout* L = &self._layout
+        cdef uint64_t offset = self._symtab + index * L.sym_size
+        cdef uint8_t info = self._buf[offset + L.st_info]
+        cdef uint16_t versym
+        name = self.cstring(self.u32(offset + L.st_name, "st_name"), "symbol name")
+        version = None
+        if self._versym:
+            versym = self.u16(self._versym + 2 * index, "DT_VERSYM entry") & VERSYM_INDEX
+            if versym > 1:
+                entry = self._version_names.get(versym)
+                if entry is None:
+                    raise ElfError(f"symbol {name.decode('utf-8', 'replace')!r} has "
+                                   f"version index {versym}, which no version defines")
+                version = entry[0]
+        stype = info & 0xf
+        bind = info >> 4
+        return Symbol(name.decode("utf-8", "surrogateescape"), version,
+                      self.word(offset + L.st_value, "st_value"),
+                      self.word(offset + L.st_size, "st_size"),
+                      SYMBOL_TYPES[stype] if stype < 7 else ("IFUNC" if stype == 10 else str(stype)),
+                      SYMBOL_BINDS[bind] if bind < 3 else ("UNIQUE" if bind == 10 else str(bind)))
+
+    cdef bint _is_candidate(self, uint64_t index, bytes name, object version) except -1:
+        """Whether symbol ``index`` is a defined global ``name`` of ``version``."""
+        cdef Layout* L = &self._layout
+        cdef uint64_t offset = self._symtab + index * L.sym_size
+        cdef uint16_t versym
+        if index >= self._nsyms:
+            raise ElfError(f"hash table names symbol {index}, past the symbol table "
+                           f"({self._nsyms} symbols)")
+        if self.u16(offset + L.st_shndx, "st_shndx") == SHN_UNDEF:
+            return False
+        if (self._buf[offset + L.st_info] >> 4) == STB_LOCAL:
+            return False
+        if self.cstring(self.u32(offset + L.st_name, "st_name"), "symbol name") != name:
+            return False
+        if version is None:
+            return True
+        if not self._versym:
+            return False
+        versym = self.u16(self._versym + 2 * index, "DT_VERSYM entry") & VERSYM_INDEX
+        entry = self._version_names.get(versym)
+        return entry is not None and entry[0] == version
+
+    cdef long long find_symbol(self, bytes name, object version) except -2:
+        """Index of the defined global symbol ``name`` (of ``version``), or -1.
+
+        Goes through the GNU hash table when there is one, else the SysV one, as the
+        dynamic loader does; never a linear scan.
+        """
+        cdef const uint8_t* raw = <const uint8_t*>PyBytes_AS_STRING(name)
+        cdef uint32_t h, chain_hash
+        cdef uint64_t index, steps
+        if self._gnu_hash:
+            h = c_gnu_hash(raw, len(name))
+            index = self.u32(self._gnu_buckets + 4 * (h % self._gnu_nbuckets),
+                             "DT_GNU_HASH bucket")
+            if index == 0:
+                return -1
+            while True:
+                chain_hash = self.u32(self._gnu_chain + 4 * (index - self._gnu_symoffset),
+                                      "DT_GNU_HASH chain")
+                if (chain_hash | 1) == (h | 1) and self._is_candidate(index, name, version):
+                    return index
+                if chain_hash & 1:
+                    return -1
+                index += 1
+        h = c_elf_hash(raw, len(name))
+        index = self._hash_word(self._hash + self._hash_entry * (2 + h % self._sysv_nbucket))
+        steps = 0
+        while index != 0:
+            if self._is_candidate(index, name, version):
+                return index
+            steps += 1
+            if steps > self._sysv_nchain:
+                raise ElfError("a DT_HASH chain loops (longer than nchain)")
+            index = self._hash_word(self._hash + self._hash_entry *
+                                    (2 + self._sysv_nbucket + index))
+        return -1
+
+    # -- Python surface ---------------------------------------------------------------
+
+    def lookup(self, name, version=None):
+        """The defined global symbol ``name`` (of ``version`` if given), or None."""
+        cdef bytes raw = _as_name(name, "ElfImage.lookup(): name")
+        if version is not None and not isinstance(version, str):
+            raise TypeError("ElfImage.lookup(): version must be str or None, got "
+                            f"{type(version).__name__}")
+        cdef long long index = self.find_symbol(raw, version)
+        return None if index < 0 else self.symbol_at(index)
+
+    @property
+    def versions(self):
+        """Names of the versions the image defines (the base version excluded)."""
+        return self._versions
+
+    @property
+    def symbols(self):
+        """Every defined, named dynamic symbol, in symbol-table order."""
+        cdef uint64_t i
+        cdef Layout* L = &self._layout
+        if self._symbols is None:
+            found = []
+            for i in range(1, self._nsyms):
+                if self.u16(self._symtab + i * L.sym_size + L.st_shndx, "st_shndx") == SHN_UNDEF:
+                    continue
+                symbol = self.symbol_at(i)
+                if symbol.name:
+                    found.append(symbol)
+            self._symbols = tuple(found)
+        return self._symbols
+
+    @property
+    def hash_styles(self):
+        """The hash tables present: a tuple of 'gnu' and/or 'sysv'."""
+        return (("gnu",) if self._gnu_hash else ()) + (("sysv",) if self._hash else ())
+
+    @property
+    def size(self):
+        """Size of the image in bytes."""
+        return self._size
+
+    @property
+    def load_segments(self):
+        """The PT_LOAD segments as (offset, vaddr, filesz, memsz, flags) tuples."""
+        return tuple((self._loads[i].offset, self._loads[i].vaddr, self._loads[i].filesz,
+                      self._loads[i].memsz, self._loads[i].flags) for i in range(self._nloads))
+
+    @property
+    def load_offset(self):
+        """p_offset - p_vaddr of the first PT_LOAD: add it and st_value to the image's
+        base address to get a symbol's address (as the Go runtime does for the vDSO)."""
+        return <long long>(self._loads[0].offset - self._loads[0].vaddr)
+
+    @property
+    def executable_range(self):
+        """(start, end) virtual addresses of the first executable PT_LOAD, or None."""
+        cdef Py_ssize_t i
+        for i in range(self._nloads):
+            if self._loads[i].flags & PF_X:
+                return (self._loads[i].vaddr, self._loads[i].vaddr + self._loads[i].filesz)
+        return None
+
+    def __repr__(self):
+        return (f"<ElfImage ELF{self.elf_class} {self.byteorder}-endian {self.machine} "
+                f"soname={self.soname!r} versions={self._versions!r} "
+                f"symbols={self._nsyms - 1 if self._nsyms else 0}>")
+
+
+cdef ElfImage _image_over(object owner, const uint8_t* buf, uint64_t size,
+                         bint headers_only=False):
+    """An ElfImage over ``size`` bytes at ``buf``, kept alive by ``owner``.
+
+    With ``headers_only`` it reads the ELF header and program headers and stops: enough
+    to learn the extent of an image mapped in memory before reading the rest of it."""
+    cdef ElfImage image = ElfImage.__new__(ElfImage)
+    image._owner = owner
+    image._buf = buf
+    image._size = size
+    image._parse(headers_only)
+    return image
