@@ -74,12 +74,17 @@ cdef class ElfImage:
     cdef bytes cstring(self, uint64_t offset, str what)
     cdef uint64_t vaddr_to_offset(self, uint64_t vaddr, uint64_t length, str what) except? 0xffffffffffffffff
     cdef object symbol_at(self, uint64_t index)
-    cdef long long find_symbol(self, bytes name, object version) except -2
+    cdef long long find_symbol(self, bytes name, object version, uint32_t name_elf_hash,
+                               uint32_t name_gnu_hash) except -2
     cdef int _parse_sysv_hash(self, uint64_t vaddr) except -1
     cdef uint64_t _hash_word(self, uint64_t offset) except? 0xffffffffffffffff
     cdef int _parse_gnu_hash(self, uint64_t vaddr) except -1
     cdef int _parse_verdef(self, uint64_t vaddr, uint64_t count) except -1
     cdef bint _is_candidate(self, uint64_t index, bytes name, object version) except -1
+
+
+cdef uint32_t c_elf_hash(const uint8_t* name, Py_ssize_t length) noexcept nogil
+cdef uint32_t c_gnu_hash(const uint8_t* name, Py_ssize_t length) noexcept nogil
 
 
 cdef ElfImage _image_over(object owner, const uint8_t* buf, uint64_t size,

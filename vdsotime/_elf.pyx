@@ -282,11 +282,12 @@ cdef class ElfImage:
         cdef Layout* L
         cdef Segment* seg
 
-        if self._size < EI_NIDENT or ident[0] != 0x7f or ident[1] != 0x45 \
-                or ident[2] != 0x4c or ident[3] != 0x46:
-            raise ElfError("not an ELF image: the first bytes are not 7f 45 4c 46 "
-                           "('\\x7fELF')" if self._size >= 4 else
-                           f"not an ELF image: only {self._size} bytes")
+        if self._size >= 4 and (ident[0] != 0x7f or ident[1] != 0x45 or ident[2] != 0x4c
+                                or ident[3] != 0x46):
+            raise ElfError("not an ELF image: it does not start with 7f 45 4c 46 ('\\x7fELF')")
+        if self._size < EI_NIDENT:
+            raise ElfError(f"not an ELF image: {self._size} bytes, too short for the "
+                           f"{EI_NIDENT}-byte ELF identification")
         if ident[4] == ELFCLASS32:
             self._layout = LAYOUT_32
             self.elf_class = 32
@@ -571,17 +572,18 @@ cdef class ElfImage:
         entry = self._version_names.get(versym)
         return entry is not None and entry[0] == version
 
-    cdef long long find_symbol(self, bytes name, object version) except -2:
+    cdef long long find_symbol(self, bytes name, object version, uint32_t name_elf_hash,
+                               uint32_t name_gnu_hash) except -2:
         """Index of the defined global symbol ``name`` (of ``version``), or -1.
 
+        The caller passes the name's two hashes (the vDSO key tables precompute them).
         Goes through the GNU hash table when there is one, else the SysV one, as the
         dynamic loader does; never a linear scan.
         """
-        cdef const uint8_t* raw = <const uint8_t*>PyBytes_AS_STRING(name)
         cdef uint32_t h, chain_hash
         cdef uint64_t index, steps
         if self._gnu_hash:
-            h = c_gnu_hash(raw, len(name))
+            h = name_gnu_hash
             index = self.u32(self._gnu_buckets + 4 * (h % self._gnu_nbuckets),
                              "DT_GNU_HASH bucket")
             if index == 0:
@@ -594,7 +596,7 @@ cdef class ElfImage:
                 if chain_hash & 1:
                     return -1
                 index += 1
-        h = c_elf_hash(raw, len(name))
+        h = name_elf_hash
         index = self._hash_word(self._hash + self._hash_entry * (2 + h % self._sysv_nbucket))
         steps = 0
         while index != 0:
@@ -615,7 +617,9 @@ cdef class ElfImage:
         if version is not None and not isinstance(version, str):
             raise TypeError("ElfImage.lookup(): version must be str or None, got "
                             f"{type(version).__name__}")
-        cdef long long index = self.find_symbol(raw, version)
+        cdef const uint8_t* chars = <const uint8_t*>PyBytes_AS_STRING(raw)
+        cdef long long index = self.find_symbol(raw, version, c_elf_hash(chars, len(raw)),
+                                                c_gnu_hash(chars, len(raw)))
         return None if index < 0 else self.symbol_at(index)
 
     @property
