@@ -1,12 +1,15 @@
 """vdsotime: the kernel's fastest clocks, for Python.
 
-At import, vdsotime finds the vDSO that Linux maps into every process and reads it with
-a bounded ELF reader. This module is the public surface: re-exports only.
+At import, vdsotime finds the vDSO that Linux maps into every process, reads it with a
+bounded ELF reader and binds ``clock_gettime`` and its siblings as C function pointers.
+This module is the public surface: re-exports only.
+
+``import vdsotime as time`` keeps a program working: the clock functions have the time
+module's names, and any other name (``sleep``, ``strftime``, ...) is the time module's.
 """
 
 try:
     from vdsotime._elf import ElfError, ElfImage, Symbol
-    from vdsotime._auxv import auxv, vdso_image
 except ImportError as exc:  # pragma: no cover - depends on how the package was installed
     import os as _os
     _here = _os.path.dirname(_os.path.abspath(__file__))
@@ -17,12 +20,49 @@ except ImportError as exc:  # pragma: no cover - depends on how the package was 
             "another folder, or build in place (python setup.py build_ext --inplace)."
         ) from exc
     raise
+from vdsotime._auxv import auxv, vdso_image
+from vdsotime._vdso import Binding, address
+from vdsotime._clock import (
+    CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW,
+    CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_TAI,
+    CLOCK_THREAD_CPUTIME_ID, boottime_ns, clock_getres, clock_getres_ns, clock_gettime,
+    clock_gettime_ns, getcpu, gettimeofday, monotonic, monotonic_coarse_ns, monotonic_ns,
+    monotonic_raw_ns, perf_counter, perf_counter_ns, process_time, process_time_ns,
+    realtime_coarse_ns, tai_ns, thread_time, thread_time_ns, time, time_ns)
 
-__all__ = ["ElfError", "ElfImage", "Symbol", "auxv", "vdso_image"]
+__all__ = [
+    "CLOCK_BOOTTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_COARSE", "CLOCK_MONOTONIC_RAW",
+    "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_REALTIME", "CLOCK_REALTIME_COARSE", "CLOCK_TAI",
+    "CLOCK_THREAD_CPUTIME_ID", "Binding", "ElfError", "ElfImage", "Symbol", "VdsoInfo",
+    "address", "auxv", "boottime_ns", "clock_getres", "clock_getres_ns", "clock_gettime",
+    "clock_gettime_ns", "get_include", "getcpu", "gettimeofday", "info", "monotonic",
+    "monotonic_coarse_ns", "monotonic_ns", "monotonic_raw_ns", "perf_counter",
+    "perf_counter_ns", "process_time", "process_time_ns", "realtime_coarse_ns", "tai_ns",
+    "thread_time", "thread_time_ns", "time", "time_ns", "vdso_image",
+]
+
+# Loaded on first use, so that importing vdsotime stays cheap.
+_LAZY = {"info": "vdsotime._info", "VdsoInfo": "vdsotime._info"}
+
+
+def get_include():
+    """The folder to add to a Cython build's include path for ``cimport vdsotime.clock``
+    (only needed when the build cannot find installed packages on sys.path)."""
+    import os
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
     if name == "__version__":
         from importlib.metadata import version
         return version("vdsotime")
+    import time as _time
+    if not name.startswith("_") and hasattr(_time, name):
+        return getattr(_time, name)
     raise AttributeError(f"module 'vdsotime' has no attribute {name!r}")

@@ -1,0 +1,209 @@
+# cython: language_level=3, binding=False, always_allow_keywords=False, freethreading_compatible=True
+"""The Python clock API: the ``time`` module's names and conventions, through the
+function table (``clock.pxd``).
+
+Errors follow the ``time`` module: an invalid clock id raises ``OSError`` with the
+kernel's errno (EINVAL), a non-integer raises ``TypeError``.
+"""
+
+from cpython.exc cimport PyErr_SetFromErrno
+from cpython.long cimport PyLong_AsLong, PyLong_CheckExact
+from cpython.number cimport PyNumber_Index
+from libc.limits cimport INT_MAX, INT_MIN
+from libc.stdint cimport int64_t, uint64_t
+
+from vdsotime cimport clock as c
+from vdsotime._vdso cimport timespec, timeval
+
+cdef extern from "<errno.h>":
+    int errno
+
+CLOCK_REALTIME = c.CLOCK_REALTIME
+CLOCK_MONOTONIC = c.CLOCK_MONOTONIC
+CLOCK_PROCESS_CPUTIME_ID = c.CLOCK_PROCESS_CPUTIME_ID
+CLOCK_THREAD_CPUTIME_ID = c.CLOCK_THREAD_CPUTIME_ID
+CLOCK_MONOTONIC_RAW = c.CLOCK_MONOTONIC_RAW
+CLOCK_REALTIME_COARSE = c.CLOCK_REALTIME_COARSE
+CLOCK_MONOTONIC_COARSE = c.CLOCK_MONOTONIC_COARSE
+CLOCK_BOOTTIME = c.CLOCK_BOOTTIME
+CLOCK_TAI = c.CLOCK_TAI
+
+
+cdef int _raise_errno(int result) except -1:
+    """Raise OSError for a -errno result, as the time module does (PyErr_SetFromErrno)."""
+    global errno
+    errno = -result
+    PyErr_SetFromErrno(OSError)
+    return -1
+
+
+cdef inline c.clockid_t _clock_id(object value) except? -1:
+    """A clock id from a Python int (or any object with __index__, as the time module
+    accepts); floats and strings are a TypeError."""
+    cdef long number
+    if not PyLong_CheckExact(value):
+        if isinstance(value, (float, str, bytes)) or value is None:
+            raise TypeError("clock_id must be an integer (a CLOCK_* constant), got "
+                            f"{type(value).__name__}")
+        value = PyNumber_Index(value)
+    number = PyLong_AsLong(value)
+    if number < INT_MIN or number > INT_MAX:
+        raise OverflowError(f"clock_id must fit in a C int, got {value}")
+    return <c.clockid_t>number
+
+
+cdef inline double _seconds(int64_t ns) noexcept:
+    # The time module's conversion (_PyTime_AsSecondsDouble): exact for whole seconds.
+    if ns % 1000000000 == 0:
+        return <double>(ns // 1000000000)
+    return <double>ns / 1e9
+
+
+cdef inline int64_t _clock_ns(c.clockid_t clock_id) except? -1:
+    cdef timespec ts
+    cdef int result = c.clock_gettime(clock_id, &ts)
+    if result != 0:
+        _raise_errno(result)
+    return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+
+
+def clock_gettime_ns(clock_id):
+    """clock_gettime_ns(clock_id) -> int: the time of the clock in nanoseconds."""
+    return _clock_ns(_clock_id(clock_id))
+
+
+def clock_gettime(clock_id):
+    """clock_gettime(clock_id) -> float: the time of the clock in seconds."""
+    cdef timespec ts
+    cdef int result = c.clock_gettime(_clock_id(clock_id), &ts)
+    if result != 0:
+        _raise_errno(result)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+def clock_getres_ns(clock_id):
+    """clock_getres_ns(clock_id) -> int: the resolution of the clock in nanoseconds."""
+    cdef timespec ts
+    cdef int result = c.clock_getres(_clock_id(clock_id), &ts)
+    if result != 0:
+        _raise_errno(result)
+    return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+
+
+def clock_getres(clock_id):
+    """clock_getres(clock_id) -> float: the resolution of the clock in seconds."""
+    cdef timespec ts
+    cdef int result = c.clock_getres(_clock_id(clock_id), &ts)
+    if result != 0:
+        _raise_errno(result)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+def time_ns():
+    """time_ns() -> int: CLOCK_REALTIME in nanoseconds since the Epoch."""
+    return _clock_ns(c.CLOCK_REALTIME)
+
+
+def time():
+    """time() -> float: CLOCK_REALTIME in seconds since the Epoch."""
+    return _seconds(_clock_ns(c.CLOCK_REALTIME))
+
+
+def monotonic_ns():
+    """monotonic_ns() -> int: CLOCK_MONOTONIC in nanoseconds."""
+    return _clock_ns(c.CLOCK_MONOTONIC)
+
+
+def monotonic():
+    """monotonic() -> float: CLOCK_MONOTONIC in seconds."""
+    return _seconds(_clock_ns(c.CLOCK_MONOTONIC))
+
+
+def perf_counter_ns():
+    """perf_counter_ns() -> int: CLOCK_MONOTONIC in nanoseconds, as the time module."""
+    return _clock_ns(c.CLOCK_MONOTONIC)
+
+
+def perf_counter():
+    """perf_counter() -> float: CLOCK_MONOTONIC in seconds, as the time module."""
+    return _seconds(_clock_ns(c.CLOCK_MONOTONIC))
+
+
+def process_time_ns():
+    """process_time_ns() -> int: CPU time of this process in nanoseconds."""
+    return _clock_ns(c.CLOCK_PROCESS_CPUTIME_ID)
+
+
+def process_time():
+    """process_time() -> float: CPU time of this process in seconds."""
+    return _seconds(_clock_ns(c.CLOCK_PROCESS_CPUTIME_ID))
+
+
+def thread_time_ns():
+    """thread_time_ns() -> int: CPU time of this thread in nanoseconds."""
+    return _clock_ns(c.CLOCK_THREAD_CPUTIME_ID)
+
+
+def thread_time():
+    """thread_time() -> float: CPU time of this thread in seconds."""
+    return _seconds(_clock_ns(c.CLOCK_THREAD_CPUTIME_ID))
+
+
+def monotonic_raw_ns():
+    """monotonic_raw_ns() -> int: CLOCK_MONOTONIC_RAW (not slewed by NTP) in ns."""
+    return _clock_ns(c.CLOCK_MONOTONIC_RAW)
+
+
+def boottime_ns():
+    """boottime_ns() -> int: CLOCK_BOOTTIME (monotonic, counts suspend) in ns."""
+    return _clock_ns(c.CLOCK_BOOTTIME)
+
+
+def tai_ns():
+    """tai_ns() -> int: CLOCK_TAI (International Atomic Time) in ns."""
+    return _clock_ns(c.CLOCK_TAI)
+
+
+def monotonic_coarse_ns():
+    """monotonic_coarse_ns() -> int: CLOCK_MONOTONIC_COARSE (tick resolution) in ns."""
+    return _clock_ns(c.CLOCK_MONOTONIC_COARSE)
+
+
+def realtime_coarse_ns():
+    """realtime_coarse_ns() -> int: CLOCK_REALTIME_COARSE (tick resolution) in ns."""
+    return _clock_ns(c.CLOCK_REALTIME_COARSE)
+
+
+def gettimeofday():
+    """gettimeofday() -> (seconds, microseconds) since the Epoch."""
+    cdef timeval tv
+    cdef int result = c.gettimeofday(&tv)
+    if result != 0:
+        _raise_errno(result)
+    return (tv.tv_sec, tv.tv_usec)
+
+
+def getcpu():
+    """getcpu() -> (cpu, node): the CPU and NUMA node this thread is running on."""
+    cdef unsigned int cpu = 0, node = 0
+    cdef int result = c.getcpu(&cpu, &node)
+    if result != 0:
+        _raise_errno(result)
+    return (cpu, node)
+
+
+def _benchmark(Py_ssize_t n, int clock_id=c.CLOCK_MONOTONIC):
+    """Nanoseconds (CLOCK_MONOTONIC) taken by ``n`` back-to-back cimported
+    ``clock_gettime_ns(clock_id)`` calls in a C loop: the cost per call without Python.
+    Returns (elapsed_ns, checksum); the checksum keeps the loop from being optimized out."""
+    cdef Py_ssize_t i
+    cdef int64_t start, end
+    cdef uint64_t checksum = 0
+    if n < 1:
+        raise ValueError(f"_benchmark(): n must be >= 1, got {n}")
+    with nogil:
+        start = c.monotonic_ns()
+        for i in range(n):
+            checksum += <uint64_t>c.clock_gettime_ns(clock_id)
+        end = c.monotonic_ns()
+    return end - start, checksum
