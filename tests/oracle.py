@@ -1,0 +1,131 @@
+"""Helpers shared by the tests: the fixtures, and the outside oracles (readelf and
+pyelftools). On sys.path through pytest's ``pythonpath`` setting."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# name: (class, byte order, machine, version, hash styles) -- what the issue asked each
+# fixture to be; the oracle tests check the fixtures really are that.
+FIXTURE_SHAPES = {
+    "x86_64-vdso.so": (64, "little", "x86_64", "LINUX_2.6", {"gnu", "sysv"}),
+    "i386-vdso.so": (32, "little", "i386", "LINUX_2.6", {"gnu", "sysv"}),
+    "aarch64-vdso.so": (64, "little", "aarch64", "LINUX_2.6.39", {"gnu"}),
+    "s390x-vdso.so": (64, "big", "s390x", "LINUX_2.6.29", {"gnu", "sysv"}),
+    "ppc64-vdso.so": (64, "big", "ppc64", "LINUX_2.6.15", {"sysv"}),
+    "riscv64-vdso.so": (64, "little", "riscv64", "LINUX_4.15", {"gnu", "sysv"}),
+    "arm-vdso.so": (32, "little", "arm", "LINUX_2.6", {"sysv"}),
+    "mips-vdso.so": (32, "big", "mips", "LINUX_2.6", {"sysv"}),
+}
+
+# Our machine names against pyelftools' e_machine names.
+EM_NAMES = {
+    "x86_64": "EM_X86_64", "i386": "EM_386", "aarch64": "EM_AARCH64", "s390x": "EM_S390",
+    "ppc64": "EM_PPC64", "riscv64": "EM_RISCV", "arm": "EM_ARM", "mips": "EM_MIPS",
+}
+
+
+def fixture_path(name):
+    path = FIXTURES / name
+    assert path.exists(), f"missing fixture {path}: run tests/fixtures/make_fixtures.sh"
+    return path
+
+
+def require_tool(name):
+    """The path of a tool the tests need. CI installs every one of them, so a missing
+    tool is a failure, not a skip."""
+    path = shutil.which(name)
+    assert path, f"{name} is not installed: .ci/run installs it with apt-get"
+    return path
+
+
+def readelf(path, *options):
+    tool = require_tool("readelf")
+    return subprocess.run([tool, "-W", *options, str(path)], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def readelf_view(path):
+    """What readelf says of an image: soname, versions, hash styles, defined symbols."""
+    dynamic = readelf(path, "-d")
+    soname = re.search(r"\(SONAME\)\s+Library soname: \[(.*)\]", dynamic)
+    hash_styles = set()
+    if re.search(r"\(HASH\)", dynamic):
+        hash_styles.add("sysv")
+    if re.search(r"\(GNU_HASH\)", dynamic):
+        hash_styles.add("gnu")
+    versions = []
+    for line in readelf(path, "-V").splitlines():
+        match = re.search(r"Flags: (\S+)\s+Index: \d+\s+Cnt: \d+\s+Name: (\S+)", line)
+        if match and "BASE" not in match.group(1):
+            versions.append(match.group(2))
+    symbols = set()
+    for line in readelf(path, "--dyn-syms").splitlines():
+        fields = line.split()
+        if len(fields) < 8 or not fields[0].endswith(":") or fields[6] == "UND":
+            continue
+        name, version = fields[7], None
+        if "@" in name:
+            name, _, version = name.partition("@")
+            version = version.lstrip("@")
+        if version and " (" in line:  # readelf may add "(2)" style index hints
+            version = version.split(" ")[0]
+        symbols.add((name, version, int(fields[1], 16), int(fields[2], 0), fields[3],
+                     fields[4]))
+    return {"soname": soname.group(1) if soname else None, "versions": versions,
+            "hash_styles": hash_styles, "symbols": symbols}
+
+
+def pyelftools_view(path):
+    """What pyelftools says of an image, from its section headers."""
+    from elftools.elf.elffile import ELFFile
+
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        dynsym = elf.get_section_by_name(".dynsym")
+        versym = elf.get_section_by_name(".gnu.version")
+        verdef = elf.get_section_by_name(".gnu.version_d")
+        version_names = {}
+        base = set()
+        if verdef is not None:
+            for definition, aux in verdef.iter_versions():
+                version_names[definition["vd_ndx"]] = next(iter(aux)).name
+                if definition["vd_flags"] & 1:
+                    base.add(definition["vd_ndx"])
+        symbols = set()
+        for index, symbol in enumerate(dynsym.iter_symbols()):
+            if index == 0 or symbol["st_shndx"] == "SHN_UNDEF" or not symbol.name:
+                continue
+            version = None
+            if versym is not None:
+                ndx = versym.get_symbol(index)["ndx"]
+                if isinstance(ndx, int) and ndx > 1:
+                    version = version_names[ndx & 0x7FFF]
+            stype = symbol["st_info"]["type"].replace("STT_", "")
+            bind = symbol["st_info"]["bind"].replace("STB_", "")
+            symbols.add((symbol.name, version, symbol["st_value"], symbol["st_size"],
+                         {"LOOS": "IFUNC"}.get(stype, stype),
+                         {"LOOS": "UNIQUE"}.get(bind, bind)))
+        return {
+            "elf_class": elf.elfclass,
+            "byteorder": "little" if elf.little_endian else "big",
+            "e_machine": elf.header["e_machine"],
+            "versions": [name for ndx, name in sorted(version_names.items())
+                         if ndx not in base],
+            "symbols": symbols,
+        }
+
+
+def as_tuples(image):
+    return {(s.name, s.version, s.value, s.size, s.type, s.bind) for s in image.symbols}
+
+
+def run_python(code, *args, timeout=300, env=None, **kwargs):
+    """Run ``code`` in a child interpreter (so a crash there fails a test, not the run)."""
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, **kwargs)

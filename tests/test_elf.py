@@ -1,0 +1,231 @@
+"""The ELF reader against readelf and pyelftools, on real images of eight ABIs."""
+
+import os
+import struct
+import subprocess
+
+import pytest
+
+import vdsotime
+from vdsotime import ElfError, ElfImage, Symbol
+from vdsotime._elf import elf_hash, gnu_hash
+
+from oracle import (EM_NAMES, FIXTURE_SHAPES, as_tuples, fixture_path, pyelftools_view,
+                    readelf_view, require_tool)
+
+ALL_FIXTURES = sorted(FIXTURE_SHAPES)
+
+
+def test_hash_golden_values():
+    assert elf_hash("LINUX_2.6") == 0x3AE75F6
+    assert elf_hash("__vdso_clock_gettime") == 0x0D35EC75
+    assert gnu_hash("__vdso_clock_gettime") == 0x6E43A318
+    assert elf_hash(b"") == 0 and gnu_hash(b"") == 5381
+    assert elf_hash(b"LINUX_2.6") == elf_hash("LINUX_2.6")
+
+
+def test_hash_functions_reject_other_types():
+    with pytest.raises(TypeError, match="name must be str or bytes, got int"):
+        elf_hash(5)
+    with pytest.raises(TypeError, match="name must be str or bytes"):
+        gnu_hash(None)
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_fixture_matches_readelf_and_pyelftools(name):
+    path = fixture_path(name)
+    image = ElfImage.from_file(path)
+    elf_class, byteorder, machine, version, hash_styles = FIXTURE_SHAPES[name]
+    by_readelf = readelf_view(path)
+    by_pyelftools = pyelftools_view(path)
+
+    # The fixture is what the issue asked for ...
+    assert (image.elf_class, image.byteorder, image.machine) == (elf_class, byteorder, machine)
+    assert version in image.versions
+    assert set(image.hash_styles) == hash_styles
+    # ... and vdsotime reads it as both oracles do.
+    assert image.elf_class == by_pyelftools["elf_class"]
+    assert image.byteorder == by_pyelftools["byteorder"]
+    assert EM_NAMES[image.machine] == by_pyelftools["e_machine"]
+    assert image.soname == by_readelf["soname"]
+    assert list(image.versions) == by_readelf["versions"] == by_pyelftools["versions"]
+    assert set(image.hash_styles) == by_readelf["hash_styles"]
+    assert as_tuples(image) == by_readelf["symbols"] == by_pyelftools["symbols"]
+    assert len(image.symbols) == len(as_tuples(image)) > 3
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_lookup_finds_every_symbol_through_the_hash_tables(name):
+    image = ElfImage.from_file(fixture_path(name))
+    for symbol in image.symbols:
+        if symbol.bind == "LOCAL":
+            continue
+        assert image.lookup(symbol.name, symbol.version) == symbol
+        assert image.lookup(symbol.name.encode(), symbol.version) == symbol
+        found = image.lookup(symbol.name)
+        assert found is not None and found.name == symbol.name
+        assert image.lookup(symbol.name, "NO_SUCH_VERSION") is None
+    assert image.lookup("__no_such_symbol") is None
+    assert image.lookup("") is None
+
+
+def test_live_vdso_matches_readelf_and_pyelftools(live_vdso_file):
+    image = ElfImage.from_bytes(vdsotime.vdso_image())
+    assert as_tuples(image) == readelf_view(live_vdso_file)["symbols"]
+    assert as_tuples(image) == pyelftools_view(live_vdso_file)["symbols"]
+    assert image.soname == readelf_view(live_vdso_file)["soname"] == "linux-vdso.so.1"
+    assert image.versions == ("LINUX_2.6",)
+    clock = image.lookup("__vdso_clock_gettime", "LINUX_2.6")
+    assert clock is not None and clock.type == "FUNC" and clock.bind == "GLOBAL"
+    start, end = image.executable_range
+    assert start <= clock.value < end
+
+
+def _patched(data, offset, fmt, value):
+    data = bytearray(data)
+    struct.pack_into(fmt, data, offset, value)
+    return bytes(data)
+
+
+def _section(path, name):
+    from elftools.elf.elffile import ELFFile
+
+    with open(path, "rb") as f:
+        section = ELFFile(f).get_section_by_name(name)
+        return section["sh_offset"], section["sh_size"]
+
+
+def test_lookup_prefers_gnu_hash():
+    # Both tables are present; emptying the GNU buckets hides every symbol from lookup
+    # (it does not fall back to a scan) while the SysV count still lists them all.
+    path = fixture_path("x86_64-vdso.so")
+    data = path.read_bytes()
+    offset, _ = _section(path, ".gnu.hash")
+    nbuckets, _, bloom_size, _ = struct.unpack_from("<4I", data, offset)
+    broken = bytearray(data)
+    start = offset + 16 + 8 * bloom_size
+    broken[start:start + 4 * nbuckets] = bytes(4 * nbuckets)
+    image = ElfImage.from_bytes(broken)
+    assert len(image.symbols) == len(ElfImage.from_bytes(data).symbols)
+    assert image.lookup("__vdso_clock_gettime") is None
+
+
+@pytest.mark.parametrize("name,endian", [("ppc64-vdso.so", ">"), ("s390x-vdso.so", ">"),
+                                         ("x86_64-vdso.so", "<"), ("mips-vdso.so", ">")])
+def test_sysv_hash_lookup(name, endian):
+    # Hide DT_GNU_HASH (retag it DT_DEBUG) so the SysV table is the one used; on s390x
+    # its entries are 64-bit.
+    from elftools.elf.elffile import ELFFile
+
+    path = fixture_path(name)
+    data = bytearray(path.read_bytes())
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        dynamic = elf.get_section_by_name(".dynamic")
+        word = "Q" if elf.elfclass == 64 else "I"
+        entsize = dynamic["sh_entsize"]
+        for i, tag in enumerate(dynamic.iter_tags()):
+            if tag.entry.d_tag == "DT_GNU_HASH":
+                struct.pack_into(endian + word, data, dynamic["sh_offset"] + i * entsize, 21)
+        hash_entsize = elf.get_section_by_name(".hash")["sh_entsize"]
+    assert hash_entsize == (8 if name.startswith("s390x") else 4)
+    image = ElfImage.from_bytes(data)
+    assert image.hash_styles == ("sysv",)
+    original = ElfImage.from_file(path)
+    assert image.symbols == original.symbols
+    for symbol in original.symbols:
+        if symbol.bind != "LOCAL":
+            assert image.lookup(symbol.name, symbol.version) == symbol
+
+
+def test_versioned_lookup_skips_other_versions():
+    image = ElfImage.from_file(fixture_path("x86_64-vdso.so"))
+    assert image.lookup("__vdso_clock_gettime", "LINUX_2.6").version == "LINUX_2.6"
+    assert image.lookup("__vdso_clock_gettime", "LINUX_2.6.39") is None
+    with pytest.raises(TypeError, match="version must be str or None, got int"):
+        image.lookup("__vdso_clock_gettime", 2)
+    with pytest.raises(TypeError, match="name must be str or bytes, got float"):
+        image.lookup(1.5)
+
+
+def test_unversioned_image_reports_no_versions():
+    # Retag DT_VERSYM/DT_VERDEF/DT_VERDEFNUM as DT_DEBUG: every symbol becomes unversioned.
+    from elftools.elf.elffile import ELFFile
+
+    path = fixture_path("aarch64-vdso.so")
+    data = bytearray(path.read_bytes())
+    with open(path, "rb") as f:
+        dynamic = ELFFile(f).get_section_by_name(".dynamic")
+        for i, tag in enumerate(dynamic.iter_tags()):
+            if tag.entry.d_tag in ("DT_VERSYM", "DT_VERDEF", "DT_VERDEFNUM"):
+                struct.pack_into("<Q", data, dynamic["sh_offset"] + 16 * i, 21)
+    image = ElfImage.from_bytes(data)
+    assert image.versions == ()
+    assert all(s.version is None for s in image.symbols)
+    assert image.lookup("__kernel_clock_gettime").version is None
+    assert image.lookup("__kernel_clock_gettime", "LINUX_2.6.39") is None
+
+
+def test_attributes_and_repr():
+    image = ElfImage.from_file(fixture_path("s390x-vdso.so"))
+    assert image.size == os.path.getsize(fixture_path("s390x-vdso.so"))
+    assert image.load_offset == image.load_segments[0][0] - image.load_segments[0][1]
+    assert "ELF64 big-endian s390x" in repr(image)
+    assert isinstance(image.symbols[0], Symbol) and isinstance(image.symbols[0], tuple)
+    assert issubclass(ElfError, ValueError)
+
+
+def test_from_bytes_accepts_buffers_and_copies_them():
+    data = fixture_path("x86_64-vdso.so").read_bytes()
+    expected = ElfImage.from_bytes(data).symbols
+    buffer = bytearray(data)
+    image = ElfImage.from_bytes(buffer)
+    buffer[:] = bytes(len(buffer))  # changing the source later must not reach the image
+    assert image.symbols == expected
+    assert ElfImage.from_bytes(memoryview(data)).symbols == expected
+    assert ElfImage.from_bytes(memoryview(data)[::1]).symbols == expected
+
+
+@pytest.mark.parametrize("bad", [None, 12, "a string", [1, 2], 3.5])
+def test_from_bytes_rejects_other_types(bad):
+    with pytest.raises(TypeError, match="data must be bytes, bytearray or memoryview"):
+        ElfImage.from_bytes(bad)
+
+
+def test_constructor_is_not_public():
+    with pytest.raises(TypeError, match="from_bytes"):
+        ElfImage()
+
+
+def test_from_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        ElfImage.from_file(tmp_path / "missing.so")
+    with pytest.raises(IsADirectoryError):
+        ElfImage.from_file(tmp_path)
+    text = tmp_path / "text.so"
+    text.write_text("hello")
+    with pytest.raises(ElfError, match="not an ELF image"):
+        ElfImage.from_file(text)
+
+
+def test_from_file_permission_error(tmp_path):
+    # Root reads anything: drop the capabilities that let it (setpriv, from util-linux)
+    # in a child process, so the file's mode applies.
+    secret = tmp_path / "secret.so"
+    secret.write_bytes(fixture_path("x86_64-vdso.so").read_bytes())
+    secret.chmod(0)
+    code = (f"import vdsotime\ntry:\n    vdsotime.ElfImage.from_file({str(secret)!r})\n"
+            "except PermissionError:\n    print('PermissionError')\n")
+    command = [os.sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        command = [require_tool("setpriv"),
+                   "--bounding-set=-dac_override,-dac_read_search"] + command
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "PermissionError", result.stderr
+
+
+def test_python_m_vdsotime_prints_the_vdso():
+    result = subprocess.run([os.sys.executable, "-m", "vdsotime"], capture_output=True,
+                            text=True, check=True)
+    assert "linux-vdso.so.1" in result.stdout
+    assert "__vdso_clock_gettime@LINUX_2.6" in result.stdout
