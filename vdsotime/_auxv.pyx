@@ -45,17 +45,21 @@ def sysinfo_ehdr():
 def parse_auxv(data):
     """Parse the bytes of /proc/<pid>/auxv (native-endian unsigned long pairs ending
     with AT_NULL) into a dict. A truncated last pair is ignored."""
-    cdef const uint8_t[::1] view
-    cdef Py_ssize_t offset, pairs, i
+    cdef bytes raw
+    cdef const char* chars
+    cdef Py_ssize_t pairs, i
     cdef unsigned long pair[2]
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError("parse_auxv(): data must be bytes, bytearray or memoryview, got "
                         f"{type(data).__name__}")
-    view = memoryview(data).cast("B")
+    # Through bytes, not a typed memoryview: Cython's memoryview support would import
+    # collections.abc, milliseconds of a fresh interpreter's import budget.
+    raw = bytes(data)
+    chars = PyBytes_AS_STRING(raw)
     result = {}
-    pairs = view.shape[0] // sizeof(pair)
+    pairs = len(raw) // sizeof(pair)
     for i in range(pairs):
-        memcpy(pair, &view[i * sizeof(pair)], sizeof(pair))
+        memcpy(pair, chars + i * sizeof(pair), sizeof(pair))
         if pair[0] == 0:  # AT_NULL
             break
         result[pair[0]] = pair[1]

@@ -18,7 +18,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memchr
 
-from collections import namedtuple
+from vdsotime._record import record
 
 cdef extern from *:
     """
@@ -37,10 +37,9 @@ class ElfError(ValueError):
     """The bytes are not an ELF image this reader accepts, or they are malformed."""
 
 
-Symbol = namedtuple("Symbol", "name version value size type bind")
-Symbol.__doc__ = (
+Symbol = record("Symbol", "name version value size type bind", doc=(
     "A defined dynamic symbol: name, version (str, or None when unversioned), "
-    "value (st_value), size (st_size), type ('FUNC', 'OBJECT', ...), bind ('GLOBAL', ...).")
+    "value (st_value), size (st_size), type ('FUNC', 'OBJECT', ...), bind ('GLOBAL', ...)."))
 
 # ELF constants, with the spec's names.
 cdef enum:

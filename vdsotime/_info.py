@@ -1,14 +1,13 @@
 """info(): what vdsotime found in this process's vDSO and how each function is bound."""
 
-from collections import namedtuple
-
 from vdsotime import _auxv, _vdso
+from vdsotime._record import record
 
 _FIELDS = ("present base size soname elf_class machine versions symbols functions "
            "fallback_reason")
 
 
-class VdsoInfo(namedtuple("VdsoInfo", _FIELDS)):
+class VdsoInfo(record("VdsoInfo", _FIELDS)):
     """What vdsotime found: the vDSO (``present``, ``base``, ``size``, ``soname``,
     ``elf_class``, ``machine``, ``versions``, ``symbols``), the ``Binding`` of each API
     function in ``functions``, and ``fallback_reason`` (None when the vDSO serves every

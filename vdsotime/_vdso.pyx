@@ -28,10 +28,9 @@ from libc.stdlib cimport getenv
 
 from vdsotime._elf cimport ElfImage, Segment, _image_over
 
-from collections import namedtuple
-
 from vdsotime._auxv import vdso_size
 from vdsotime._elf import ElfError
+from vdsotime._record import record
 
 include "_keys.pxi"
 
@@ -142,11 +141,9 @@ cdef enum:
 NATIVE_ABI = VT_NATIVE_ABI.decode()
 API_FUNCTIONS = ("clock_gettime", "clock_getres", "gettimeofday", "time", "getcpu")
 
-Binding = namedtuple("Binding", "backend symbol version address reason",
-                     defaults=(None,))
-Binding.__doc__ = (
+Binding = record("Binding", "backend symbol version address reason", defaults=(None,), doc=(
     "How one API function is bound: backend ('vdso' or 'libc'), the symbol called, its "
-    "version (None for libc), its address, and the reason when it is not the vDSO's.")
+    "version (None for libc), its address, and the reason when it is not the vDSO's."))
 
 # libc's functions, in the table's signatures, with the names info() reports.
 cdef dict LIBC_FUNCTIONS = {
@@ -188,6 +185,10 @@ cdef int getcpu_failed(unsigned int* cpu, unsigned int* node, int result) noexce
     if result == -EINVAL:
         return result
     return vt_sys_getcpu(cpu, node, NULL)
+
+
+cdef int sys_clock_getres(clockid_t clock_id, timespec* ts) noexcept nogil:
+    return vt_sys_clock_getres(clock_id, ts)
 
 
 cdef tuple _resolve(ElfImage image, uintptr_t base, str abi):
