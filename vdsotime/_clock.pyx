@@ -7,8 +7,9 @@ kernel's errno (EINVAL), a non-integer raises ``TypeError``.
 """
 
 from cpython.exc cimport PyErr_SetFromErrno
-from cpython.long cimport PyLong_AsLong, PyLong_CheckExact
-from cpython.number cimport PyNumber_Index
+from cpython.exc cimport PyErr_Occurred
+from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_CheckExact
+from cpython.number cimport PyIndex_Check, PyNumber_Index
 from libc.limits cimport INT_MAX, INT_MIN
 from libc.stdint cimport int64_t, uint64_t
 
@@ -39,15 +40,18 @@ cdef int _raise_errno(int result) except -1:
 
 cdef inline c.clockid_t _clock_id(object value) except? -1:
     """A clock id from a Python int (or any object with __index__, as the time module
-    accepts); floats and strings are a TypeError."""
+    accepts); floats, strings and the like are a TypeError."""
     cdef long number
+    cdef int overflow = 0
     if not PyLong_CheckExact(value):
-        if isinstance(value, (float, str, bytes)) or value is None:
+        if isinstance(value, float) or not PyIndex_Check(value):
             raise TypeError("clock_id must be an integer (a CLOCK_* constant), got "
                             f"{type(value).__name__}")
         value = PyNumber_Index(value)
-    number = PyLong_AsLong(value)
-    if number < INT_MIN or number > INT_MAX:
+    number = PyLong_AsLongAndOverflow(value, &overflow)
+    if number == -1 and PyErr_Occurred():
+        return -1
+    if overflow or number < INT_MIN or number > INT_MAX:
         raise OverflowError(f"clock_id must fit in a C int, got {value}")
     return <c.clockid_t>number
 

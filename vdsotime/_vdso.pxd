@@ -37,3 +37,6 @@ cdef int clock_gettime_failed(clockid_t clock_id, timespec* ts, int result) noex
 cdef int clock_getres_failed(clockid_t clock_id, timespec* ts, int result) noexcept nogil
 cdef int gettimeofday_failed(timeval* tv, int result) noexcept nogil
 cdef int getcpu_failed(unsigned int* cpu, unsigned int* node, int result) noexcept nogil
+
+# The real clock_getres system call: 0 or -errno.
+cdef int sys_clock_getres(clockid_t clock_id, timespec* ts) noexcept nogil

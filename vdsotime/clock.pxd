@@ -13,7 +13,7 @@ from libc.stdint cimport int64_t
 
 from vdsotime._vdso cimport (clockid_t, time_t, timespec, timeval, table,
                              clock_gettime_failed, clock_getres_failed,
-                             gettimeofday_failed, getcpu_failed)
+                             gettimeofday_failed, getcpu_failed, sys_clock_getres)
 
 cdef enum:
     CLOCK_REALTIME = 0
@@ -35,7 +35,13 @@ cdef inline int clock_gettime(clockid_t clock_id, timespec* ts) noexcept nogil:
 
 
 cdef inline int clock_getres(clockid_t clock_id, timespec* ts) noexcept nogil:
-    cdef int result = table.clock_getres(clock_id, ts)
+    cdef int result
+    if clock_id >= 16:
+        # Linux 6.17+ vDSOs answer clock_getres for the auxiliary clocks (16 and up)
+        # even when they are not enabled, where the system call says EINVAL: past the
+        # classic clock ids, ask the kernel.
+        return sys_clock_getres(clock_id, ts)
+    result = table.clock_getres(clock_id, ts)
     if result == 0:
         return 0
     return clock_getres_failed(clock_id, ts, result)
