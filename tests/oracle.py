@@ -59,15 +59,18 @@ def readelf_view(path):
         hash_styles.add("sysv")
     if re.search(r"\(GNU_HASH\)", dynamic):
         hash_styles.add("gnu")
-    versions = []
+    versions, versions_all = [], set()
     for line in readelf(path, "-V").splitlines():
         match = re.search(r"Flags: (\S+)\s+Index: \d+\s+Cnt: \d+\s+Name: (\S+)", line)
-        if match and "BASE" not in match.group(1):
-            versions.append(match.group(2))
+        if match:
+            versions_all.add(match.group(2))
+            if "BASE" not in match.group(1):
+                versions.append(match.group(2))
     symbols = set()
     for line in readelf(path, "--dyn-syms").splitlines():
         fields = line.split()
-        if len(fields) < 8 or not fields[0].endswith(":") or fields[6] == "UND":
+        if (len(fields) < 8 or not fields[0][:-1].isdigit() or fields[6] == "UND"
+                or fields[3] == "SECTION"):
             continue
         name, version = fields[7], None
         if "@" in name:
@@ -75,6 +78,10 @@ def readelf_view(path):
             version = version.lstrip("@")
         if version and " (" in line:  # readelf may add "(2)" style index hints
             version = version.split(" ")[0]
+        if version is None and name in versions_all:
+            # readelf leaves the version off the symbol that names a version definition
+            # (LINUX_2.6 rather than LINUX_2.6@@LINUX_2.6); the symbol does carry it.
+            version = name
         symbols.add((name, version, int(fields[1], 16), int(fields[2], 0), fields[3],
                      fields[4]))
     return {"soname": soname.group(1) if soname else None, "versions": versions,

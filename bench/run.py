@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""vdsotime benchmarks: every figure is a ratio against a reference measured in the same
+run, interleaved (A B A B ...), median of the rounds.
+
+    python bench/run.py            # full run
+    python bench/run.py --quick    # shorter rounds
+    python bench/run.py --json     # machine-readable
+
+Run it against an installed vdsotime (pip install .). The C reference loops (bench/cloops.c)
+are compiled on the fly with the system C compiler ($CC, default cc).
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def compile_cloops():
+    compiler = os.environ.get("CC", "cc")
+    out = os.path.join(tempfile.mkdtemp(prefix="vdsotime-bench-"), "cloops.so")
+    subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", out,
+                    os.path.join(HERE, "cloops.c"), "-ldl"], check=True)
+    lib = ctypes.CDLL(out)
+    for name in ("loop_raw_vdso", "loop_glibc", "loop_syscall"):
+        function = getattr(lib, name)
+        function.restype = ctypes.c_int64
+        function.argtypes = [ctypes.c_int64, ctypes.c_int]
+    lib.fill_raw_vdso.restype = ctypes.c_int64
+    lib.fill_raw_vdso.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int]
+    lib.loop_rdtsc.restype = ctypes.c_int64
+    lib.loop_rdtsc.argtypes = [ctypes.c_void_p, ctypes.c_int64]
+    return lib
+
+
+def interleave(candidates, rounds):
+    """Run each candidate (name -> zero-argument function returning ns per call) once
+    per round, in turn; return name -> list of per-round figures."""
+    results = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name, measure in candidates.items():
+            results[name].append(measure())
+    return results
+
+
+def python_call(function, args, number):
+    stmt = "f(a)" if args else "f()"
+    env = {"f": function, "a": args[0] if args else None}
+
+    def measure():
+        return timeit.timeit(stmt, globals=env, number=number) / number * 1e9
+    return measure
+
+
+def ratio_rows(results, pairs):
+    """Median of per-round ratios for each (candidate, reference) pair."""
+    rows = []
+    for name, reference, target in pairs:
+        ratios = [a / b for a, b in zip(results[name], results[reference])]
+        rows.append({
+            "name": name, "reference": reference,
+            "ns": statistics.median(results[name]),
+            "reference_ns": statistics.median(results[reference]),
+            "ratio": statistics.median(ratios), "target": target,
+        })
+    return rows
+
+
+def import_time(rounds):
+    """Wall time of `python -c "import vdsotime"` minus `python -c "pass"`, and whether
+    the import pulled in numpy."""
+    def run(code):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return (time.perf_counter() - start) * 1e3
+
+    check = subprocess.run(
+        [sys.executable, "-c", "import sys, vdsotime; print('numpy' in sys.modules)"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    results = interleave({"import": lambda: run("import vdsotime"),
+                          "bare": lambda: run("pass")}, rounds)
+    deltas = [a - b for a, b in zip(results["import"], results["bare"])]
+    # The interpreter's own -X importtime figure for the package (cumulative, us).
+    importtime = subprocess.run([sys.executable, "-X", "importtime", "-c", "import vdsotime"],
+                                capture_output=True, text=True, check=True).stderr
+    cumulative = [int(line.split("|")[1]) for line in importtime.splitlines()
+                  if line.rstrip().endswith("| vdsotime")]
+    return {"import_ms": statistics.median(deltas),
+            "importtime_ms": cumulative[0] / 1e3 if cumulative else None,
+            "numpy_imported": check == "True", "target_ms": 5.0}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+
+    import vdsotime
+    from vdsotime import _clock
+
+    rounds = 7 if args.quick else 31
+    number = 20_000 if args.quick else 100_000
+    c_calls = 200_000 if args.quick else 2_000_000
+    lib = compile_cloops()
+    report = {"machine": platform.machine(), "python_version": platform.python_version(),
+              "date": time.strftime("%Y-%m-%d"), "rounds": rounds,
+              "clocksource": open("/sys/devices/system/clocksource/clocksource0/"
+                                  "current_clocksource").read().strip()}
+
+    # --- Python scalar calls against the time module -----------------------------------
+    monotonic = vdsotime.CLOCK_MONOTONIC
+    python_candidates = {
+        "vdsotime.monotonic_ns()": python_call(vdsotime.monotonic_ns, (), number),
+        "time.monotonic_ns()": python_call(time.monotonic_ns, (), number),
+        "vdsotime.clock_gettime_ns(c)": python_call(vdsotime.clock_gettime_ns, (monotonic,), number),
+        "time.clock_gettime_ns(c)": python_call(time.clock_gettime_ns, (monotonic,), number),
+        "vdsotime.time()": python_call(vdsotime.time, (), number),
+        "time.time()": python_call(time.time, (), number),
+        "vdsotime.perf_counter()": python_call(vdsotime.perf_counter, (), number),
+        "time.perf_counter()": python_call(time.perf_counter, (), number),
+    }
+    python_results = interleave(python_candidates, rounds)
+    report["python"] = ratio_rows(python_results, [
+        ("vdsotime.monotonic_ns()", "time.monotonic_ns()", 1.0),
+        ("vdsotime.clock_gettime_ns(c)", "time.clock_gettime_ns(c)", 0.8),
+        ("vdsotime.time()", "time.time()", None),
+        ("vdsotime.perf_counter()", "time.perf_counter()", None),
+    ])
+
+    # --- C-level loops -------------------------------------------------------------------
+    def per_call(loop):
+        return lambda: loop() / c_calls
+
+    c_candidates = {
+        "cimported clock_gettime_ns loop": per_call(lambda: _clock._benchmark(c_calls, monotonic)[0]),
+        "C loop, raw vDSO pointer": per_call(lambda: lib.loop_raw_vdso(c_calls, monotonic)),
+        "C loop, glibc clock_gettime": per_call(lambda: lib.loop_glibc(c_calls, monotonic)),
+        "C loop, raw syscall": lambda: lib.loop_syscall(c_calls // 20, monotonic) / (c_calls // 20),
+    }
+    c_results = interleave(c_candidates, rounds)
+    report["c"] = ratio_rows(c_results, [
+        ("cimported clock_gettime_ns loop", "C loop, raw vDSO pointer", 1.05),
+        ("C loop, glibc clock_gettime", "C loop, raw vDSO pointer", None),
+        ("C loop, raw syscall", "C loop, raw vDSO pointer", None),
+    ])
+
+    report["import"] = import_time(5 if args.quick else 21)
+
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"vdsotime benchmarks, {report['date']}, {report['machine']}, Python "
+          f"{report['python_version']}, clocksource {report['clocksource']}, {rounds} interleaved "
+          "rounds, medians")
+    print()
+    print(f"{'measured':36s} {'ns':>8s}  {'reference':32s} {'ns':>8s} {'ratio':>7s}  target")
+    for row in report["python"] + report["c"]:
+        target = f"<= {row['target']:.2f}" if row["target"] else ""
+        verdict = ("" if row["target"] is None else
+                   "  ok" if row["ratio"] <= row["target"] else "  MISSED")
+        print(f"{row['name']:36s} {row['ns']:8.1f}  {row['reference']:32s} "
+              f"{row['reference_ns']:8.1f} {row['ratio']:7.3f}  {target}{verdict}")
+    imp = report["import"]
+    print()
+    print(f"import vdsotime: {imp['import_ms']:.2f} ms wall over a bare interpreter "
+          f"(-X importtime: {imp['importtime_ms']} ms), target <= {imp['target_ms']} ms; "
+          f"numpy imported: {imp['numpy_imported']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The test oracle for clock readings: the raw system calls through ctypes.
+
+Not time.*: the time module reads the same vDSO we do.
+"""
+
+import ctypes
+import errno
+import os
+import platform
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+# System call numbers of the machines the tests run on.
+SYSCALLS = {
+    "x86_64": {"clock_gettime": 228, "clock_getres": 229, "getcpu": 309},
+    "aarch64": {"clock_gettime": 113, "clock_getres": 114, "getcpu": 168},
+}[platform.machine()]
+
+
+class timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def _call(name, *args):
+    result = libc.syscall(ctypes.c_long(SYSCALLS[name]), *args)
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+
+
+def clock_gettime_ns(clock_id):
+    ts = timespec()
+    _call("clock_gettime", ctypes.c_long(clock_id), ctypes.byref(ts))
+    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+
+
+def clock_getres_ns(clock_id):
+    ts = timespec()
+    _call("clock_getres", ctypes.c_long(clock_id), ctypes.byref(ts))
+    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+
+
+def clock_gettime_errno(clock_id):
+    """The errno the kernel gives for this clock id, or 0 when the call succeeds."""
+    try:
+        clock_gettime_ns(clock_id)
+    except OSError as exc:
+        return exc.errno
+    return 0
+
+
+def getcpu():
+    cpu, node = ctypes.c_uint(), ctypes.c_uint()
+    _call("getcpu", ctypes.byref(cpu), ctypes.byref(node), None)
+    return cpu.value, node.value
+
+
+ALL_CLOCKS = {
+    "CLOCK_REALTIME": 0, "CLOCK_MONOTONIC": 1, "CLOCK_PROCESS_CPUTIME_ID": 2,
+    "CLOCK_THREAD_CPUTIME_ID": 3, "CLOCK_MONOTONIC_RAW": 4, "CLOCK_REALTIME_COARSE": 5,
+    "CLOCK_MONOTONIC_COARSE": 6, "CLOCK_BOOTTIME": 7, "CLOCK_TAI": 11,
+}
+EINVAL = errno.EINVAL

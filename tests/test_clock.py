@@ -1,0 +1,261 @@
+"""The Python clock API against the kernel's own answers (raw system calls)."""
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+import time as stdlib_time
+
+import pytest
+
+import vdsotime
+
+import kernel
+from oracle import run_python
+
+NS_FUNCTIONS = {
+    "time_ns": 0, "monotonic_ns": 1, "perf_counter_ns": 1, "process_time_ns": 2,
+    "thread_time_ns": 3, "monotonic_raw_ns": 4, "realtime_coarse_ns": 5,
+    "monotonic_coarse_ns": 6, "boottime_ns": 7, "tai_ns": 11,
+}
+FLOAT_FUNCTIONS = {"time": 0, "monotonic": 1, "perf_counter": 1, "process_time": 2,
+                   "thread_time": 3}
+
+
+def sandwich(read, clock_id, rounds=2000, tolerance=0):
+    """Every reading lies between two raw-syscall readings of the same clock."""
+    for _ in range(rounds):
+        before = kernel.clock_gettime_ns(clock_id)
+        value = read()
+        after = kernel.clock_gettime_ns(clock_id)
+        assert before - tolerance <= value <= after + tolerance, (before, value, after)
+
+
+def test_constants_are_the_time_modules():
+    for name, value in kernel.ALL_CLOCKS.items():
+        # (the time module of older Pythons lacks some of them)
+        assert getattr(vdsotime, name) == value == getattr(stdlib_time, name, value)
+
+
+@pytest.mark.parametrize("name", sorted(kernel.ALL_CLOCKS))
+def test_clock_gettime_ns_between_two_syscalls(name):
+    clock_id = kernel.ALL_CLOCKS[name]
+    sandwich(lambda: vdsotime.clock_gettime_ns(clock_id), clock_id)
+
+
+@pytest.mark.parametrize("name", sorted(kernel.ALL_CLOCKS))
+def test_clock_gettime_seconds_between_two_syscalls(name):
+    clock_id = kernel.ALL_CLOCKS[name]
+    # A double holds about 16 digits: allow its rounding at the reading's magnitude.
+    tolerance = kernel.clock_gettime_ns(clock_id) * 2.0 ** -51 + 1
+    sandwich(lambda: vdsotime.clock_gettime(clock_id) * 1e9, clock_id, tolerance=tolerance)
+
+
+@pytest.mark.parametrize("name", sorted(NS_FUNCTIONS))
+def test_named_ns_functions(name):
+    clock_id = NS_FUNCTIONS[name]
+    function = getattr(vdsotime, name)
+    value = function()
+    assert type(value) is int
+    sandwich(function, clock_id)
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT_FUNCTIONS))
+def test_named_float_functions(name):
+    clock_id = FLOAT_FUNCTIONS[name]
+    function = getattr(vdsotime, name)
+    assert type(function()) is float
+    tolerance = kernel.clock_gettime_ns(clock_id) * 2.0 ** -51 + 1
+    sandwich(lambda: function() * 1e9, clock_id, tolerance=tolerance)
+
+
+def test_float_conversion_matches_the_time_module():
+    # time.time() and vdsotime.time() round nanoseconds to seconds the same way.
+    for _ in range(1000):
+        ns = vdsotime.monotonic_ns()
+        assert abs(vdsotime.monotonic() - ns / 1e9) < 1e-3
+    assert vdsotime.time() == pytest.approx(stdlib_time.time(), abs=1.0)
+
+
+@pytest.mark.parametrize("name", sorted(kernel.ALL_CLOCKS))
+def test_clock_getres_equals_the_syscall(name):
+    clock_id = kernel.ALL_CLOCKS[name]
+    expected = kernel.clock_getres_ns(clock_id)
+    assert vdsotime.clock_getres_ns(clock_id) == expected
+    assert vdsotime.clock_getres(clock_id) == pytest.approx(expected / 1e9, rel=1e-12)
+
+
+@pytest.mark.parametrize("clock_id", [-1, -2, -7, 8, 9, 10, 12, 16, 99, 1000,
+                                      2**31 - 1, -2**31])
+def test_invalid_ids_behave_as_the_syscall(clock_id):
+    expected = kernel.clock_gettime_errno(clock_id)
+    for function in (vdsotime.clock_gettime_ns, vdsotime.clock_gettime):
+        if expected:
+            with pytest.raises(OSError) as info:
+                function(clock_id)
+            assert info.value.errno == expected
+            assert info.value.strerror == os.strerror(expected)
+        else:
+            function(clock_id)
+    getres_errno = 0
+    try:
+        kernel.clock_getres_ns(clock_id)
+    except OSError as exc:
+        getres_errno = exc.errno
+    if getres_errno:
+        with pytest.raises(OSError) as info:
+            vdsotime.clock_getres_ns(clock_id)
+        assert info.value.errno == getres_errno
+
+
+def test_an_invalid_id_is_einval_like_the_time_module():
+    with pytest.raises(OSError) as ours:
+        vdsotime.clock_gettime_ns(99)
+    with pytest.raises(OSError) as theirs:
+        stdlib_time.clock_gettime_ns(99)
+    assert ours.value.errno == theirs.value.errno == errno.EINVAL
+    assert str(ours.value) == str(theirs.value)
+    assert vdsotime.monotonic_ns() > 0  # the process carries on
+
+
+@pytest.mark.parametrize("bad", [1.0, 1.5, "1", b"1", None, [1], object()])
+def test_non_integer_ids_are_type_errors(bad):
+    for function in (vdsotime.clock_gettime_ns, vdsotime.clock_gettime,
+                     vdsotime.clock_getres_ns, vdsotime.clock_getres):
+        with pytest.raises(TypeError, match="clock_id must be an integer"):
+            function(bad)
+
+
+def test_integer_like_ids_are_accepted():
+    class Index:
+        def __index__(self):
+            return 1
+
+    assert vdsotime.clock_gettime_ns(True) > 0  # bool is an int, as for the time module
+    assert vdsotime.clock_gettime_ns(Index()) > 0
+    for huge in (2**31, -2**31 - 1, 2**80):
+        with pytest.raises(OverflowError, match="clock_id must fit in a C int"):
+            vdsotime.clock_gettime_ns(huge)
+
+
+def test_gettimeofday_between_two_syscalls():
+    for _ in range(2000):
+        before = kernel.clock_gettime_ns(0) // 1000
+        sec, usec = vdsotime.gettimeofday()
+        after = kernel.clock_gettime_ns(0) // 1000
+        assert 0 <= usec < 1_000_000
+        assert before <= sec * 1_000_000 + usec <= after
+
+
+def test_getcpu_follows_affinity():
+    original = os.sched_getaffinity(0)
+    try:
+        for cpu in sorted(original):
+            os.sched_setaffinity(0, {cpu})
+            for _ in range(200):
+                assert vdsotime.getcpu() == kernel.getcpu()
+                assert vdsotime.getcpu()[0] == cpu
+    finally:
+        os.sched_setaffinity(0, original)
+
+
+def test_time_module_drop_in():
+    code = textwrap.dedent("""
+        import vdsotime as time
+        start = time.perf_counter()
+        time.sleep(0.01)
+        assert time.perf_counter() - start >= 0.01
+        assert time.strftime("%Y", time.gmtime(0)) == "1970"
+        assert isinstance(time.time(), float) and isinstance(time.monotonic_ns(), int)
+        assert time.CLOCK_MONOTONIC == 1
+        try:
+            time.no_such_name
+        except AttributeError as exc:
+            assert "no_such_name" in str(exc)
+        print("ok")
+    """)
+    result = run_python(code)
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_forked_child_reads_correctly():
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report failures through the exit status
+        status = 1
+        try:
+            os.close(read)
+            sandwich(vdsotime.monotonic_ns, 1, rounds=500)
+            sandwich(vdsotime.time_ns, 0, rounds=500)
+            os.write(write, str(vdsotime.monotonic_ns()).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    reported = int(os.read(read, 64) or b"0")
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert 0 < reported <= kernel.clock_gettime_ns(1)
+
+
+def test_time_namespace_offsets():
+    """In a time namespace with +1000 s on CLOCK_MONOTONIC and CLOCK_BOOTTIME, the
+    vDSO readings carry the offsets (the kernel gives the namespace its own vvar page)."""
+    unshare = shutil.which("unshare")
+    assert unshare, "unshare (util-linux) is needed: .ci/run installs it"
+    code = ("import vdsotime\n"
+            "print(vdsotime.monotonic_ns(), vdsotime.boottime_ns(), vdsotime.time_ns(),"
+            " vdsotime.clock_gettime_ns(vdsotime.CLOCK_MONOTONIC_RAW))")
+    before = [kernel.clock_gettime_ns(c) for c in (1, 7, 0, 4)]
+    result = subprocess.run([unshare, "--time", "--fork", "--monotonic", "1000",
+                             "--boottime", "1000", sys.executable, "-c", code],
+                            capture_output=True, text=True, timeout=60)
+    after = [kernel.clock_gettime_ns(c) for c in (1, 7, 0, 4)]
+    assert result.returncode == 0, result.stderr
+    inside = [int(x) for x in result.stdout.split()]
+    offset = 1000 * 10**9
+    assert before[0] + offset <= inside[0] <= after[0] + offset     # monotonic: shifted
+    assert before[1] + offset <= inside[1] <= after[1] + offset     # boottime: shifted
+    assert before[2] <= inside[2] <= after[2]                       # realtime: not shifted
+    assert before[3] + offset <= inside[3] <= after[3] + offset     # raw follows monotonic
+
+
+def test_many_threads_stay_monotonic():
+    barrier = threading.Barrier(8)
+    failures = []
+
+    def worker():
+        barrier.wait()
+        last = 0
+        for _ in range(50_000):
+            now = vdsotime.monotonic_ns()
+            if now < last:
+                failures.append((last, now))
+            last = now
+        if not kernel.clock_gettime_ns(1) >= last:
+            failures.append(("after", last))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_thread_time_is_per_thread():
+    result = {}
+
+    def worker():
+        start = vdsotime.thread_time_ns()
+        sandwich(vdsotime.thread_time_ns, 3, rounds=200)
+        result["spent"] = vdsotime.thread_time_ns() - start
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert 0 < result["spent"] < vdsotime.process_time_ns()

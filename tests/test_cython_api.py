@@ -1,0 +1,112 @@
+"""The cimportable API: a third-party extension built against the installed clock.pxd,
+and a snapshot of the C signatures vdsotime exports (a change must fail loudly)."""
+
+import ctypes
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import vdsotime
+from vdsotime import _vdso
+
+import kernel
+
+DOWNSTREAM_PYX = textwrap.dedent("""
+    # cython: language_level=3
+    from libc.stdint cimport int64_t
+    from vdsotime.clock cimport (monotonic_ns, clock_gettime_ns, clock_gettime,
+                                 clock_getres_ns, getcpu, realtime_ns, CLOCK_MONOTONIC)
+    from vdsotime._vdso cimport timespec
+
+    def read_all():
+        cdef int64_t a, b, c, res, bad
+        cdef timespec ts
+        cdef int status
+        cdef unsigned int cpu, node
+        with nogil:
+            a = monotonic_ns()
+            b = clock_gettime_ns(CLOCK_MONOTONIC)
+            status = clock_gettime(CLOCK_MONOTONIC, &ts)
+            c = monotonic_ns()
+            res = clock_getres_ns(CLOCK_MONOTONIC)
+            bad = clock_gettime_ns(99)
+            getcpu(&cpu, &node)
+        return a, b, status, ts.tv_sec * 1000000000 + ts.tv_nsec, c, res, bad, cpu
+
+    def loop(Py_ssize_t n):
+        cdef Py_ssize_t i
+        cdef int64_t last = 0, now
+        cdef Py_ssize_t backwards = 0
+        with nogil:
+            for i in range(n):
+                now = monotonic_ns()
+                if now < last:
+                    backwards += 1
+                last = now
+        return backwards
+""")
+
+SETUP_PY = textwrap.dedent("""
+    from setuptools import setup, Extension
+    from Cython.Build import cythonize
+    import vdsotime
+    setup(name="downstream", ext_modules=cythonize(
+        [Extension("downstream", ["downstream.pyx"])],
+        include_path=[vdsotime.get_include()], quiet=True))
+""")
+
+
+def test_downstream_extension_cimports_clock_pxd(tmp_path):
+    (tmp_path / "downstream.pyx").write_text(DOWNSTREAM_PYX)
+    (tmp_path / "setup.py").write_text(SETUP_PY)
+    build = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-4000:]
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import downstream\n"
+            "print(*downstream.read_all()); print(downstream.loop(200000))")
+    before = kernel.clock_gettime_ns(1)
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd="/",
+                            capture_output=True, text=True, timeout=60)
+    after = kernel.clock_gettime_ns(1)
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    a, b, status, ts, c, res, bad, cpu = map(int, first.split())
+    assert before <= a <= b <= ts <= c <= after
+    assert status == 0
+    assert res == kernel.clock_getres_ns(1)
+    assert bad == -22  # -EINVAL for an invalid clock, never an exception
+    assert 0 <= cpu < os.cpu_count()
+    assert int(second) == 0
+
+
+def test_pxd_files_are_installed():
+    package = Path(vdsotime.__file__).parent
+    for name in ("clock.pxd", "_vdso.pxd", "_elf.pxd"):
+        assert (package / name).is_file(), f"{name} is not in the installed package"
+    assert os.path.isdir(os.path.join(vdsotime.get_include(), "vdsotime"))
+
+
+def _capsule_name(capsule):
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype = ctypes.c_char_p
+    get_name.argtypes = [ctypes.py_object]
+    return get_name(capsule).decode()
+
+
+# The C-level contract of vdsotime._vdso, as Cython exports it. A change here is an ABI
+# change for every extension built against clock.pxd: bump the version and say so.
+EXPORTED = {
+    "table": "struct __pyx_t_8vdsotime_5_vdso_FunctionTable",
+    "clock_gettime_failed": "int (clockid_t, struct timespec *, int)",
+    "clock_getres_failed": "int (clockid_t, struct timespec *, int)",
+    "gettimeofday_failed": "int (struct timeval *, int)",
+    "getcpu_failed": "int (unsigned int *, unsigned int *, int)",
+    "sys_clock_getres": "int (clockid_t, struct timespec *)",
+}
+
+
+def test_exported_c_signatures_snapshot():
+    exported = {name: _capsule_name(capsule) for name, capsule in _vdso.__pyx_capi__.items()}
+    assert exported == EXPORTED
