@@ -132,7 +132,13 @@ def as_tuples(image):
     return {(s.name, s.version, s.value, s.size, s.type, s.bind) for s in image.symbols}
 
 
+# Children run from here, not from the source checkout, whose vdsotime/ folder (without
+# compiled extensions) would shadow the installed package on `python -c` / `-m` paths.
+NEUTRAL_CWD = "/"
+
+
 def run_python(code, *args, timeout=300, env=None, **kwargs):
     """Run ``code`` in a child interpreter (so a crash there fails a test, not the run)."""
+    kwargs.setdefault("cwd", NEUTRAL_CWD)
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})}, **kwargs)

@@ -14,7 +14,7 @@ import pytest
 import vdsotime
 
 import kernel
-from oracle import run_python
+from oracle import NEUTRAL_CWD, run_python
 
 NS_FUNCTIONS = {
     "time_ns": 0, "monotonic_ns": 1, "perf_counter_ns": 1, "process_time_ns": 2,
@@ -213,7 +213,7 @@ def test_time_namespace_offsets():
     before = [kernel.clock_gettime_ns(c) for c in (1, 7, 0, 4)]
     result = subprocess.run([unshare, "--time", "--fork", "--monotonic", "1000",
                              "--boottime", "1000", sys.executable, "-c", code],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, cwd=NEUTRAL_CWD)
     after = [kernel.clock_gettime_ns(c) for c in (1, 7, 0, 4)]
     assert result.returncode == 0, result.stderr
     inside = [int(x) for x in result.stdout.split()]

@@ -11,7 +11,7 @@ from vdsotime import ElfError, ElfImage, Symbol
 from vdsotime._elf import elf_hash, gnu_hash
 
 from oracle import (EM_NAMES, FIXTURE_SHAPES, as_tuples, fixture_path, pyelftools_view,
-                    readelf_view, require_tool)
+                    readelf_view, require_tool, NEUTRAL_CWD)
 
 ALL_FIXTURES = sorted(FIXTURE_SHAPES)
 
@@ -220,12 +220,13 @@ def test_from_file_permission_error(tmp_path):
     if os.geteuid() == 0:
         command = [require_tool("setpriv"),
                    "--bounding-set=-dac_override,-dac_read_search"] + command
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                            cwd=NEUTRAL_CWD)
     assert result.stdout.strip() == "PermissionError", result.stderr
 
 
 def test_python_m_vdsotime_prints_the_vdso():
     result = subprocess.run([os.sys.executable, "-m", "vdsotime"], capture_output=True,
-                            text=True, check=True)
+                            text=True, check=True, cwd=NEUTRAL_CWD)
     assert "linux-vdso.so.1" in result.stdout
     assert "__vdso_clock_gettime@LINUX_2.6" in result.stdout

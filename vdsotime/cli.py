@@ -16,6 +16,13 @@ class CommandError(Exception):
     """A problem to report in one line, with exit status 1."""
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _clocksource():
     try:
         with open(CLOCKSOURCE) as f:
@@ -105,7 +112,7 @@ def cmd_inspect(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="vdsotime",
         description="The kernel's fastest clocks: inspect the vDSO and how vdsotime uses it.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
