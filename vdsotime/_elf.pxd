@@ -34,7 +34,7 @@ cdef class ElfImage:
     cdef object _owner                  # keeps the bytes behind _buf alive
     cdef const uint8_t* _buf
     cdef uint64_t _size
-    cdef bint _swap
+    cdef bint _big_endian
     cdef Layout _layout
 
     cdef readonly int elf_class
@@ -67,6 +67,7 @@ cdef class ElfImage:
 
     cdef int _parse(self, bint headers_only) except -1
     cdef int _check(self, uint64_t offset, uint64_t length, str what) except -1
+    cdef uint64_t _uint(self, uint64_t offset, uint32_t width, str what) except? 0xffffffffffffffff
     cdef uint16_t u16(self, uint64_t offset, str what) except? 0xffff
     cdef uint32_t u32(self, uint64_t offset, str what) except? 0xffffffff
     cdef uint64_t u64(self, uint64_t offset, str what) except? 0xffffffffffffffff

@@ -2,8 +2,8 @@
 """A bounded, read-only ELF reader for dynamic symbol lookup.
 
 One reader serves ELF32 and ELF64 in either byte order: the class only changes a few
-field offsets (``Layout``) and the width of ``word()``, the byte order only whether the
-small read helpers swap. Every read goes through ``_check`` first; every walk is capped
+field offsets (``Layout``) and the width of ``word()``, the byte order only the direction
+in which ``_uint()`` assembles a field's bytes. Every read goes through ``_check`` first; every walk is capped
 by the image size or a count taken from the image, so a hostile image ends in
 ``ElfError`` and never in a crash or an endless loop.
 
@@ -16,22 +16,9 @@ used: a vDSO in memory (or a stripped library) need not have them.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcpy, memchr
+from libc.string cimport memchr
 
 from vdsotime._record import record
-
-cdef extern from *:
-    """
-    #define vt_bswap16(x) __builtin_bswap16(x)
-    #define vt_bswap32(x) __builtin_bswap32(x)
-    #define vt_bswap64(x) __builtin_bswap64(x)
-    #define VT_HOST_BIG_ENDIAN (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
-    """
-    uint16_t vt_bswap16(uint16_t) nogil
-    uint32_t vt_bswap32(uint32_t) nogil
-    uint64_t vt_bswap64(uint64_t) nogil
-    bint VT_HOST_BIG_ENDIAN
-
 
 class ElfError(ValueError):
     """The bytes are not an ELF image this reader accepts, or they are malformed."""
@@ -214,28 +201,34 @@ cdef class ElfImage:
                            f"the image ({self._size} bytes)")
         return 0
 
+    cdef uint64_t _uint(self, uint64_t offset, uint32_t width, str what) except? 0xffffffffffffffff:
+        """The ``width``-byte unsigned field at ``offset``, in the image's byte order.
+
+        Assembled byte by byte: the same code for either byte order on either host, with
+        no alignment assumptions (parsing runs once; this is not a hot path)."""
+        cdef uint64_t value = 0
+        cdef const uint8_t* field = self._buf + offset
+        cdef uint32_t i
+        self._check(offset, width, what)
+        if self._big_endian:
+            for i in range(width):
+                value = (value << 8) | field[i]
+        else:
+            for i in range(width):
+                value = (value << 8) | field[width - 1 - i]
+        return value
+
     cdef uint16_t u16(self, uint64_t offset, str what) except? 0xffff:
-        cdef uint16_t value
-        self._check(offset, 2, what)
-        memcpy(&value, self._buf + offset, 2)
-        return vt_bswap16(value) if self._swap else value
+        return <uint16_t>self._uint(offset, 2, what)
 
     cdef uint32_t u32(self, uint64_t offset, str what) except? 0xffffffff:
-        cdef uint32_t value
-        self._check(offset, 4, what)
-        memcpy(&value, self._buf + offset, 4)
-        return vt_bswap32(value) if self._swap else value
+        return <uint32_t>self._uint(offset, 4, what)
 
     cdef uint64_t u64(self, uint64_t offset, str what) except? 0xffffffffffffffff:
-        cdef uint64_t value
-        self._check(offset, 8, what)
-        memcpy(&value, self._buf + offset, 8)
-        return vt_bswap64(value) if self._swap else value
+        return self._uint(offset, 8, what)
 
     cdef uint64_t word(self, uint64_t offset, str what) except? 0xffffffffffffffff:
-        if self._layout.word == 8:
-            return self.u64(offset, what)
-        return self.u32(offset, what)
+        return self._uint(offset, self._layout.word, what)
 
     cdef bytes cstring(self, uint64_t offset, str what):
         """The NUL-terminated string at ``offset`` of the string table."""
@@ -304,7 +297,7 @@ cdef class ElfImage:
         else:
             raise ElfError(f"unknown byte order {ident[5]} in e_ident[EI_DATA] "
                            "(expected 1 for little-endian or 2 for big-endian)")
-        self._swap = (self.byteorder == "big") != VT_HOST_BIG_ENDIAN
+        self._big_endian = ident[5] == ELFDATA2MSB
         if ident[6] != EV_CURRENT:
             raise ElfError(f"unknown ELF version {ident[6]} in e_ident[EI_VERSION]")
         self._check(0, L.ehdr_size, "ELF header")
