@@ -202,6 +202,9 @@ def test_from_file_errors(tmp_path):
         ElfImage.from_file(tmp_path / "missing.so")
     with pytest.raises(IsADirectoryError):
         ElfImage.from_file(tmp_path)
+    with pytest.raises(TypeError, match="path must be str, bytes or os.PathLike, got int"):
+        ElfImage.from_file(3)  # not a file descriptor either
+    assert ElfImage.from_file(str(fixture_path("arm-vdso.so")).encode()).machine == "arm"
     text = tmp_path / "text.so"
     text.write_text("hello")
     with pytest.raises(ElfError, match="not an ELF image"):

@@ -189,6 +189,9 @@ cdef class ElfImage:
     @staticmethod
     def from_file(path):
         """Read and parse an ELF file. File problems raise ``OSError``."""
+        if not isinstance(path, (str, bytes)) and not hasattr(path, "__fspath__"):
+            raise TypeError("ElfImage.from_file(): path must be str, bytes or os.PathLike, "
+                            f"got {type(path).__name__}")
         with open(path, "rb") as f:
             data = f.read()
         return ElfImage.from_bytes(data)

@@ -155,36 +155,34 @@ cdef dict LIBC_FUNCTIONS = {
 }
 
 
-cdef int clock_gettime_failed(clockid_t clock_id, timespec* ts, int result) noexcept nogil:
-    if not (table.from_vdso & 1):
+cdef inline int final_error(unsigned int slot_bit, int result) noexcept nogil:
+    """The -errno to return when a failed call's error is final -- libc's (its errno),
+    or the vDSO's -EINVAL -- or 0 when the real system call should be asked instead."""
+    if not (table.from_vdso & slot_bit):
         return -errno
     if result == -EINVAL:
         return result
-    return vt_sys_clock_gettime(clock_id, ts)
+    return 0
+
+
+cdef int clock_gettime_failed(clockid_t clock_id, timespec* ts, int result) noexcept nogil:
+    cdef int error = final_error(1, result)
+    return error if error else vt_sys_clock_gettime(clock_id, ts)
 
 
 cdef int clock_getres_failed(clockid_t clock_id, timespec* ts, int result) noexcept nogil:
-    if not (table.from_vdso & 2):
-        return -errno
-    if result == -EINVAL:
-        return result
-    return vt_sys_clock_getres(clock_id, ts)
+    cdef int error = final_error(2, result)
+    return error if error else vt_sys_clock_getres(clock_id, ts)
 
 
 cdef int gettimeofday_failed(timeval* tv, int result) noexcept nogil:
-    if not (table.from_vdso & 4):
-        return -errno
-    if result == -EINVAL:
-        return result
-    return vt_sys_gettimeofday(tv)
+    cdef int error = final_error(4, result)
+    return error if error else vt_sys_gettimeofday(tv)
 
 
 cdef int getcpu_failed(unsigned int* cpu, unsigned int* node, int result) noexcept nogil:
-    if not (table.from_vdso & 16):
-        return -errno
-    if result == -EINVAL:
-        return result
-    return vt_sys_getcpu(cpu, node, NULL)
+    cdef int error = final_error(16, result)
+    return error if error else vt_sys_getcpu(cpu, node, NULL)
 
 
 cdef int sys_clock_getres(clockid_t clock_id, timespec* ts) noexcept nogil:
