@@ -99,6 +99,73 @@ def import_time(rounds):
             "numpy_imported": check == "True", "target_ms": 5.0}
 
 
+def samplers(lib, rounds, quick):
+    """Per-sample cost of the samplers against C loops and the best stdlib fills, the
+    cost per sample across sizes, and the peak memory per sample."""
+    import tracemalloc
+
+    import numpy as np
+
+    import vdsotime
+
+    n = 200_000 if quick else 1_000_000
+    monotonic = vdsotime.CLOCK_MONOTONIC
+    buffer = np.empty(n, dtype=np.int64)
+    ticks = np.empty(n, dtype=np.uint64)
+    address = buffer.ctypes.data
+    perf_counter_ns = time.perf_counter_ns
+
+    def per_sample(function):
+        def measure():
+            start = time.perf_counter_ns()
+            function()
+            return (time.perf_counter_ns() - start) / n
+        return measure
+
+    candidates = {
+        "sample(out=buf)": per_sample(lambda: vdsotime.sample(out=buffer)),
+        "sample(n)": per_sample(lambda: vdsotime.sample(n)),
+        "C fill, raw vDSO pointer": lambda: lib.fill_raw_vdso(address, n, monotonic) / n,
+        "np.fromiter(iter(time.perf_counter_ns, None))": per_sample(
+            lambda: np.fromiter(iter(perf_counter_ns, None), np.int64, count=n)),
+        "np.fromiter(perf_counter_ns() for ...)": per_sample(
+            lambda: np.fromiter((perf_counter_ns() for _ in range(n)), np.int64, count=n)),
+        "sample_tsc(out=buf)": per_sample(lambda: vdsotime.sample_tsc(out=ticks)),
+        "C loop, rdtsc into array": lambda: lib.loop_rdtsc(ticks.ctypes.data, n) / n,
+        "sample_cpu(n)": per_sample(lambda: vdsotime.sample_cpu(n)),
+    }
+    results = interleave(candidates, rounds)
+    best_stdlib = "np.fromiter(iter(time.perf_counter_ns, None))"
+    if (statistics.median(results["np.fromiter(perf_counter_ns() for ...)"])
+            < statistics.median(results[best_stdlib])):
+        best_stdlib = "np.fromiter(perf_counter_ns() for ...)"
+    rows = ratio_rows(results, [
+        ("sample(out=buf)", "C fill, raw vDSO pointer", 1.05),
+        ("sample(n)", "C fill, raw vDSO pointer", None),
+        ("sample(n)", best_stdlib, 0.33),
+        ("sample_tsc(out=buf)", "C loop, rdtsc into array", 1.10),
+        ("sample_cpu(n)", "sample(n)", None),
+    ])
+
+    sizes = [10**3, 10**4, 10**5, 10**6, 10**7] + ([] if quick else [10**8])
+    scaling = []
+    for size in sizes:
+        repeat = max(3, min(rounds, int(3e7 // size)))
+        figures = []
+        for _ in range(repeat):
+            start = time.perf_counter_ns()
+            vdsotime.sample(size)
+            figures.append((time.perf_counter_ns() - start) / size)
+        scaling.append({"n": size, "ns_per_sample": statistics.median(figures)})
+
+    vdsotime.sample(10)
+    tracemalloc.start()
+    vdsotime.sample(n)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return rows, scaling, {"n": n, "peak_bytes": peak, "bytes_per_sample": peak / n}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -155,6 +222,7 @@ def main(argv=None):
         ("C loop, raw syscall", "C loop, raw vDSO pointer", None),
     ])
 
+    report["samplers"], report["scaling"], report["memory"] = samplers(lib, rounds, args.quick)
     report["import"] = import_time(5 if args.quick else 21)
 
     if args.json:
@@ -171,6 +239,19 @@ def main(argv=None):
                    "  ok" if row["ratio"] <= row["target"] else "  MISSED")
         print(f"{row['name']:36s} {row['ns']:8.1f}  {row['reference']:32s} "
               f"{row['reference_ns']:8.1f} {row['ratio']:7.3f}  {target}{verdict}")
+    print()
+    print("samplers, ns per sample")
+    for row in report["samplers"]:
+        target = f"<= {row['target']:.2f}" if row["target"] else ""
+        verdict = ("" if row["target"] is None else
+                   "  ok" if row["ratio"] <= row["target"] else "  MISSED")
+        print(f"{row['name']:24s} {row['ns']:7.2f}  {row['reference']:46s} "
+              f"{row['reference_ns']:7.2f} {row['ratio']:7.3f}  {target}{verdict}")
+    print("sample(n) cost per sample by n: " + ", ".join(
+        f"{row['n']:.0e}: {row['ns_per_sample']:.1f} ns" for row in report["scaling"]))
+    memory = report["memory"]
+    print(f"peak memory of sample({memory['n']}): {memory['bytes_per_sample']:.3f} bytes "
+          "per sample")
     imp = report["import"]
     print()
     print(f"import vdsotime: {imp['import_ms']:.2f} ms wall over a bare interpreter "

@@ -15,6 +15,7 @@ from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 from vdsotime cimport clock as c
+from vdsotime._vdso cimport timespec
 
 import os
 
@@ -161,12 +162,13 @@ cdef int _raise_errno(int64_t error) except -1:
 cdef int64_t _fill_clock(int64_t* out, Py_ssize_t n, c.clockid_t clock_id) noexcept nogil:
     """n back-to-back readings; 0, or -errno at the first failed read."""
     cdef Py_ssize_t i
-    cdef int64_t value
+    cdef timespec ts
+    cdef int result
     for i in range(n):
-        value = c.clock_gettime_ns(clock_id)
-        if value < 0 and value > -4096:
-            return value
-        out[i] = value
+        result = c.clock_gettime(clock_id, &ts)
+        if result != 0:
+            return result
+        out[i] = <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
     return 0
 
 
@@ -193,12 +195,13 @@ cdef inline int32_t _current_cpu() noexcept nogil:
 @cython.wraparound(False)
 cdef int64_t _fill_cpu(TimeCpu* out, Py_ssize_t n, c.clockid_t clock_id) noexcept nogil:
     cdef Py_ssize_t i
-    cdef int64_t value
+    cdef timespec ts
+    cdef int result
     for i in range(n):
-        value = c.clock_gettime_ns(clock_id)
-        if value < 0 and value > -4096:
-            return value
-        out[i].t_ns = value
+        result = c.clock_gettime(clock_id, &ts)
+        if result != 0:
+            return result
+        out[i].t_ns = <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
         out[i].cpu = _current_cpu()
     return 0
 
