@@ -12,7 +12,7 @@ COMPILER_DIRECTIVES = {
 
 EXTENSIONS = [
     Extension(f"vdsotime.{name}", [f"vdsotime/{name}.pyx"], extra_compile_args=["-O2"])
-    for name in ("_elf", "_auxv", "_vdso", "_clock", "_sample")
+    for name in ("_elf", "_auxv", "_vdso", "_clock", "_sample", "_measure")
 ]
 
 setup(ext_modules=cythonize(EXTENSIONS, compiler_directives=COMPILER_DIRECTIVES))

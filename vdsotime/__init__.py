@@ -31,15 +31,17 @@ from vdsotime._clock import (
     realtime_coarse_ns, tai_ns, thread_time, thread_time_ns, time, time_ns)
 
 __all__ = [
-    "CLOCK_BOOTTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_COARSE", "CLOCK_MONOTONIC_RAW",
-    "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_REALTIME", "CLOCK_REALTIME_COARSE", "CLOCK_TAI",
-    "CLOCK_THREAD_CPUTIME_ID", "Binding", "ElfError", "ElfImage", "Symbol",
-    "TscCalibration", "TscWarning", "VdsoInfo", "address", "auxv", "calibrate_tsc", "boottime_ns", "clock_getres", "clock_getres_ns", "clock_gettime",
-    "clock_gettime_ns", "get_include", "getcpu", "gettimeofday", "info", "monotonic",
-    "monotonic_coarse_ns", "monotonic_ns", "monotonic_raw_ns", "perf_counter",
-    "perf_counter_ns", "process_time", "process_time_ns", "realtime_coarse_ns", "sample",
-    "sample_cpu", "sample_every", "sample_tsc", "tai_ns",
-    "thread_time", "thread_time_ns", "time", "time_ns", "vdso_image",
+    "Binding", "CLOCK_BOOTTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_COARSE",
+    "CLOCK_MONOTONIC_RAW", "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_REALTIME",
+    "CLOCK_REALTIME_COARSE", "CLOCK_TAI", "CLOCK_THREAD_CPUTIME_ID", "ClockStats",
+    "ElfError", "ElfImage", "JitterResult", "LatencyResult", "Symbol", "TscCalibration",
+    "TscWarning", "VdsoInfo", "address", "auxv", "bench", "boottime_ns",
+    "calibrate_tsc", "clock_getres", "clock_getres_ns", "clock_gettime",
+    "clock_gettime_ns", "get_include", "getcpu", "gettimeofday", "info", "jitter",
+    "monotonic", "monotonic_coarse_ns", "monotonic_ns", "monotonic_raw_ns", "overhead",
+    "perf_counter", "perf_counter_ns", "process_time", "process_time_ns",
+    "realtime_coarse_ns", "sample", "sample_cpu", "sample_every", "sample_tsc",
+    "tai_ns", "thread_time", "thread_time_ns", "time", "time_ns", "vdso_image",
 ]
 
 # Loaded on first use, so that importing vdsotime stays cheap.
@@ -49,6 +51,9 @@ _LAZY = {
     "sample_cpu": "vdsotime._sample", "sample_every": "vdsotime._sample",
     "calibrate_tsc": "vdsotime._tsc", "TscCalibration": "vdsotime._tsc",
     "TscWarning": "vdsotime._tsc",
+    "overhead": "vdsotime.measure", "bench": "vdsotime.measure",
+    "jitter": "vdsotime.measure", "ClockStats": "vdsotime.measure",
+    "LatencyResult": "vdsotime.measure", "JitterResult": "vdsotime.measure",
 }
 
 

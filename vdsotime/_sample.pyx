@@ -180,7 +180,7 @@ cdef void _fill_tsc(uint64_t* out, Py_ssize_t n) noexcept nogil:
         out[i] = vt_rdtsc()
 
 
-cdef inline int32_t _current_cpu() noexcept nogil:
+cdef int32_t current_cpu() noexcept nogil:
     cdef unsigned int cpu = 0, node = 0
     if cpu_source == CPU_FROM_RDPID:
         return <int32_t>(vt_rdpid() & 0xfff)
@@ -202,7 +202,7 @@ cdef int64_t _fill_cpu(TimeCpu* out, Py_ssize_t n, c.clockid_t clock_id) noexcep
         if result != 0:
             return result
         out[i].t_ns = <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
-        out[i].cpu = _current_cpu()
+        out[i].cpu = current_cpu()
     return 0
 
 
