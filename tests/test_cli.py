@@ -10,6 +10,7 @@ import pytest
 
 import vdsotime
 
+import kernel
 from oracle import NEUTRAL_CWD, fixture_path, readelf_view
 
 
@@ -122,3 +123,104 @@ def test_bad_usage_exits_2():
     result = run("inspect")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "vdsotime inspect: error: the following arguments are required: FILE" in result.stderr
+
+
+def test_clocks_table():
+    result = run("clocks", "-n", "5000")
+    assert result.returncode == 0, result.stderr
+    for name in ("CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_RAW", "CLOCK_BOOTTIME",
+                 "CLOCK_TAI", "CLOCK_MONOTONIC_COARSE", "CLOCK_REALTIME_COARSE",
+                 "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_THREAD_CPUTIME_ID"):
+        assert name in result.stdout
+    assert "clock_gettime backend: vdso" in result.stdout
+    assert "TSC flags:" in result.stdout and "constant_tsc" in result.stdout
+
+
+def test_clocks_json():
+    result = run("clocks", "--json", "-n", "5000")
+    data = json.loads(result.stdout)
+    assert data["backend"] == "vdso" and data["clocksource"]
+    rows = {row["clock"]: row for row in data["clocks"]}
+    assert len(rows) == 9
+    monotonic = rows["CLOCK_MONOTONIC"]
+    # The vDSO read in C is cheaper than the raw system call.
+    assert monotonic["vdsotime_c_ns"] < monotonic["syscall_c_ns"]
+    assert monotonic["getres_ns"] == kernel.clock_getres_ns(1)
+    assert data["warning"] is None  # tsc is read from user space
+
+
+def test_clocks_warns_about_syscall_clocksources(monkeypatch, capsys):
+    from vdsotime import cli
+
+    monkeypatch.setattr(cli, "_clocksource", lambda: "hpet")
+    assert cli.main(["clocks", "-n", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: clocksource hpet cannot be read from user space" in out
+
+
+def test_bench_command():
+    result = run("bench", "-s", "data = list(range(50))", "-n", "2000", "sorted(data)")
+    assert result.returncode == 0, result.stderr
+    assert "2000 calls of: sorted(data)" in result.stdout
+    for key in ("min", "p50", "p90", "p99", "p99.9", "max", "mean", "stdev"):
+        assert f"  {key}  " in result.stdout or f" {key} " in result.stdout
+    data = json.loads(run("bench", "--json", "-n", "500", "x = 1 + 1").stdout)
+    assert data["n"] == 500 and data["statement"] == "x = 1 + 1"
+    assert data["summary_ns"]["p50"] >= 0
+
+
+@pytest.mark.parametrize("args,message", [
+    (("bench", "-n", "10", "1/0"), "the statement raised ZeroDivisionError: division by zero"),
+    (("bench", "x ==== 1"), "syntax error in stmt"),
+    (("bench", "-s", "import no_such_module_here", "pass"), "setup failed: ModuleNotFoundError"),
+    (("bench", "-n", "0", "pass"), "expected a whole number >= 1"),
+    (("bench", "-n", "many", "pass"), "expected a whole number"),
+    (("jitter", "--seconds", "-1"), "expected a number > 0"),
+    (("jitter", "--seconds", "nan"), "expected a number > 0"),
+    (("jitter", "--threshold-us", "0"), "expected a number > 0"),
+    (("jitter", "--clock", "sundial"), "invalid choice"),
+    (("clocks", "-n", "0"), "expected a whole number >= 1"),
+])
+def test_measurement_commands_bad_arguments(args, message):
+    result = run(*args)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_jitter_command(tmp_path):
+    plot = tmp_path / "jitter.png"
+    result = run("jitter", "--seconds", "0.3", "--threshold-us", "5", "--plot", str(plot))
+    assert result.returncode == 0, result.stderr
+    assert "jitter on CLOCK_MONOTONIC" in result.stdout and "stolen" in result.stdout
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    data = json.loads(run("jitter", "--seconds", "0.2", "--json", "--clock", "boottime").stdout)
+    assert data["clock"] == "CLOCK_BOOTTIME" and data["threshold_ns"] == 10_000
+    assert data["loops"] > 0 and 0.2e9 <= data["duration_ns"] < 0.4e9
+
+
+def test_progress_on_a_terminal():
+    """Runs longer than a second show progress on stderr when it is a terminal."""
+    import pty
+
+    code = ("import sys; from vdsotime.cli import main; "
+            "sys.exit(main(['jitter', '--seconds', '1.6']))")
+    leader, follower = pty.openpty()
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                             stderr=follower, cwd=NEUTRAL_CWD)
+    os.close(follower)
+    out, _ = child.communicate(timeout=60)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    assert child.returncode == 0
+    assert b"vdsotime jitter:" in b"".join(chunks) and b"%" in b"".join(chunks)
+    assert b"jitter on CLOCK_MONOTONIC" in out
