@@ -1,7 +1,10 @@
 """Build the Cython extensions. Metadata lives in pyproject.toml."""
 
+import sys
+
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 # Directives for every module; the hot loops turn bounds checks off locally instead.
 COMPILER_DIRECTIVES = {
@@ -10,9 +13,25 @@ COMPILER_DIRECTIVES = {
     "cdivision": True,
 }
 
+MODULES = ("_elf", "_auxv", "_vdso", "_clock", "_sample", "_measure")
+
+
+class LinuxOnlyBuildExt(build_ext):
+    """vdsotime reads the Linux vDSO: say so plainly instead of failing in a compiler."""
+
+    def run(self):
+        if not sys.platform.startswith("linux"):
+            raise SystemExit(f"vdsotime builds on Linux only (it reads the Linux vDSO); "
+                             f"this is {sys.platform}")
+        super().run()
+
+
 EXTENSIONS = [
     Extension(f"vdsotime.{name}", [f"vdsotime/{name}.pyx"], extra_compile_args=["-O2"])
-    for name in ("_elf", "_auxv", "_vdso", "_clock", "_sample", "_measure")
+    for name in MODULES
 ]
 
-setup(ext_modules=cythonize(EXTENSIONS, compiler_directives=COMPILER_DIRECTIVES))
+setup(
+    ext_modules=cythonize(EXTENSIONS, compiler_directives=COMPILER_DIRECTIVES),
+    cmdclass={"build_ext": LinuxOnlyBuildExt},
+)

@@ -110,3 +110,91 @@ EXPORTED = {
 def test_exported_c_signatures_snapshot():
     exported = {name: _capsule_name(capsule) for name, capsule in _vdso.__pyx_capi__.items()}
     assert exported == EXPORTED
+
+
+C_EXTENSION = textwrap.dedent("""
+    #define PY_SSIZE_T_CLEAN
+    #include <Python.h>
+    #include <vdsotime/vdsotime.h>
+
+    static const vdsotime_function_table *clocks;
+
+    static PyObject *read_monotonic(PyObject *self, PyObject *unused)
+    {
+        struct timespec ts;
+        int result = clocks->clock_gettime(CLOCK_MONOTONIC, &ts);
+        return Py_BuildValue("iLI", result, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec,
+                             clocks->from_vdso);
+    }
+
+    static PyObject *pointers(PyObject *self, PyObject *unused)
+    {
+        return Py_BuildValue("KKKKK", (unsigned long long)(uintptr_t)clocks->clock_gettime,
+                             (unsigned long long)(uintptr_t)clocks->clock_getres,
+                             (unsigned long long)(uintptr_t)clocks->gettimeofday,
+                             (unsigned long long)(uintptr_t)clocks->time,
+                             (unsigned long long)(uintptr_t)clocks->getcpu);
+    }
+
+    static PyMethodDef methods[] = {
+        {"read_monotonic", read_monotonic, METH_NOARGS, NULL},
+        {"pointers", pointers, METH_NOARGS, NULL},
+        {NULL, NULL, 0, NULL},
+    };
+    static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "cdownstream", NULL, -1, methods};
+
+    PyMODINIT_FUNC PyInit_cdownstream(void)
+    {
+        clocks = vdsotime_import();
+        if (clocks == NULL)
+            return NULL;
+        return PyModule_Create(&module);
+    }
+""")
+
+C_SETUP_PY = textwrap.dedent("""
+    from setuptools import setup, Extension
+    import vdsotime
+    setup(name="cdownstream", ext_modules=[Extension("cdownstream", ["cdownstream.c"],
+          include_dirs=[vdsotime.get_include()])])
+""")
+
+
+def test_c_extension_uses_the_capsule_and_header(tmp_path):
+    (tmp_path / "cdownstream.c").write_text(C_EXTENSION)
+    (tmp_path / "setup.py").write_text(C_SETUP_PY)
+    build = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-4000:]
+    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); import cdownstream, vdsotime\n"
+            "print(json.dumps([cdownstream.read_monotonic(), cdownstream.pointers(),\n"
+            "  [vdsotime.address(n) for n in ('clock_gettime', 'clock_getres',\n"
+            "   'gettimeofday', 'time', 'getcpu')]]))")
+    before = kernel.clock_gettime_ns(1)
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd="/",
+                            capture_output=True, text=True, timeout=60)
+    after = kernel.clock_gettime_ns(1)
+    assert result.returncode == 0, result.stderr
+    import json
+    (status, ns, from_vdso), pointers, addresses = json.loads(result.stdout)
+    assert status == 0 and before <= ns <= after
+    assert from_vdso == 0b11111  # every function is the vDSO's on this machine
+    assert pointers == addresses
+
+
+def test_capsule_points_at_the_table():
+    capsule = _vdso.function_table
+    assert _capsule_name(capsule) == _vdso.CAPSULE_NAME == "vdsotime._vdso.function_table"
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype = ctypes.c_void_p
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    table = ctypes.cast(get_pointer(capsule, _vdso.CAPSULE_NAME.encode()),
+                        ctypes.POINTER(ctypes.c_void_p * 5))
+    assert list(table.contents) == [vdsotime.address(name) for name in
+                                    ("clock_gettime", "clock_getres", "gettimeofday",
+                                     "time", "getcpu")]
+
+
+def test_header_is_installed():
+    header = Path(vdsotime.get_include()) / "vdsotime" / "vdsotime.h"
+    assert header.is_file() and "vdsotime_import" in header.read_text()

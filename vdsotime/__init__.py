@@ -8,6 +8,13 @@ This module is the public surface: re-exports only.
 module's names, and any other name (``sleep``, ``strftime``, ...) is the time module's.
 """
 
+import sys as _sys
+
+if not _sys.platform.startswith("linux"):
+    raise ImportError(
+        f"vdsotime reads the Linux vDSO and works on Linux only (this is {_sys.platform}); "
+        "use the time module's clocks elsewhere")
+
 try:
     from vdsotime._elf import ElfError, ElfImage, Symbol
 except ImportError as exc:  # pragma: no cover - depends on how the package was installed
@@ -59,7 +66,8 @@ _LAZY = {
 
 def get_include():
     """The folder to add to a Cython build's include path for ``cimport vdsotime.clock``
-    (only needed when the build cannot find installed packages on sys.path)."""
+    (only needed when the build cannot find installed packages on sys.path); C code
+    finds ``vdsotime/vdsotime.h`` under it too."""
     import os
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,4 +1,4 @@
-# cython: language_level=3, binding=False, always_allow_keywords=False, freethreading_compatible=True
+# cython: language_level=3, binding=False, always_allow_keywords=False
 """The Python clock API: the ``time`` module's names and conventions, through the
 function table (``clock.pxd``).
 

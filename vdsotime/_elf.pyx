@@ -1,4 +1,4 @@
-# cython: language_level=3, freethreading_compatible=True
+# cython: language_level=3
 """A bounded, read-only ELF reader for dynamic symbol lookup.
 
 One reader serves ELF32 and ELF64 in either byte order: the class only changes a few

@@ -11,6 +11,11 @@
 # clock_gettime, clock_getres, gettimeofday and time take 32-bit time_t (y2038) and are
 # left to libc.
 #
+# Entry points that take a struct timespec with a 64-bit tv_sec whatever the ABI: they are
+# bound only when this build's time_t is 64-bit too (a 32-bit build against an old glibc,
+# such as manylinux i686, leaves them to libc rather than pass a struct that is too small).
+TIME64_SYMBOLS = frozenset({"__vdso_clock_gettime64"})
+
 # abi: (version, elf_hash(version), ((function, symbol, elf_hash, gnu_hash), ...))
 KEY_TABLES = {
     "x86_64": ("LINUX_2.6", 0x3ae75f6, (

@@ -1,4 +1,4 @@
-# cython: language_level=3, freethreading_compatible=True
+# cython: language_level=3
 """Measurement kernels: per-call timing of a Python callable, the timer's own overhead,
 the jitter loop, and a raw-syscall loop for comparisons. The statistics and the result
 objects are in ``measure.py``; this module is loaded with it, on first use."""

@@ -1,4 +1,4 @@
-# cython: language_level=3, freethreading_compatible=True
+# cython: language_level=3
 """Bulk samplers: tight nogil loops writing into numpy arrays.
 
 The loops run without the GIL for their whole length, in chunks: between two chunks the

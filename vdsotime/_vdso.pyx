@@ -1,4 +1,4 @@
-# cython: language_level=3, freethreading_compatible=True
+# cython: language_level=3
 """vDSO resolution: fill the function table once, at import.
 
 For the ABI this extension was built for, each API function is looked up in the live
@@ -23,6 +23,7 @@ not a code address, so vDSO entry points get a synthesized descriptor (see
 is tested against a ppc64 image built with cross binutils.
 """
 
+from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport uint8_t, uint64_t, uintptr_t
 from libc.stdlib cimport getenv
 
@@ -139,6 +140,7 @@ cdef enum:
     PF_X = 1
 
 NATIVE_ABI = VT_NATIVE_ABI.decode()
+TIME_T_BITS = sizeof(time_t) * 8
 API_FUNCTIONS = ("clock_gettime", "clock_getres", "gettimeofday", "time", "getcpu")
 
 Binding = record("Binding", "backend symbol version address reason", defaults=(None,), doc=(
@@ -203,6 +205,10 @@ cdef tuple _resolve(ElfImage image, uintptr_t base, str abi):
     bound, missing = {}, {}
     for function, name, name_elf_hash, name_gnu_hash in keys:
         if function in bound:
+            continue
+        if name in TIME64_SYMBOLS and TIME_T_BITS != 64:
+            missing.setdefault(function, f"{name} takes a 64-bit time_t; this build's is "
+                                         f"{TIME_T_BITS}-bit")
             continue
         index = image.find_symbol(name.encode(), version, name_elf_hash, name_gnu_hash)
         if index < 0:
@@ -314,6 +320,12 @@ cdef _init():
 
 
 _init()
+
+# The table for C extensions, as numpy.random offers its bit generators: a PyCapsule named
+# after its own import path, so C code can take it with PyCapsule_Import(CAPSULE_NAME, 0).
+# vdsotime/vdsotime.h declares the struct and a helper.
+CAPSULE_NAME = "vdsotime._vdso.function_table"
+function_table = PyCapsule_New(<void*>&table, b"vdsotime._vdso.function_table", NULL)
 
 
 def bindings():

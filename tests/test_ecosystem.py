@@ -1,0 +1,169 @@
+"""vdsotime in its ecosystem: typing (mypy --strict), numba, pytest-benchmark's timer,
+and packaging (sdist, a wheel built from it, what the wheel holds)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vdsotime
+
+import kernel
+from oracle import NEUTRAL_CWD, run_python
+
+ROOT = Path(__file__).resolve().parent.parent
+TYPED_EXAMPLE = Path(__file__).resolve().parent / "typing" / "example.py"
+
+
+def test_mypy_strict_accepts_a_typed_program():
+    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental",
+                             str(TYPED_EXAMPLE)], capture_output=True, text=True,
+                            cwd=NEUTRAL_CWD, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success" in result.stdout
+
+
+def test_mypy_strict_rejects_a_misuse(tmp_path):
+    # The stubs have teeth: a wrong type is an error.
+    bad = tmp_path / "bad.py"
+    bad.write_text("import vdsotime\nx: str = vdsotime.monotonic_ns()\n")
+    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental",
+                             str(bad)], capture_output=True, text=True, cwd=NEUTRAL_CWD,
+                            timeout=600)
+    assert result.returncode == 1 and "Incompatible types in assignment" in result.stdout
+
+
+def test_typed_example_runs():
+    result = subprocess.run([sys.executable, str(TYPED_EXAMPLE)], capture_output=True,
+                            text=True, cwd=NEUTRAL_CWD, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+NUMBA_CHILD = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    import numpy as np
+    from numba import njit
+    from vdsotime.numba import clock_gettime_ns, monotonic_ns, time_ns, thread_time_ns
+    import kernel
+
+    @njit
+    def fill(out):
+        for i in range(out.shape[0]):
+            out[i] = monotonic_ns()
+
+    @njit
+    def others():
+        return clock_gettime_ns(1), time_ns(), clock_gettime_ns(99), thread_time_ns()
+
+    out = np.empty(100_000, np.int64)
+    fill(out[:10])
+    before = kernel.clock_gettime_ns(1)
+    fill(out)
+    after = kernel.clock_gettime_ns(1)
+    assert before <= out[0] and out[-1] <= after, (before, out[0], out[-1], after)
+    assert np.all(np.diff(out) >= 0)
+    before_rt = kernel.clock_gettime_ns(0)
+    mono, realtime, bad, thread = others()
+    assert before_rt <= realtime <= kernel.clock_gettime_ns(0)
+    assert bad == -22 and thread > 0 and mono > after
+    print("ok")
+""")
+
+
+def test_numba_njit_clocks():
+    result = run_python(NUMBA_CHILD, str(Path(__file__).parent), timeout=600)
+    assert result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
+def test_pytest_benchmark_timer(tmp_path):
+    """vdsotime.perf_counter works as pytest-benchmark's --benchmark-timer."""
+    (tmp_path / "test_timed.py").write_text(
+        "import vdsotime\n"
+        "def test_sorted(benchmark):\n"
+        "    assert benchmark._timer is vdsotime.perf_counter\n"
+        "    assert benchmark(sorted, [3, 1, 2]) == [1, 2, 3]\n")
+    report = tmp_path / "report.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "--benchmark-timer=vdsotime.perf_counter", f"--benchmark-json={report}",
+         "--benchmark-min-rounds=50", str(tmp_path / "test_timed.py")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    data = json.loads(report.read_text())
+    [entry] = data["benchmarks"]
+    assert entry["options"]["timer"] == "perf_counter"  # pytest-benchmark keeps the name
+    assert entry["stats"]["rounds"] >= 50 and 0 < entry["stats"]["min"] < 0.01
+
+
+def test_perf_counter_is_a_drop_in_timer():
+    # What harnesses need of a timer: a float in seconds, monotonic, fine-grained.
+    values = [vdsotime.perf_counter() for _ in range(10_000)]
+    assert all(isinstance(v, float) for v in values[:10])
+    assert values == sorted(values)
+    assert abs(vdsotime.perf_counter() - kernel.clock_gettime_ns(1) / 1e9) < 0.01
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """python -m build: an sdist, then a wheel built from that sdist (from scratch)."""
+    out = tmp_path_factory.mktemp("dist")
+    result = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+                            capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    [sdist] = out.glob("*.tar.gz")
+    [wheel] = out.glob("*.whl")
+    return sdist, wheel
+
+
+def test_sdist_holds_the_sources(built):
+    import tarfile
+
+    sdist, _ = built
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    for required in ("setup.py", "pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE",
+                     "MANIFEST.in", "vdsotime/_elf.pyx", "vdsotime/_vdso.pyx",
+                     "vdsotime/_keys.pxi", "vdsotime/clock.pxd", "vdsotime/vdsotime.h",
+                     "vdsotime/__init__.pyi", "vdsotime/py.typed",
+                     "tests/fixtures/make_fixtures.sh", "tests/fixtures/mips-vdso.so",
+                     "bench/run.py", "bench/cloops.c"):
+        assert required in names, required
+    assert not any(name.startswith("vdsotime/") and name.endswith((".c", ".so"))
+                   for name in names), "generated or compiled files in the sdist"
+
+
+def test_wheel_holds_the_cython_and_typing_files(built):
+    _, wheel = built
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    for required in ("vdsotime/clock.pxd", "vdsotime/_vdso.pxd", "vdsotime/_elf.pxd",
+                     "vdsotime/_sample.pxd", "vdsotime/_keys.pxi", "vdsotime/vdsotime.h",
+                     "vdsotime/py.typed", "vdsotime/__init__.pyi", "vdsotime/_elf.pyi",
+                     "vdsotime/_clock.pyi", "vdsotime/_vdso.pyi", "vdsotime/_sample.pyi",
+                     "vdsotime/_measure.pyi", "vdsotime/_auxv.pyi", "vdsotime/numba.py"):
+        assert required in names, required
+    for module in ("_elf", "_auxv", "_vdso", "_clock", "_sample", "_measure"):
+        assert any(n.startswith(f"vdsotime/{module}.") and n.endswith(".so") for n in names)
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    with zipfile.ZipFile(wheel) as archive:
+        assert "vdsotime = vdsotime.cli:main" in archive.read(entry_points).decode()
+
+
+def test_non_linux_is_a_clear_import_error():
+    code = textwrap.dedent("""
+        import sys
+        sys.platform = "darwin"
+        try:
+            import vdsotime
+        except ImportError as exc:
+            print(exc)
+    """)
+    result = run_python(code)
+    assert "works on Linux only (this is darwin)" in result.stdout, result.stderr

@@ -1,0 +1,13 @@
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+def time_calls(function: Callable[..., object], args: tuple[Any, ...],
+               kwargs: dict[str, Any], out: npt.NDArray[np.int64], start: int,
+               stop: int) -> None: ...
+def timer_overhead(out: npt.NDArray[np.int64]) -> None: ...
+def jitter_loop(gaps: npt.NDArray[np.void], count: int, threshold_ns: int, until_ns: int,
+                chunk_ns: int, clock_id: int, previous: int) -> tuple[int, int, int]: ...
+def syscall_loop(n: int, clock_id: int) -> int: ...
