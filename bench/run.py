@@ -99,6 +99,31 @@ def import_time(rounds):
             "numpy_imported": check == "True", "target_ms": 5.0}
 
 
+def _numba_loop(calls):
+    """A numba loop over vdsotime.numba.monotonic_ns, or None without numba."""
+    try:
+        from numba import njit
+
+        from vdsotime.numba import monotonic_ns
+    except ImportError:
+        return None
+
+    @njit
+    def loop(n):
+        total = 0
+        for _ in range(n):
+            total += monotonic_ns()
+        return total
+
+    loop(10)
+
+    def run():
+        start = time.perf_counter_ns()
+        loop(calls)
+        return time.perf_counter_ns() - start
+    return run
+
+
 def samplers(lib, rounds, quick):
     """Per-sample cost of the samplers against C loops and the best stdlib fills, the
     cost per sample across sizes, and the peak memory per sample."""
@@ -196,6 +221,10 @@ def main(argv=None):
         "time.time()": python_call(time.time, (), number),
         "vdsotime.perf_counter()": python_call(vdsotime.perf_counter, (), number),
         "time.perf_counter()": python_call(time.perf_counter, (), number),
+        "vdsotime.time_ns()": python_call(vdsotime.time_ns, (), number),
+        "time.time_ns()": python_call(time.time_ns, (), number),
+        "vdsotime.perf_counter_ns()": python_call(vdsotime.perf_counter_ns, (), number),
+        "time.perf_counter_ns()": python_call(time.perf_counter_ns, (), number),
     }
     python_results = interleave(python_candidates, rounds)
     report["python"] = ratio_rows(python_results, [
@@ -203,6 +232,8 @@ def main(argv=None):
         ("vdsotime.clock_gettime_ns(c)", "time.clock_gettime_ns(c)", 0.8),
         ("vdsotime.time()", "time.time()", None),
         ("vdsotime.perf_counter()", "time.perf_counter()", None),
+        ("vdsotime.time_ns()", "time.time_ns()", None),
+        ("vdsotime.perf_counter_ns()", "time.perf_counter_ns()", None),
     ])
 
     # --- C-level loops -------------------------------------------------------------------
@@ -215,12 +246,16 @@ def main(argv=None):
         "C loop, glibc clock_gettime": per_call(lambda: lib.loop_glibc(c_calls, monotonic)),
         "C loop, raw syscall": lambda: lib.loop_syscall(c_calls // 20, monotonic) / (c_calls // 20),
     }
+    numba_loop = _numba_loop(c_calls)
+    if numba_loop is not None:
+        c_candidates["numba @njit monotonic_ns loop"] = per_call(numba_loop)
     c_results = interleave(c_candidates, rounds)
     report["c"] = ratio_rows(c_results, [
         ("cimported clock_gettime_ns loop", "C loop, raw vDSO pointer", 1.05),
         ("C loop, glibc clock_gettime", "C loop, raw vDSO pointer", None),
         ("C loop, raw syscall", "C loop, raw vDSO pointer", None),
-    ])
+    ] + ([("numba @njit monotonic_ns loop", "C loop, raw vDSO pointer", None)]
+         if numba_loop is not None else []))
 
     report["samplers"], report["scaling"], report["memory"] = samplers(lib, rounds, args.quick)
     report["import"] = import_time(5 if args.quick else 21)
