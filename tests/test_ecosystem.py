@@ -167,3 +167,16 @@ def test_non_linux_is_a_clear_import_error():
     """)
     result = run_python(code)
     assert "works on Linux only (this is darwin)" in result.stdout, result.stderr
+
+
+def test_readme_ctypes_and_cffi_example_runs():
+    """The README's ctypes/cffi block, executed as written."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## From C, ctypes, cffi and numba", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace = {}
+    before = kernel.clock_gettime_ns(1)
+    exec(compile(block, "README.md", "exec"), namespace)
+    after = kernel.clock_gettime_ns(1)
+    ts = namespace["ts"]  # the cffi timespec, filled last
+    assert before <= ts.tv_sec * 10**9 + ts.tv_nsec <= after
