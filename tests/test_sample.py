@@ -236,7 +236,7 @@ def test_sample_every_paces():
     assert np.all(np.diff(times) > 0)
     # Sample i is at or after start + i * period, and a busy-wait is rarely late by much.
     assert times[-1] - times[0] >= 199 * period - 1_000_000
-    assert abs(np.median(np.diff(times)) - period) < 0.05 * period
+    assert abs(np.median(np.diff(times)) - period) < 0.1 * period
 
 
 def test_calibrate_tsc_accuracy():

@@ -157,10 +157,16 @@ cdef int _raise_errno(int64_t error) except -1:
 
 # -- the loops (no Python, no GIL) ------------------------------------------------------
 
+# The loops share one signature, so that one chunked driver serves them all: fill n
+# elements at ``out``; 0, or -errno at the first failed read.
+ctypedef int64_t (*fill_function)(char* out, Py_ssize_t n, c.clockid_t clock_id) noexcept nogil
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef int64_t _fill_clock(int64_t* out, Py_ssize_t n, c.clockid_t clock_id) noexcept nogil:
-    """n back-to-back readings; 0, or -errno at the first failed read."""
+cdef int64_t _fill_clock(char* buffer, Py_ssize_t n, c.clockid_t clock_id) noexcept nogil:
+    """n back-to-back readings."""
+    cdef int64_t* out = <int64_t*>buffer
     cdef Py_ssize_t i
     cdef timespec ts
     cdef int result
@@ -174,10 +180,12 @@ cdef int64_t _fill_clock(int64_t* out, Py_ssize_t n, c.clockid_t clock_id) noexc
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef void _fill_tsc(uint64_t* out, Py_ssize_t n) noexcept nogil:
+cdef int64_t _fill_tsc(char* buffer, Py_ssize_t n, c.clockid_t unused) noexcept nogil:
+    cdef uint64_t* out = <uint64_t*>buffer
     cdef Py_ssize_t i
     for i in range(n):
         out[i] = vt_rdtsc()
+    return 0
 
 
 cdef int32_t current_cpu() noexcept nogil:
@@ -193,7 +201,8 @@ cdef int32_t current_cpu() noexcept nogil:
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef int64_t _fill_cpu(TimeCpu* out, Py_ssize_t n, c.clockid_t clock_id) noexcept nogil:
+cdef int64_t _fill_cpu(char* buffer, Py_ssize_t n, c.clockid_t clock_id) noexcept nogil:
+    cdef TimeCpu* out = <TimeCpu*>buffer
     cdef Py_ssize_t i
     cdef timespec ts
     cdef int result
@@ -229,6 +238,28 @@ cdef Py_ssize_t _paced(int64_t* out, Py_ssize_t start, Py_ssize_t n, int64_t fir
     return n
 
 
+cdef object _chunked(fill_function fill, object result, Py_ssize_t count, c.clockid_t clock):
+    """Run ``fill`` over the first ``count`` elements of ``result`` in chunks, without
+    the GIL, checking for signals between chunks. Returns ``result`` or its first
+    ``count`` elements."""
+    cdef unsigned char[::1] raw
+    cdef char* data
+    cdef Py_ssize_t itemsize = result.itemsize, start, stop
+    cdef int64_t error = 0
+    if count == 0:
+        return result[:0]
+    raw = result.view(np.uint8)
+    data = <char*>&raw[0]
+    for start in range(0, count, CHUNK):
+        stop = min(start + CHUNK, count)
+        with nogil:
+            error = fill(data + start * itemsize, stop - start, clock)
+        if error:
+            _raise_errno(error)
+        PyErr_CheckSignals()
+    return result if count == len(result) else result[:count]
+
+
 # -- the Python surface -------------------------------------------------------------------
 
 def sample(n=None, clock_id=c.CLOCK_MONOTONIC, *, out=None):
@@ -240,21 +271,8 @@ def sample(n=None, clock_id=c.CLOCK_MONOTONIC, *, out=None):
     """
     cdef Py_ssize_t count = _count("sample", n, out)
     cdef c.clockid_t clock = _clock_id("sample", clock_id)
-    cdef Py_ssize_t start, stop
-    cdef int64_t[::1] view
-    cdef int64_t error = 0
     result = _output("sample", out, count, np.int64, "int64")
-    if count == 0:
-        return result[:0]
-    view = result
-    for start in range(0, count, CHUNK):
-        stop = min(start + CHUNK, count)
-        with nogil:
-            error = _fill_clock(&view[start], stop - start, clock)
-        if error:
-            _raise_errno(error)
-        PyErr_CheckSignals()
-    return result if count == len(result) else result[:count]
+    return _chunked(_fill_clock, result, count, clock)
 
 
 def sample_tsc(n=None, *, out=None):
@@ -264,22 +282,12 @@ def sample_tsc(n=None, *, out=None):
     with ``calibrate_tsc().to_ns(ticks)``. x86-64 only.
     """
     cdef Py_ssize_t count
-    cdef Py_ssize_t start, stop
-    cdef uint64_t[::1] view
     if not VT_HAVE_TSC:
         raise NotImplementedError("sample_tsc() reads the x86-64 time-stamp counter "
                                   f"(rdtsc); this machine is {os.uname().machine}")
     count = _count("sample_tsc", n, out)
     result = _output("sample_tsc", out, count, np.uint64, "uint64")
-    if count == 0:
-        return result[:0]
-    view = result
-    for start in range(0, count, CHUNK):
-        stop = min(start + CHUNK, count)
-        with nogil:
-            _fill_tsc(&view[start], stop - start)
-        PyErr_CheckSignals()
-    return result if count == len(result) else result[:count]
+    return _chunked(_fill_tsc, result, count, 0)
 
 
 def sample_cpu(n=None, clock_id=c.CLOCK_MONOTONIC, *, out=None):
@@ -291,22 +299,9 @@ def sample_cpu(n=None, clock_id=c.CLOCK_MONOTONIC, *, out=None):
     """
     cdef Py_ssize_t count = _count("sample_cpu", n, out)
     cdef c.clockid_t clock = _clock_id("sample_cpu", clock_id)
-    cdef Py_ssize_t start, stop
-    cdef TimeCpu[::1] view
-    cdef int64_t error = 0
     result = _output("sample_cpu", out, count, TIME_CPU_DTYPE,
                      "structured [('t_ns', int64), ('cpu', int32)]")
-    if count == 0:
-        return result[:0]
-    view = result
-    for start in range(0, count, CHUNK):
-        stop = min(start + CHUNK, count)
-        with nogil:
-            error = _fill_cpu(&view[start], stop - start, clock)
-        if error:
-            _raise_errno(error)
-        PyErr_CheckSignals()
-    return result if count == len(result) else result[:count]
+    return _chunked(_fill_cpu, result, count, clock)
 
 
 def sample_every(period_ns, n, clock_id=c.CLOCK_MONOTONIC):
