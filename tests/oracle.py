@@ -142,3 +142,37 @@ def run_python(code, *args, timeout=300, env=None, **kwargs):
     kwargs.setdefault("cwd", NEUTRAL_CWD)
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})}, **kwargs)
+
+
+def interrupt_child(code, *args, after=0.3, timeout=30):
+    """Start ``code`` in a child, wait for its "ready" line, send SIGINT ``after`` seconds
+    later, and return (its last output words, seconds between the signal and the time the
+    child printed after "interrupted"). The child prints "interrupted <time.monotonic()>"
+    when it catches KeyboardInterrupt."""
+    import signal
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", code, *args], cwd=NEUTRAL_CWD,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+        time.sleep(after)
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=timeout)
+    finally:
+        child.kill()
+    words = out.split()
+    assert words and words[0] == "interrupted", out + err
+    return float(words[1]) - sent
+
+
+def build_extension(folder, files, setup_py):
+    """Write ``files`` ({name: text}) and setup.py into ``folder`` and build in place;
+    returns the completed process (assert on its returncode)."""
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    (folder / "setup.py").write_text(setup_py)
+    return subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"],
+                          cwd=folder, capture_output=True, text=True, timeout=600)
+

@@ -12,6 +12,7 @@ import vdsotime
 from vdsotime import _vdso
 
 import kernel
+from oracle import build_extension
 
 DOWNSTREAM_PYX = textwrap.dedent("""
     # cython: language_level=3
@@ -59,10 +60,7 @@ SETUP_PY = textwrap.dedent("""
 
 
 def test_downstream_extension_cimports_clock_pxd(tmp_path):
-    (tmp_path / "downstream.pyx").write_text(DOWNSTREAM_PYX)
-    (tmp_path / "setup.py").write_text(SETUP_PY)
-    build = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    build = build_extension(tmp_path, {"downstream.pyx": DOWNSTREAM_PYX}, SETUP_PY)
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-4000:]
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import downstream\n"
             "print(*downstream.read_all()); print(downstream.loop(200000))")
@@ -161,10 +159,7 @@ C_SETUP_PY = textwrap.dedent("""
 
 
 def test_c_extension_uses_the_capsule_and_header(tmp_path):
-    (tmp_path / "cdownstream.c").write_text(C_EXTENSION)
-    (tmp_path / "setup.py").write_text(C_SETUP_PY)
-    build = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    build = build_extension(tmp_path, {"cdownstream.c": C_EXTENSION}, C_SETUP_PY)
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-4000:]
     code = ("import sys, json; sys.path.insert(0, sys.argv[1]); import cdownstream, vdsotime\n"
             "print(json.dumps([cdownstream.read_monotonic(), cdownstream.pointers(),\n"

@@ -17,7 +17,7 @@ import vdsotime
 from vdsotime import stats
 
 import kernel
-from oracle import NEUTRAL_CWD, run_python
+from oracle import NEUTRAL_CWD, interrupt_child, run_python
 
 
 # -- overhead -------------------------------------------------------------------------
@@ -194,19 +194,7 @@ def test_jitter_ctrl_c():
         except KeyboardInterrupt:
             print("interrupted", time.monotonic(), flush=True)
     """)
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=NEUTRAL_CWD,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        stdlib_time.sleep(0.3)
-        sent = stdlib_time.monotonic()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=30)
-    finally:
-        child.kill()
-    word, when = out.split()
-    assert word == "interrupted", err
-    assert float(when) - sent < 0.5
+    assert interrupt_child(code) < 0.5
 
 
 @pytest.mark.parametrize("call,error,message", [

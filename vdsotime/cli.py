@@ -303,24 +303,18 @@ def _positive_float(text):
     return value
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _count(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
+def _whole_number(minimum):
+    """An argparse type: a whole number >= minimum."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got "
+                                             f"{text!r}")
+        return value
+    return parse
 
 
 def build_parser():
@@ -347,7 +341,7 @@ def build_parser():
     clocks = commands.add_parser("clocks", help="cost and resolution of every clock, beside "
                                                 "the time module and the raw system call")
     clocks.add_argument("--json", action="store_true", help="print JSON")
-    clocks.add_argument("-n", type=_positive_int, default=100_000, metavar="N",
+    clocks.add_argument("-n", type=_whole_number(1), default=100_000, metavar="N",
                         help="reads per clock (default 100000)")
     clocks.set_defaults(run=cmd_clocks)
 
@@ -357,9 +351,9 @@ def build_parser():
                        help="statement to time (several: one line each)")
     bench.add_argument("-s", "--setup", action="append", default=[], metavar="SETUP",
                        help="run once first (repeatable)")
-    bench.add_argument("-n", "--number", type=_positive_int, default=None, metavar="N",
+    bench.add_argument("-n", "--number", type=_whole_number(1), default=None, metavar="N",
                        help="timed calls (default: about one second's worth)")
-    bench.add_argument("-w", "--warmup", type=_count, default=None, metavar="W",
+    bench.add_argument("-w", "--warmup", type=_whole_number(0), default=None, metavar="W",
                        help="untimed calls first (default n/100)")
     bench.add_argument("--json", action="store_true", help="print JSON")
     bench.set_defaults(run=cmd_bench)
