@@ -97,6 +97,7 @@ def pyelftools_view(path):
         dynsym = elf.get_section_by_name(".dynsym")
         versym = elf.get_section_by_name(".gnu.version")
         verdef = elf.get_section_by_name(".gnu.version_d")
+        verneed = elf.get_section_by_name(".gnu.version_r")
         version_names = {}
         base = set()
         if verdef is not None:
@@ -104,6 +105,11 @@ def pyelftools_view(path):
                 version_names[definition["vd_ndx"]] = next(iter(aux)).name
                 if definition["vd_flags"] & 1:
                     base.add(definition["vd_ndx"])
+        needed = {}
+        if verneed is not None:  # versions needed from other files, as readelf shows them
+            for _, auxiliaries in verneed.iter_versions():
+                for aux in auxiliaries:
+                    needed[aux["vna_other"]] = aux.name
         symbols = set()
         for index, symbol in enumerate(dynsym.iter_symbols()):
             if index == 0 or symbol["st_shndx"] == "SHN_UNDEF" or not symbol.name:
@@ -112,7 +118,7 @@ def pyelftools_view(path):
             if versym is not None:
                 ndx = versym.get_symbol(index)["ndx"]
                 if isinstance(ndx, int) and ndx > 1:
-                    version = version_names[ndx & 0x7FFF]
+                    version = version_names.get(ndx & 0x7FFF) or needed[ndx & 0x7FFF]
             stype = symbol["st_info"]["type"].replace("STT_", "")
             bind = symbol["st_info"]["bind"].replace("STB_", "")
             symbols.add((symbol.name, version, symbol["st_value"], symbol["st_size"],

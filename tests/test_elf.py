@@ -233,3 +233,25 @@ def test_python_m_vdsotime_prints_the_vdso():
                             text=True, check=True, cwd=NEUTRAL_CWD)
     assert "linux-vdso.so.1" in result.stdout
     assert "__vdso_clock_gettime@LINUX_2.6" in result.stdout
+
+
+def test_copy_relocated_symbols_carry_their_needed_version():
+    """A PIE executable's copy of libc's stdout is a defined symbol whose version index
+    points into DT_VERNEED: readelf and pyelftools call it stdout@GLIBC_2.2.5."""
+    path = fixture_path("x86_64-copyreloc")
+    image = ElfImage.from_file(path)
+    assert as_tuples(image) == readelf_view(path)["symbols"] == pyelftools_view(path)["symbols"]
+    stdout = image.lookup("stdout", "GLIBC_2.2.5")
+    assert stdout is not None and stdout.type == "OBJECT" and stdout.size == 8
+    assert image.lookup("stdout").version == "GLIBC_2.2.5"
+    assert image.versions == ()  # needed versions are not this file's own
+    assert image.soname is None
+
+
+def test_python_interpreter_itself_reads_like_readelf():
+    import shutil
+
+    interpreter = os.path.realpath(shutil.which("python3") or os.sys.executable)
+    image = ElfImage.from_file(interpreter)
+    assert as_tuples(image) == readelf_view(interpreter)["symbols"]
+

@@ -153,6 +153,18 @@ BROKEN = {
     "versym names no version": (lambda: (lambda i: i.put(i.sections[".gnu.version"][0] + 2,
                                                          "H", 9))(
         Image("x86_64-vdso.so")).data, "version index 9"),
+    "huge DT_VERNEEDNUM": (lambda: Image("x86_64-copyreloc").set_dyn("DT_VERNEEDNUM",
+                                                                       1 << 40).data,
+                           "DT_VERNEEDNUM is"),
+    "verneed vn_next pointing back": (lambda: _backward_verneed("x86_64-copyreloc"),
+                                      "vn_next|version index .* defined twice"),
+    "vernaux past the end": (
+        lambda: (lambda i: i.put(i.sections[".gnu.version_r"][0] + 8, "I", 0xFFFFFF00))(
+            Image("x86_64-copyreloc")).data, "Vernaux"),
+    "vernaux name past the string table": (
+        lambda: (lambda i: i.put(i.sections[".gnu.version_r"][0] + i.get(
+            i.sections[".gnu.version_r"][0] + 8, "I") + 8, "I", 0x7FFFFFF0))(
+            Image("x86_64-copyreloc")).data, "needed version name"),
     "symbol name past the string table": (
         lambda: (lambda i: i.put(i.sections[".dynsym"][0] + 24, "I", 0x7FFFFFFF))(
             Image("x86_64-vdso.so")).data, "symbol name"),
@@ -177,6 +189,16 @@ def _cyclic_verdef(name):
     first_next = image.get(offset + 16, "I")
     image.put(offset + first_next + 16, "I", (1 << 32) - first_next)
     image.set_dyn("DT_VERDEFNUM", 1000)
+    return image.data
+
+
+def _backward_verneed(name):
+    # The first need entry's vn_next points back at itself (-0 would end the list; -16
+    # wraps to the entry before it): the walk must not go round.
+    image = Image(name)
+    offset, _ = image.sections[".gnu.version_r"]
+    image.put(offset + 12, "I", (1 << 32) - 16)
+    image.set_dyn("DT_VERNEEDNUM", 1000)
     return image.data
 
 
@@ -323,8 +345,8 @@ MUTATION_CHILD = textwrap.dedent("""
 def test_random_mutants_in_a_child_process():
     """Thousands of seeded mutants of every fixture: each parses or raises ElfError.
     A crash kills the child (not this run) and fails here; a hang hits the timeout."""
-    paths = [str(fixture_path(name)) for name in sorted(FIXTURE_SHAPES)]
-    count = 8000
+    paths = [str(fixture_path(name)) for name in sorted(FIXTURE_SHAPES) + ["x86_64-copyreloc"]]
+    count = 9000
     result = run_python(MUTATION_CHILD, "20261125", str(count), *paths, timeout=600)
     assert result.returncode == 0, (
         f"mutation child died with {result.returncode}: {result.stderr[-3000:]}")

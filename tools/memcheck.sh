@@ -16,12 +16,12 @@ tests=("$@")
 cd "$here"
 # pytest through its console script: `python -m pytest` would put the source tree first
 # on sys.path.
-PYTHONMALLOC=malloc valgrind --tool=memcheck --error-limit=no --track-origins=no \
+PYTHONMALLOC=malloc valgrind --tool=memcheck --error-limit=no --leak-check=full \
     --log-file="$log" "$python" "$(dirname "$python")/pytest" -q -p no:cacheprovider \
     "${tests[@]}" || true
 echo "valgrind log: $log"
 grep -E "ERROR SUMMARY|definitely lost|indirectly lost" "$log" | tail -3
 echo "errors with a vdsotime frame:"
-awk '/^==[0-9]+== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and)/{block=$0; keep=0; next}
+awk '/^==[0-9]+== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and|[0-9,]+ .*bytes in .* blocks are (definitely|possibly) lost)/{block=$0; keep=0; next}
      /^==[0-9]+== +(at|by) / && /vdsotime/ {keep=1}
      /^==[0-9]+== $/ { if (keep) print block; keep=0 }' "$log" | sort | uniq -c

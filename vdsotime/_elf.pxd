@@ -61,7 +61,7 @@ cdef class ElfImage:
     cdef uint64_t _gnu_buckets       # file offset of the bucket array
     cdef uint64_t _gnu_chain         # file offset of chain[0] (symbol _gnu_symoffset)
     cdef uint64_t _versym            # file offset of DT_VERSYM, 0 if absent
-    cdef dict _version_names         # verdef index -> name (base version included)
+    cdef dict _version_names         # version index -> (name, 'base' | 'def' | 'need')
     cdef tuple _versions
     cdef object _symbols
 
@@ -81,6 +81,8 @@ cdef class ElfImage:
     cdef uint64_t _hash_word(self, uint64_t offset) except? 0xffffffffffffffff
     cdef int _parse_gnu_hash(self, uint64_t vaddr) except -1
     cdef int _parse_verdef(self, uint64_t vaddr, uint64_t count) except -1
+    cdef int _add_version(self, uint16_t index, str name, str kind) except -1
+    cdef int _parse_verneed(self, uint64_t vaddr, uint64_t count) except -1
     cdef bint _is_candidate(self, uint64_t index, bytes name, object version) except -1
 
 

@@ -53,12 +53,16 @@ cdef enum:
     DT_VERSYM = 0x6ffffff0
     DT_VERDEF = 0x6ffffffc
     DT_VERDEFNUM = 0x6ffffffd
+    DT_VERNEED = 0x6ffffffe
+    DT_VERNEEDNUM = 0x6fffffff
     SHN_UNDEF = 0
     STB_LOCAL = 0
     VER_FLG_BASE = 1
     VERSYM_HIDDEN = 0x8000
     VERSYM_INDEX = 0x7fff
     VERDEF_SIZE = 20
+    VERNEED_SIZE = 16
+    VERNAUX_SIZE = 16
     VERDAUX_SIZE = 8
     EM_S390 = 22
     EM_ALPHA = 41
@@ -271,6 +275,7 @@ cdef class ElfImage:
         cdef uint32_t phentsize, phnum, ptype
         cdef uint64_t strtab_addr = 0, symtab_addr = 0, hash_addr = 0, gnu_hash_addr = 0
         cdef uint64_t versym_addr = 0, verdef_addr = 0, verdefnum = 0, syment = 0
+        cdef uint64_t verneed_addr = 0, verneednum = 0
         cdef uint64_t soname = 0
         cdef bint has_strsz = False, has_soname = False
         cdef bint has_strtab = False, has_symtab = False
@@ -388,6 +393,10 @@ cdef class ElfImage:
                 verdef_addr = value
             elif tag == DT_VERDEFNUM:
                 verdefnum = value
+            elif tag == DT_VERNEED:
+                verneed_addr = value
+            elif tag == DT_VERNEEDNUM:
+                verneednum = value
             elif tag == DT_SONAME:
                 soname = value; has_soname = True
         if not has_strtab or not has_strsz:
@@ -412,11 +421,17 @@ cdef class ElfImage:
                                             "DT_SYMTAB (the dynamic symbol table)")
         if versym_addr:
             self._versym = self.vaddr_to_offset(versym_addr, self._nsyms * 2, "DT_VERSYM")
+        # Version index -> (name, kind): kind is "base" (the file's own name), "def" (a
+        # version this file defines) or "need" (a version it needs from another file:
+        # defined symbols carry one when a copy relocation brought them into an
+        # executable, as R_X86_64_COPY does for stdout).
         self._version_names = {}
         if verdef_addr:
             self._parse_verdef(verdef_addr, verdefnum)
-        self._versions = tuple(name for (name, base) in self._version_names.values()
-                               if not base)
+        if verneed_addr:
+            self._parse_verneed(verneed_addr, verneednum)
+        self._versions = tuple(name for (name, kind) in self._version_names.values()
+                               if kind == "def")
         return 0
 
     cdef int _parse_sysv_hash(self, uint64_t vaddr) except -1:
@@ -503,16 +518,14 @@ cdef class ElfImage:
                 raise ElfError(f"version definition {index} has no name (vd_cnt is 0)")
             # The first Verdaux names the version; later ones name its parents.
             aux = offset + aux_offset
-            name = self.cstring(self.u32(aux, "vda_name of a version definition"),
-                                "version name").decode("utf-8", "surrogateescape")
-            raw_name = name.encode("utf-8", "surrogateescape")
+            raw_name = self.cstring(self.u32(aux, "vda_name of a version definition"),
+                                    "version name")
+            name = raw_name.decode("utf-8", "surrogateescape")
             if self.u32(offset + 8, "vd_hash") != c_elf_hash(
                     <const uint8_t*>PyBytes_AS_STRING(raw_name), len(raw_name)):
                 raise ElfError(f"version definition {name!r} has a vd_hash that is not "
                                "the ELF hash of its name")
-            if index in self._version_names:
-                raise ElfError(f"version index {index} is defined twice")
-            self._version_names[index] = (name, bool(flags & VER_FLG_BASE))
+            self._add_version(index, name, "base" if flags & VER_FLG_BASE else "def")
             seen += 1
             if next_offset == 0 or seen == count:
                 break
@@ -520,6 +533,46 @@ cdef class ElfImage:
             # and a bogus value ends outside the image.
             offset += next_offset
             self._check(offset, VERDEF_SIZE, "version definition (vd_next)")
+        return 0
+
+    cdef int _add_version(self, uint16_t index, str name, str kind) except -1:
+        if index in self._version_names:
+            raise ElfError(f"version index {index} is defined twice")
+        self._version_names[index] = (name, kind)
+        return 0
+
+    cdef int _parse_verneed(self, uint64_t vaddr, uint64_t count) except -1:
+        """DT_VERNEED: for each needed file, the versions it must provide (Vernaux),
+        each with the version index (vna_other) that DT_VERSYM entries use."""
+        cdef uint64_t offset = self.vaddr_to_offset(vaddr, VERNEED_SIZE, "DT_VERNEED")
+        cdef uint64_t aux, files = 0, versions, naux
+        cdef uint32_t next_offset, aux_next
+        if count == 0 or count > MAX_VERDEF:
+            raise ElfError(f"DT_VERNEEDNUM is {count}; expected 1 to {MAX_VERDEF} needed "
+                           "files") if count else ElfError(
+                               "DT_VERNEED is present but DT_VERNEEDNUM is missing or 0")
+        while True:
+            if self.u16(offset, "vn_version") != 1:
+                raise ElfError(f"version need at {offset:#x} has vn_version "
+                               f"{self.u16(offset, 'vn_version')} (expected 1)")
+            naux = self.u16(offset + 2, "vn_cnt")
+            aux = offset + self.u32(offset + 8, "vn_aux")
+            next_offset = self.u32(offset + 12, "vn_next")
+            # Each vna_next only moves forward too, and vn_cnt bounds the walk.
+            for versions in range(naux):
+                self._check(aux, VERNAUX_SIZE, "version need entry (Vernaux)")
+                name = self.cstring(self.u32(aux + 8, "vna_name"), "needed version name")
+                self._add_version(self.u16(aux + 6, "vna_other") & VERSYM_INDEX,
+                                  name.decode("utf-8", "surrogateescape"), "need")
+                aux_next = self.u32(aux + 12, "vna_next")
+                if aux_next == 0:
+                    break
+                aux += aux_next
+            files += 1
+            if next_offset == 0 or files == count:
+                break
+            offset += next_offset
+            self._check(offset, VERNEED_SIZE, "version need (vn_next)")
         return 0
 
     cdef object symbol_at(self, uint64_t index):
