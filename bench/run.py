@@ -124,6 +124,24 @@ def _numba_loop(calls):
     return run
 
 
+def bench_accuracy(rounds):
+    """vdsotime.bench(noop)'s median against timeit's per-call figure for the same
+    callable, interleaved (goal: within 25 %)."""
+    import vdsotime
+
+    def noop():
+        pass
+
+    number = 200_000
+    results = interleave({
+        "bench(noop) median": lambda: vdsotime.bench(noop, n=number, warmup=1000).percentile(50),
+        "timeit noop per call": lambda: timeit.timeit(noop, number=number) / number * 1e9,
+    }, rounds)
+    rows = ratio_rows(results, [("bench(noop) median", "timeit noop per call", 1.25)])
+    rows[0]["target_low"] = 0.75
+    return rows
+
+
 def samplers(lib, rounds, quick):
     """Per-sample cost of the samplers against C loops and the best stdlib fills, the
     cost per sample across sizes, and the peak memory per sample."""
@@ -258,6 +276,7 @@ def main(argv=None):
          if numba_loop is not None else []))
 
     report["samplers"], report["scaling"], report["memory"] = samplers(lib, rounds, args.quick)
+    report["bench_accuracy"] = bench_accuracy(5 if args.quick else 15)
     report["import"] = import_time(5 if args.quick else 21)
 
     if args.json:
@@ -284,6 +303,11 @@ def main(argv=None):
               f"{row['reference_ns']:7.2f} {row['ratio']:7.3f}  {target}{verdict}")
     print("sample(n) cost per sample by n: " + ", ".join(
         f"{row['n']:.0e}: {row['ns_per_sample']:.1f} ns" for row in report["scaling"]))
+    for row in report["bench_accuracy"]:
+        verdict = "ok" if row["target_low"] <= row["ratio"] <= row["target"] else "MISSED"
+        print(f"{row['name']}: {row['ns']:.1f} ns, {row['reference']}: "
+              f"{row['reference_ns']:.1f} ns, ratio {row['ratio']:.3f} (goal 0.75-1.25) "
+              f"{verdict}")
     memory = report["memory"]
     print(f"peak memory of sample({memory['n']}): {memory['bytes_per_sample']:.3f} bytes "
           "per sample")
