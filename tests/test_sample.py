@@ -222,9 +222,13 @@ def test_sample_every_paces():
     after = kernel.clock_gettime_ns(1)
     assert before <= times[0] and times[-1] <= after
     assert np.all(np.diff(times) > 0)
-    # Sample i is at or after start + i * period, and a busy-wait is rarely late by much.
-    assert times[-1] - times[0] >= 199 * period - 1_000_000
-    assert abs(np.median(np.diff(times)) - period) < 0.1 * period
+    # Sample i is never early: at or after start + i * period (start is the reading just
+    # before sample 0, so allow the few microseconds between the two).
+    assert np.all(times - times[0] >= np.arange(200) * period - 50_000)
+    # And a busy-wait is mostly on time: a preempted sample is late and the ones after it
+    # are taken at once, so only ask that most steps are close to the period.
+    on_time = np.abs(np.diff(times) - period) < 0.1 * period
+    assert on_time.mean() > 0.5, np.diff(times)
 
 
 def test_calibrate_tsc_accuracy():
