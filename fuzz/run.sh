@@ -33,7 +33,7 @@ fi
 [[ -x "$venv/bin/python" ]] || { echo "run.sh: no $venv; run 'bash fuzz/run.sh --setup' first" >&2; exit 1; }
 
 mkdir -p "$work/corpus" "$work/artifacts"
-cp -n "$repo"/tests/fixtures/*.so "$work/corpus/"
+cp -n "$repo"/tests/fixtures/*.so "$repo"/tests/fixtures/x86_64-copyreloc "$work/corpus/"
 if compgen -G "$repo/tests/fixtures/fuzz/*" >/dev/null; then
     cp -n "$repo"/tests/fixtures/fuzz/* "$work/corpus/"
 fi
