@@ -197,6 +197,28 @@ def test_constructor_is_not_public():
         ElfImage()
 
 
+ELF_IMAGE_SURFACE = ["lookup", "versions", "symbols", "hash_styles", "size", "load_segments",
+                     "load_offset", "executable_range", "elf_class", "byteorder", "machine",
+                     "soname", "e_machine", "e_type"]
+
+
+def test_every_public_name_is_covered_by_the_new_object_test():
+    public = {name for name in dir(vdsotime.ElfImage) if not name.startswith("_")}
+    assert public - {"from_bytes", "from_file"} == set(ELF_IMAGE_SURFACE)
+
+
+@pytest.mark.parametrize("name", ELF_IMAGE_SURFACE)
+def test_an_object_made_with_new_alone_refuses_cleanly(name):
+    """ElfImage.__new__ without from_bytes/from_file holds no image: every method and
+    property raises TypeError (not SIGFPE on an empty hash table, not a NULL read)."""
+    image = vdsotime.ElfImage.__new__(vdsotime.ElfImage)
+    with pytest.raises(TypeError, match="holds no image .* use ElfImage.from_bytes"):
+        attribute = getattr(image, name)
+        attribute("clock_gettime")  # for the methods
+    assert "empty" in repr(image)
+    assert vdsotime.ElfImage.from_bytes(fixture_path("x86_64-vdso.so").read_bytes()).size
+
+
 def test_from_file_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         ElfImage.from_file(tmp_path / "missing.so")

@@ -37,12 +37,15 @@ cdef class ElfImage:
     cdef bint _big_endian
     cdef Layout _layout
 
-    cdef readonly int elf_class
-    cdef readonly str byteorder
-    cdef readonly int e_machine
-    cdef readonly int e_type
-    cdef readonly str machine
-    cdef readonly object soname
+    # Set once parsing succeeded: an object made with ElfImage.__new__ alone holds no
+    # image, and every method and property refuses it (_require) instead of reading NULL.
+    cdef bint _ready
+    cdef int _elf_class
+    cdef str _byteorder
+    cdef int _e_machine
+    cdef int _e_type
+    cdef str _machine
+    cdef object _soname
 
     cdef Segment* _loads
     cdef Py_ssize_t _nloads
@@ -65,6 +68,7 @@ cdef class ElfImage:
     cdef tuple _versions
     cdef object _symbols
 
+    cdef int _require(self) except -1
     cdef int _parse(self, bint headers_only) except -1
     cdef int _check(self, uint64_t offset, uint64_t length, str what) except -1
     cdef uint64_t _uint(self, uint64_t offset, uint32_t width, str what) except? 0xffffffffffffffff

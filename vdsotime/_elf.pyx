@@ -162,16 +162,24 @@ cdef class ElfImage:
     """
 
     def __cinit__(self):
+        self._ready = False
         self._loads = NULL
         self._nloads = 0
         self._symbols = None
-        self.soname = None
+        self._soname = None
 
     def __dealloc__(self):
         PyMem_Free(self._loads)
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use ElfImage.from_bytes(data) or ElfImage.from_file(path)")
+
+    cdef int _require(self) except -1:
+        if not self._ready:
+            raise TypeError("this ElfImage holds no image (it was made with "
+                            "ElfImage.__new__): use ElfImage.from_bytes(data) or "
+                            "ElfImage.from_file(path)")
+        return 0
 
     @staticmethod
     def from_bytes(data):
@@ -290,18 +298,18 @@ cdef class ElfImage:
                            f"{EI_NIDENT}-byte ELF identification")
         if ident[4] == ELFCLASS32:
             self._layout = LAYOUT_32
-            self.elf_class = 32
+            self._elf_class = 32
         elif ident[4] == ELFCLASS64:
             self._layout = LAYOUT_64
-            self.elf_class = 64
+            self._elf_class = 64
         else:
             raise ElfError(f"unknown ELF class {ident[4]} in e_ident[EI_CLASS] "
                            "(expected 1 for ELF32 or 2 for ELF64)")
         L = &self._layout
         if ident[5] == ELFDATA2LSB:
-            self.byteorder = "little"
+            self._byteorder = "little"
         elif ident[5] == ELFDATA2MSB:
-            self.byteorder = "big"
+            self._byteorder = "big"
         else:
             raise ElfError(f"unknown byte order {ident[5]} in e_ident[EI_DATA] "
                            "(expected 1 for little-endian or 2 for big-endian)")
@@ -309,18 +317,18 @@ cdef class ElfImage:
         if ident[6] != EV_CURRENT:
             raise ElfError(f"unknown ELF version {ident[6]} in e_ident[EI_VERSION]")
         self._check(0, L.ehdr_size, "ELF header")
-        self.e_type = self.u16(16, "e_type")
-        self.e_machine = self.u16(18, "e_machine")
+        self._e_type = self.u16(16, "e_type")
+        self._e_machine = self.u16(18, "e_machine")
         if self.u32(20, "e_version") != EV_CURRENT:
             raise ElfError("unknown ELF version in e_version (expected 1)")
-        if self.e_type != ET_DYN and self.e_type != ET_EXEC:
-            raise ElfError(f"e_type is {self.e_type}; expected a shared object "
+        if self._e_type != ET_DYN and self._e_type != ET_EXEC:
+            raise ElfError(f"e_type is {self._e_type}; expected a shared object "
                            "(ET_DYN = 3) or an executable (ET_EXEC = 2)")
-        names = MACHINES_64 if self.elf_class == 64 else MACHINES_32
-        self.machine = names.get(self.e_machine, f"EM_{self.e_machine}")
-        if self.e_machine == 21 and self.elf_class == 32:
-            self.machine = "ppc64-elf32"
-        self._hash_entry = 8 if (self.elf_class == 64 and self.e_machine in
+        names = MACHINES_64 if self._elf_class == 64 else MACHINES_32
+        self._machine = names.get(self._e_machine, f"EM_{self._e_machine}")
+        if self._e_machine == 21 and self._elf_class == 32:
+            self._machine = "ppc64-elf32"
+        self._hash_entry = 8 if (self._elf_class == 64 and self._e_machine in
                                  (EM_S390, EM_ALPHA, EM_ALPHA_OLD)) else 4
 
         # Program headers: remember the PT_LOAD segments and find PT_DYNAMIC.
@@ -332,7 +340,7 @@ cdef class ElfImage:
         if phnum == 0:
             raise ElfError("the image has no program headers (e_phnum is 0)")
         if phentsize < L.phdr_size:
-            raise ElfError(f"e_phentsize is {phentsize}; an ELF{self.elf_class} program "
+            raise ElfError(f"e_phentsize is {phentsize}; an ELF{self._elf_class} program "
                            f"header needs at least {L.phdr_size} bytes")
         self._check(phoff, <uint64_t>phentsize * phnum, "program header table")
         self._loads = <Segment*>PyMem_Malloc(phnum * sizeof(Segment))
@@ -404,14 +412,14 @@ cdef class ElfImage:
         if not has_symtab:
             raise ElfError("the dynamic section lacks DT_SYMTAB")
         if syment != 0 and syment != L.sym_size:
-            raise ElfError(f"DT_SYMENT is {syment}; an ELF{self.elf_class} symbol is "
+            raise ElfError(f"DT_SYMENT is {syment}; an ELF{self._elf_class} symbol is "
                            f"{L.sym_size} bytes")
         if hash_addr == 0 and gnu_hash_addr == 0:
             raise ElfError("the dynamic section has neither DT_HASH nor DT_GNU_HASH, so "
                            "its symbols cannot be counted or looked up")
         self._strtab = self.vaddr_to_offset(strtab_addr, self._strsz, "DT_STRTAB")
         if has_soname:
-            self.soname = self.cstring(soname, "DT_SONAME").decode("utf-8", "surrogateescape")
+            self._soname = self.cstring(soname, "DT_SONAME").decode("utf-8", "surrogateescape")
 
         if gnu_hash_addr:
             self._parse_gnu_hash(gnu_hash_addr)
@@ -577,9 +585,14 @@ cdef class ElfImage:
 
     cdef object symbol_at(self, uint64_t index):
         cdef Layout* L = &self._layout
-        cdef uint64_t offset = self._symtab + index * L.sym_size
-        cdef uint8_t info = self._buf[offset + L.st_info]
+        cdef uint64_t offset
+        cdef uint8_t info
         cdef uint16_t versym
+        self._require()
+        if index >= self._nsyms:
+            raise ElfError(f"symbol {index} is past the symbol table ({self._nsyms} symbols)")
+        offset = self._symtab + index * L.sym_size
+        info = <uint8_t>self._uint(offset + L.st_info, 1, "st_info")
         name = self.cstring(self.u32(offset + L.st_name, "st_name"), "symbol name")
         version = None
         if self._versym:
@@ -630,6 +643,10 @@ cdef class ElfImage:
         """
         cdef uint32_t h, chain_hash
         cdef uint64_t index, steps
+        self._require()
+        if self._gnu_hash and self._gnu_nbuckets == 0 or not self._hash and not self._gnu_hash \
+                or self._hash and not self._gnu_hash and self._sysv_nbucket == 0:
+            return -1  # no hash table to search (a headers-only view): nothing to find
         if self._gnu_hash:
             h = name_gnu_hash
             index = self.u32(self._gnu_buckets + 4 * (h % self._gnu_nbuckets),
@@ -666,13 +683,16 @@ cdef class ElfImage:
             raise TypeError("ElfImage.lookup(): version must be str or None, got "
                             f"{type(version).__name__}")
         cdef const uint8_t* chars = <const uint8_t*>PyBytes_AS_STRING(raw)
-        cdef long long index = self.find_symbol(raw, version, c_elf_hash(chars, len(raw)),
+        cdef long long index
+        self._require()
+        index = self.find_symbol(raw, version, c_elf_hash(chars, len(raw)),
                                                 c_gnu_hash(chars, len(raw)))
         return None if index < 0 else self.symbol_at(index)
 
     @property
     def versions(self):
         """Names of the versions the image defines (the base version excluded)."""
+        self._require()
         return self._versions
 
     @property
@@ -680,6 +700,7 @@ cdef class ElfImage:
         """Every defined, named dynamic symbol, in symbol-table order."""
         cdef uint64_t i
         cdef Layout* L = &self._layout
+        self._require()
         if self._symbols is None:
             found = []
             for i in range(1, self._nsyms):
@@ -694,16 +715,19 @@ cdef class ElfImage:
     @property
     def hash_styles(self):
         """The hash tables present: a tuple of 'gnu' and/or 'sysv'."""
+        self._require()
         return (("gnu",) if self._gnu_hash else ()) + (("sysv",) if self._hash else ())
 
     @property
     def size(self):
         """Size of the image in bytes."""
+        self._require()
         return self._size
 
     @property
     def load_segments(self):
         """The PT_LOAD segments as (offset, vaddr, filesz, memsz, flags) tuples."""
+        self._require()
         return tuple((self._loads[i].offset, self._loads[i].vaddr, self._loads[i].filesz,
                       self._loads[i].memsz, self._loads[i].flags) for i in range(self._nloads))
 
@@ -711,20 +735,60 @@ cdef class ElfImage:
     def load_offset(self):
         """p_offset - p_vaddr of the first PT_LOAD: add it and st_value to the image's
         base address to get a symbol's address (as the Go runtime does for the vDSO)."""
+        self._require()
         return <long long>(self._loads[0].offset - self._loads[0].vaddr)
 
     @property
     def executable_range(self):
         """(start, end) virtual addresses of the first executable PT_LOAD, or None."""
         cdef Py_ssize_t i
+        self._require()
         for i in range(self._nloads):
             if self._loads[i].flags & PF_X:
                 return (self._loads[i].vaddr, self._loads[i].vaddr + self._loads[i].filesz)
         return None
 
+    @property
+    def elf_class(self):
+        """32 or 64."""
+        self._require()
+        return self._elf_class
+
+    @property
+    def byteorder(self):
+        """'little' or 'big'."""
+        self._require()
+        return self._byteorder
+
+    @property
+    def e_machine(self):
+        """The ELF header's e_machine number."""
+        self._require()
+        return self._e_machine
+
+    @property
+    def e_type(self):
+        """The ELF header's e_type (3 for a shared object, 2 for an executable)."""
+        self._require()
+        return self._e_type
+
+    @property
+    def machine(self):
+        """The architecture, by name ('x86_64', 'aarch64', ... or 'EM_<n>')."""
+        self._require()
+        return self._machine
+
+    @property
+    def soname(self):
+        """DT_SONAME, or None."""
+        self._require()
+        return self._soname
+
     def __repr__(self):
-        return (f"<ElfImage ELF{self.elf_class} {self.byteorder}-endian {self.machine} "
-                f"soname={self.soname!r} versions={self._versions!r} "
+        if not self._ready:
+            return "<ElfImage (empty: made without from_bytes or from_file)>"
+        return (f"<ElfImage ELF{self._elf_class} {self._byteorder}-endian {self._machine} "
+                f"soname={self._soname!r} versions={self._versions!r} "
                 f"symbols={self._nsyms - 1 if self._nsyms else 0}>")
 
 
@@ -739,4 +803,5 @@ cdef ElfImage _image_over(object owner, const uint8_t* buf, uint64_t size,
     image._buf = buf
     image._size = size
     image._parse(headers_only)
+    image._ready = True
     return image
