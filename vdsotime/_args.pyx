@@ -1,0 +1,40 @@
+# cython: language_level=3
+"""The argument rules of ``_args.pxd`` for the Python modules (measure, _tsc, cli): the
+same code the compiled entry points inline, so every door checks alike."""
+
+import math
+
+
+def clock_id(function, value):
+    """A clock id (int in C int range), without reading the clock."""
+    return clock_id_arg(value, function)
+
+
+def readable(function, value):
+    """A clock id that the kernel reads (one reading), else OSError with its errno."""
+    return readable_clock(value, function)
+
+
+def count(function, name, value, Py_ssize_t minimum=0):
+    """A whole number >= minimum (bool and float refused)."""
+    return count_arg(value, function, name, minimum)
+
+
+def seconds(function, value, name="seconds", low=None, high=None):
+    """A finite number of seconds as a float: > 0, or from ``low`` to ``high`` (both
+    inclusive) when they are given."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{function}(): {name} must be a number, got {type(value).__name__}")
+    if low is None and high is None:
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{function}(): {name} must be a finite number > 0, got "
+                             f"{value!r}")
+    elif not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{function}(): {name} must be a number from {low:g} to {high:g}, "
+                         f"got {value!r}")
+    return float(value)
+
+
+def oserror(int error, context=None):
+    """Raise OSError for an errno (or a -errno result)."""
+    raise_errno(error, context)
