@@ -9,9 +9,11 @@ import textwrap
 import threading
 import time as stdlib_time
 
+import numpy as np
 import pytest
 
 import vdsotime
+from vdsotime import _clock
 
 import kernel
 from oracle import NEUTRAL_CWD, run_python
@@ -72,12 +74,65 @@ def test_named_float_functions(name):
     sandwich(lambda: function() * 1e9, clock_id, tolerance=tolerance)
 
 
-def test_float_conversion_matches_the_time_module():
-    # time.time() and vdsotime.time() round nanoseconds to seconds the same way.
-    for _ in range(1000):
-        ns = vdsotime.monotonic_ns()
-        assert abs(vdsotime.monotonic() - ns / 1e9) < 1e-3
-    assert vdsotime.time() == pytest.approx(stdlib_time.time(), abs=1.0)
+def _time_module_conversion():
+    """CPython's own ns -> float seconds conversion, the one time.time(), monotonic(),
+    perf_counter() and process_time() use (public from 3.13, private before)."""
+    import ctypes
+
+    for name in ("PyTime_AsSecondsDouble", "_PyTime_AsSecondsDouble"):
+        function = getattr(ctypes.pythonapi, name, None)
+        if function is not None:
+            function.restype = ctypes.c_double
+            function.argtypes = [ctypes.c_int64]
+            return function
+    pytest.fail("this Python exports no PyTime_AsSecondsDouble")
+
+
+def test_float_conversion_is_the_time_modules_exactly():
+    convert = _time_module_conversion()
+    rng = np.random.default_rng(11)
+    values = [0, 1, -1, 999_999_999, 1_000_000_000, 1_000_000_001, 2**53, 2**53 + 1,
+              2**62, -2**62, 1_700_000_000_000_000_000, 1_700_000_000_123_456_789]
+    values += [int(v) for v in rng.integers(-2**62, 2**62, size=2000)]
+    values += [int(v) * 1_000_000_000 for v in rng.integers(-2**30, 2**30, size=200)]
+    values += [vdsotime.monotonic_ns() for _ in range(200)] + [vdsotime.time_ns()]
+    for value in values:
+        assert _clock.ns_to_seconds(value) == convert(value), value
+
+
+@pytest.mark.parametrize("name", ["time", "monotonic", "perf_counter", "process_time",
+                                  "thread_time"])
+def test_float_clocks_use_that_conversion(name):
+    """Each float clock lies between the conversions of two kernel readings around it
+    (the conversion is monotonic, so a wrong one -- truncating, or to another clock --
+    falls outside whenever the sandwich is tight, which a few tries make sure of)."""
+    clock_id = {"time": 0, "monotonic": 1, "perf_counter": 1, "process_time": 2,
+                "thread_time": 3}[name]
+    function = getattr(vdsotime, name)
+    for _ in range(100):
+        before = kernel.clock_gettime_ns(clock_id)
+        value = function()
+        after = kernel.clock_gettime_ns(clock_id)
+        assert _clock.ns_to_seconds(before) <= value <= _clock.ns_to_seconds(after)
+        if before == after:  # a frozen instant: the value must be exactly its conversion
+            assert value == _clock.ns_to_seconds(before)
+
+
+def test_clock_gettime_float_equals_the_time_modules_on_a_frozen_clock():
+    """clock_gettime() against time.clock_gettime() on the same nanoseconds: the CPU clock
+    of a sleeping thread stands still, so both read one value."""
+    event = threading.Event()
+    sleeper = threading.Thread(target=event.wait)
+    sleeper.start()
+    try:
+        clock_id = stdlib_time.pthread_getcpuclockid(sleeper.ident)
+        ns = vdsotime.clock_gettime_ns(clock_id)
+        assert vdsotime.clock_gettime(clock_id) == stdlib_time.clock_gettime(clock_id)
+        assert stdlib_time.clock_gettime_ns(clock_id) == ns  # still frozen
+        assert vdsotime.clock_gettime(clock_id) == ns // 10**9 + (ns % 10**9) * 1e-9
+    finally:
+        event.set()
+        sleeper.join()
 
 
 @pytest.mark.parametrize("name", sorted(kernel.ALL_CLOCKS))

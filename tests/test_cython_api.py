@@ -101,6 +101,7 @@ EXPORTED = {
     "clock_getres_failed": "int (clockid_t, struct timespec *, int)",
     "gettimeofday_failed": "int (struct timeval *, int)",
     "getcpu_failed": "int (unsigned int *, unsigned int *, int)",
+    "sys_clock_gettime": "int (clockid_t, struct timespec *)",
     "sys_clock_getres": "int (clockid_t, struct timespec *)",
 }
 

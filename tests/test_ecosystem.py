@@ -82,6 +82,83 @@ def test_numba_njit_clocks():
     assert result.stdout.strip() == "ok", result.stderr[-3000:]
 
 
+NUMBA_CACHED_MODULE = textwrap.dedent("""
+    import sys
+    from numba import njit
+    from vdsotime.numba import clock_gettime_ns, monotonic_ns
+
+    @njit(cache=True)
+    def read():
+        return monotonic_ns()
+
+    @njit(cache=True)
+    def invalid():
+        return clock_gettime_ns(12345)
+
+    if __name__ == "__main__":
+        sys.path.insert(0, sys.argv[1])
+        import kernel
+        before = kernel.clock_gettime_ns(1)
+        value = read()
+        after = kernel.clock_gettime_ns(1)
+        error = invalid()
+        hits = sum(read.stats.cache_hits.values()) + sum(invalid.stats.cache_hits.values())
+        print(before <= value <= after, error, hits)
+""")
+
+
+@pytest.mark.parametrize("disable", ["0", "1"])
+def test_numba_cache_true_works_across_processes(tmp_path, disable):
+    """@njit(cache=True): the second process loads the machine code the first compiled.
+    ASLR puts the extension (and its function table) elsewhere in each process; the code
+    names the table by symbol, so it still reads the right clock -- a baked address would
+    crash here. With the libc backend an invalid clock is -EINVAL, as in clock.pxd."""
+    script = tmp_path / "cached_clocks.py"
+    script.write_text(NUMBA_CACHED_MODULE)
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), "VDSOTIME_DISABLE_VDSO": disable}
+    tests = str(Path(__file__).parent)
+    first = subprocess.run([sys.executable, str(script), tests], capture_output=True,
+                           text=True, timeout=600, cwd=tmp_path, env={**os.environ, **env})
+    assert first.stdout.split() == ["True", "-22", "0"], first.stderr[-3000:]
+    second = subprocess.run([sys.executable, str(script), tests], capture_output=True,
+                            text=True, timeout=600, cwd=tmp_path, env={**os.environ, **env})
+    assert second.stdout.split() == ["True", "-22", "2"], second.stderr[-3000:]
+
+
+def test_numba_intrinsics_follow_the_clock_pxd_convention():
+    """Same answers as the cimported functions for valid and invalid ids (-errno), and
+    the compiled code takes vdsotime's error path (the syscall retry) on a failure."""
+    code = textwrap.dedent("""
+        import numpy as np
+        from numba import njit
+        from vdsotime import _clock
+        from vdsotime.numba import clock_gettime_ns
+        import vdsotime.numba
+
+        @njit
+        def read(clock_id):
+            return clock_gettime_ns(clock_id)
+
+        for clock_id in (8, 9, 10, 12, 99, -1, 2**31 - 1):
+            try:
+                _clock.clock_gettime_ns(clock_id)
+                expected = None
+            except OSError as exc:
+                expected = -exc.errno
+            got = read(clock_id)
+            assert (got > 0) if expected is None else got == expected, (clock_id, got)
+        ir = next(iter(read.inspect_llvm().values()))
+        assert "vdsotime_clock_gettime_failed" in ir and "vdsotime_function_table" in ir
+        assert "perf_counter_ns" in dir(vdsotime.numba)
+        assert [n for n in dir(vdsotime.numba) if n in ("njit", "ir", "types", "cgutils",
+                                                        "intrinsic")] == []
+        print("ok")
+    """)
+    for disable in ("0", "1"):
+        result = run_python(code, timeout=600, env={"VDSOTIME_DISABLE_VDSO": disable})
+        assert result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
 def test_pytest_benchmark_timer(tmp_path):
     """vdsotime.perf_counter works as pytest-benchmark's --benchmark-timer."""
     (tmp_path / "test_timed.py").write_text(
@@ -144,12 +221,14 @@ def test_wheel_holds_the_cython_and_typing_files(built):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     for required in ("vdsotime/clock.pxd", "vdsotime/_vdso.pxd", "vdsotime/_elf.pxd",
-                     "vdsotime/_sample.pxd", "vdsotime/_keys.pxi", "vdsotime/vdsotime.h",
+                     "vdsotime/_hw.pxd", "vdsotime/_args.pxd", "vdsotime/_loops.pxd",
+                     "vdsotime/_keys.pxi", "vdsotime/vdsotime.h",
                      "vdsotime/py.typed", "vdsotime/__init__.pyi", "vdsotime/_elf.pyi",
                      "vdsotime/_clock.pyi", "vdsotime/_vdso.pyi", "vdsotime/_sample.pyi",
-                     "vdsotime/_measure.pyi", "vdsotime/_auxv.pyi", "vdsotime/numba.py"):
+                     "vdsotime/_loops.pyi", "vdsotime/_hw.pyi", "vdsotime/_args.pyi",
+                     "vdsotime/_auxv.pyi", "vdsotime/numba.py"):
         assert required in names, required
-    for module in ("_elf", "_auxv", "_vdso", "_clock", "_sample", "_measure"):
+    for module in ("_elf", "_auxv", "_vdso", "_hw", "_args", "_clock", "_loops", "_sample"):
         assert any(n.startswith(f"vdsotime/{module}.") and n.endswith(".so") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheel) as archive:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import vdsotime
-from vdsotime import _sample
+from vdsotime import _hw, _loops, _sample
 
 import kernel
 from oracle import interrupt_child
@@ -73,31 +73,48 @@ BAD_INPUTS = [
     (lambda: vdsotime.sample(10, 1.0), TypeError, r"clock_id must be an integer"),
     (lambda: vdsotime.sample(10, 2**40), OverflowError, r"clock_id must fit in a C int"),
     (lambda: vdsotime.sample(out=[0] * 4), TypeError, r"out must be a numpy array of int64, got list"),
+    (lambda: vdsotime.sample(True), TypeError, r"sample\(\): n must be an integer, got bool"),
     (lambda: vdsotime.sample(out=np.zeros((4, 4))), TypeError,
-     r"sample\(\): out must be a writeable 1-D C-contiguous int64 array, got float64 with shape \(4, 4\)"),
+     r"sample\(\): out must be a writeable 1-D C-contiguous int64 array \(aligned, native "
+     r"byte order\), got float64 with shape \(4, 4\)"),
     (lambda: vdsotime.sample(out=np.zeros((4, 4), np.int64)), ValueError,
-     r"1-D C-contiguous int64 array, got int64 with shape \(4, 4\)"),
+     r"1-D C-contiguous int64 array \(aligned, native byte order\), got int64 with shape \(4, 4\)"),
     (lambda: vdsotime.sample(out=np.zeros(8, np.int64)[::2]), ValueError,
      r"got non-contiguous int64 with shape \(4,\)"),
-    (lambda: vdsotime.sample(out=np.zeros(4, np.int64).view(">i8")), TypeError, r"got >i8"),
+    (lambda: vdsotime.sample(out=np.zeros(4, np.int64).view(">i8")), ValueError,
+     r"got byte-swapped >i8 with shape \(4,\)"),
+    (lambda: vdsotime.sample(out=_misaligned(np.int64)), ValueError,
+     r"got misaligned int64 with shape \(4,\)"),
+    (lambda: vdsotime.sample_tsc(out=_misaligned(np.uint64)), ValueError,
+     r"sample_tsc\(\): .* got misaligned uint64"),
+    (lambda: vdsotime.sample_tsc(out=np.zeros(4, np.uint64).view(">u8")), ValueError,
+     r"sample_tsc\(\): .* got byte-swapped >u8"),
     (lambda: vdsotime.sample(out=np.zeros(4, np.uint64)), TypeError, r"got uint64"),
     (lambda: vdsotime.sample(out=_read_only(4)), ValueError, r"got read-only int64"),
     (lambda: vdsotime.sample(10, out=np.zeros(4, np.int64)), ValueError,
      r"n is 10 but out has only 4 elements"),
     (lambda: vdsotime.sample_tsc(out=np.zeros(4, np.int64)), TypeError,
-     r"sample_tsc\(\): out must be a writeable 1-D C-contiguous uint64 array, got int64"),
+     r"sample_tsc\(\): out must be a writeable 1-D C-contiguous uint64 array .*, got int64"),
     (lambda: vdsotime.sample_tsc(-5), ValueError, r"sample_tsc\(\): n must be >= 0"),
     (lambda: vdsotime.sample_cpu(out=np.zeros(4, np.int64)), TypeError,
      r"sample_cpu\(\): out must be .*structured \[\('t_ns', int64\), \('cpu', int32\)\]"),
     (lambda: vdsotime.sample_cpu(4, -99), OSError, r"Invalid argument"),
-    (lambda: vdsotime.sample_every(0, 10), ValueError, r"period_ns must be > 0, got 0"),
-    (lambda: vdsotime.sample_every(-5, 10), ValueError, r"period_ns must be > 0, got -5"),
+    (lambda: vdsotime.sample_every(0, 10), ValueError, r"period_ns must be >= 1, got 0"),
+    (lambda: vdsotime.sample_every(-5, 10), ValueError, r"period_ns must be >= 1, got -5"),
     (lambda: vdsotime.sample_every(1e6, 10), TypeError, r"period_ns must be an integer"),
     (lambda: vdsotime.sample_every(1000, -1), ValueError, r"n must be >= 0"),
-    (lambda: vdsotime.sample_every(1000, None), TypeError, r"give n"),
+    (lambda: vdsotime.sample_every(1000, None), TypeError, r"n must be an integer, got NoneType"),
+    (lambda: vdsotime.sample_every(1000, True), TypeError, r"n must be an integer, got bool"),
     (lambda: vdsotime.sample_every(2**61, 10), ValueError, r"overflows"),
     (lambda: vdsotime.sample_every(1000, 10, 99), OSError, r"Invalid argument"),
 ]
+
+
+def _misaligned(dtype):
+    """Four elements at byte offset 1 of a uint8 buffer: a view numpy marks unaligned."""
+    array = np.zeros(4 * 8 + 1, np.uint8)[1:].view(dtype)
+    assert not array.flags.aligned
+    return array
 
 
 def _read_only(n):
@@ -114,30 +131,43 @@ def test_bad_input_is_a_clear_error(index):
     assert len(vdsotime.sample(10)) == 10  # and the process carries on
 
 
-def test_samplers_release_the_gil():
-    """Two threads sampling at once: their readings interleave finely, far more often
-    than the chunk boundaries where a sampler briefly takes the GIL back. If the loops
-    held the GIL, the two threads' readings would alternate only chunk by chunk."""
-    n = 2_000_000
-    results = {}
-    barrier = threading.Barrier(2)
+def _progress_of_a_python_thread(action):
+    """How many times a pure-Python thread went round its loop while ``action`` ran in
+    this thread. A thread can only run Python while this one does not hold the GIL."""
+    counter = [0]
+    stop = threading.Event()
+    started = threading.Event()
 
-    def work(name):
-        barrier.wait()
-        results[name] = vdsotime.sample(n)
+    def count():
+        started.set()
+        while not stop.is_set():
+            counter[0] += 1
 
-    threads = [threading.Thread(target=work, args=(name,)) for name in "ab"]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
+    thread = threading.Thread(target=count)
+    thread.start()
+    started.wait()
+    try:
+        before = counter[0]
+        action()
+        return counter[0] - before
+    finally:
+        stop.set()
         thread.join()
-    a, b = results["a"], results["b"]
-    assert a[0] < b[-1] and b[0] < a[-1], "the two runs did not even overlap"
-    labels = np.concatenate([np.zeros(n, np.int8), np.ones(n, np.int8)])
-    order = np.argsort(np.concatenate([a, b]), kind="stable")
-    switches = int(np.count_nonzero(np.diff(labels[order])))
-    chunks = 2 * (n // (1 << 16) + 1)
-    assert switches > 20 * chunks, f"{switches} switches for {chunks} chunks"
+
+
+def test_samplers_release_the_gil():
+    """A Python thread keeps making progress while sample() runs: the loop does not hold
+    the GIL. The control is the same thread's progress while this one sleeps (the GIL
+    free), measured in alternation with the samples; holding the GIL for a whole call
+    would leave the other thread with almost nothing (it can only run between chunks)."""
+    out = np.empty(5_000_000, dtype=np.int64)  # about 0.2 s of sampling
+    during, control = [], []
+    for _ in range(3):
+        start = stdlib_time.monotonic()
+        during.append(_progress_of_a_python_thread(lambda: vdsotime.sample(out=out)))
+        length = stdlib_time.monotonic() - start
+        control.append(_progress_of_a_python_thread(lambda: stdlib_time.sleep(length)))
+    assert np.median(during) > 0.2 * np.median(control), (during, control)
 
 
 def test_many_threads_sample_at_once():
@@ -236,7 +266,7 @@ def test_calibrate_tsc_accuracy():
     assert isinstance(calibration, vdsotime.TscCalibration)
     assert 0.1 < calibration.ghz < 10
     assert calibration.residual_ns < 1000 and calibration.pairs > 100
-    middles, ticks, widths = _sample.tsc_pairs(50, 16, 10_000)
+    middles, ticks, widths = _loops.tsc_pairs(50, 16, 10_000)
     errors = calibration.to_ns(ticks) - middles
     assert errors.dtype == np.int64
     # The goal is 1 us; the bound here is generous for a busy CI machine.
@@ -246,7 +276,7 @@ def test_calibrate_tsc_accuracy():
 def test_calibration_drift_over_a_second():
     calibration = vdsotime.calibrate_tsc(0.05)
     stdlib_time.sleep(1.0)
-    middles, ticks, _ = _sample.tsc_pairs(20, 16, 10_000)
+    middles, ticks, _ = _loops.tsc_pairs(20, 16, 10_000)
     drift = np.median(calibration.to_ns(ticks) - middles)
     assert abs(drift) < 20_000  # 20 ppm over 1 s: generous against the 1 ppm goal
 
@@ -276,7 +306,7 @@ def test_calibrate_tsc_bad_seconds(seconds, error):
 def test_calibrate_tsc_warns_when_the_tsc_is_not_invariant(monkeypatch):
     from vdsotime import _tsc
 
-    monkeypatch.setattr(_tsc._sample, "tsc_invariant", lambda: (False, "test says so"))
+    monkeypatch.setattr(_tsc._hw, "tsc_invariant", lambda: (False, "test says so"))
     with pytest.warns(vdsotime.TscWarning, match="test says so"):
         calibration = vdsotime.calibrate_tsc(0.01)
     assert calibration.invariant is False
@@ -290,5 +320,128 @@ def test_tsc_invariant_agrees_with_proc_cpuinfo():
             break
     # The machines this project runs on (and CI) have an invariant TSC.
     assert {"constant_tsc", "nonstop_tsc"} <= flags
-    invariant, source = _sample.tsc_invariant()
+    invariant, source = _hw.tsc_invariant()
     assert invariant, source
+
+
+# -- loops that must end: stopped clocks, dead clocks, Ctrl-C, partial results -------------
+
+# Children restore the default SIGINT handler first: pytest may have been started with
+# SIGINT ignored (nohup, a background shell), and children inherit that.
+STOPPED_CLOCK_CHILD = textwrap.dedent("""
+    import signal, threading, time, vdsotime
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    event = threading.Event()
+    sleeper = threading.Thread(target=event.wait)
+    sleeper.start()
+    clock = time.pthread_getcpuclockid(sleeper.ident)  # stands still while it sleeps
+    vdsotime.sample_every(1000, 1, clock)
+    print("ready", flush=True)
+    try:
+        # 1000 samples 1 ms apart on the sleeper's CPU clock: it never gets there.
+        vdsotime.sample_every(1_000_000, 1000, clock)
+        print("finished")
+    except KeyboardInterrupt as exc:
+        # Nothing was due yet: the first sample waits for 1 ms of the sleeper's CPU time.
+        print("interrupted" if len(exc.partial_result) <= 1 else "wrong", time.monotonic(),
+              flush=True)
+    event.set()
+""")
+
+
+def test_sample_every_on_a_stopped_clock_answers_ctrl_c():
+    assert interrupt_child(STOPPED_CLOCK_CHILD, timeout=10) < 1.0
+
+
+DYING_CLOCK_CHILD = textwrap.dedent("""
+    import errno, sys, threading, time
+    import numpy, vdsotime
+    go = threading.Event()
+
+    def work():
+        go.wait()
+        end = time.monotonic() + 0.2
+        while time.monotonic() < end:  # busy: its CPU clock runs, then the thread exits
+            pass
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    clock = time.pthread_getcpuclockid(worker.ident)
+    go.set()
+    try:
+        if sys.argv[1] == "sample_every":
+            # 1000 s of the worker's CPU time, 1 us apart: the worker dies long before.
+            vdsotime.sample_every(1000, 10**9, clock)
+        else:
+            vdsotime.sample(out=numpy.empty(10**8, numpy.int64), clock_id=clock)
+        print("finished")
+    except OSError as exc:
+        partial = exc.partial_result
+        print(exc.errno == errno.EINVAL, len(partial) > 0,
+              bool(numpy.all(numpy.diff(partial) >= 0)), str(exc))
+""")
+
+
+@pytest.mark.parametrize("kind", ["sample_every", "sample"])
+def test_a_clock_that_dies_mid_run_raises_einval(kind):
+    """The CPU clock of a thread that exits becomes invalid: its readings are -EINVAL,
+    not times. The loop stops there with OSError(EINVAL) and the readings so far."""
+    result = subprocess.run([sys.executable, "-c", DYING_CLOCK_CHILD, kind],
+                            capture_output=True, text=True, timeout=60, cwd="/")
+    words = result.stdout.split(maxsplit=3)
+    assert words[:3] == ["True", "True", "True"], result.stdout + result.stderr
+    assert f"{kind}(): reading clock_id" in words[3]
+
+
+CALIBRATE_CHILD = textwrap.dedent("""
+    import signal, time, vdsotime
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    vdsotime.calibrate_tsc(0.01)
+    print("ready", flush=True)
+    try:
+        vdsotime.calibrate_tsc(3)
+        print("finished")
+    except KeyboardInterrupt:
+        print("interrupted", time.monotonic(), flush=True)
+""")
+
+
+@pytest.mark.skipif(not _hw.HAVE_TSC, reason="no time-stamp counter on this machine")
+def test_calibrate_tsc_answers_ctrl_c_within_half_a_second():
+    assert interrupt_child(CALIBRATE_CHILD, after=0.5) < 0.5
+
+
+PARTIAL_CHILD = textwrap.dedent("""
+    import signal, time, numpy, vdsotime
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    out = numpy.zeros(3 * 10**8, numpy.int64)
+    vdsotime.sample(10)
+    print("ready", flush=True)
+    try:
+        vdsotime.sample(out=out)
+        print("finished")
+    except KeyboardInterrupt as exc:
+        partial = exc.partial_result
+        filled = int(numpy.count_nonzero(out))
+        print("interrupted", time.monotonic(), len(partial), filled,
+              numpy.shares_memory(partial, out), bool(numpy.all(numpy.diff(partial) >= 0)),
+              flush=True)
+""")
+
+
+def test_ctrl_c_keeps_the_readings_taken_so_far():
+    """exc.partial_result is the part of out already filled: exactly the nonzero prefix."""
+    child = subprocess.Popen([sys.executable, "-c", PARTIAL_CHILD], cwd="/",
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+        stdlib_time.sleep(0.3)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    words = out.split()
+    assert words[0] == "interrupted", out + err
+    length, filled = int(words[2]), int(words[3])
+    assert 0 < length == filled < 3 * 10**8
+    assert words[4:] == ["True", "True"]

@@ -6,18 +6,11 @@ Errors follow the ``time`` module: an invalid clock id raises ``OSError`` with t
 kernel's errno (EINVAL), a non-integer raises ``TypeError``.
 """
 
-from cpython.exc cimport PyErr_SetFromErrno
-from cpython.exc cimport PyErr_Occurred
-from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_CheckExact
-from cpython.number cimport PyIndex_Check, PyNumber_Index
-from libc.limits cimport INT_MAX, INT_MIN
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t
 
 from vdsotime cimport clock as c
+from vdsotime._args cimport clock_id_arg, raise_errno
 from vdsotime._vdso cimport timespec, timeval
-
-cdef extern from "<errno.h>":
-    int errno
 
 CLOCK_REALTIME = c.CLOCK_REALTIME
 CLOCK_MONOTONIC = c.CLOCK_MONOTONIC
@@ -30,30 +23,8 @@ CLOCK_BOOTTIME = c.CLOCK_BOOTTIME
 CLOCK_TAI = c.CLOCK_TAI
 
 
-cdef int _raise_errno(int result) except -1:
-    """Raise OSError for a -errno result, as the time module does (PyErr_SetFromErrno)."""
-    global errno
-    errno = -result
-    PyErr_SetFromErrno(OSError)
-    return -1
-
-
 cdef inline c.clockid_t _clock_id(object value) except? -1:
-    """A clock id from a Python int (or any object with __index__, as the time module
-    accepts); floats, strings and the like are a TypeError."""
-    cdef long number
-    cdef int overflow = 0
-    if not PyLong_CheckExact(value):
-        if isinstance(value, float) or not PyIndex_Check(value):
-            raise TypeError("clock_id must be an integer (a CLOCK_* constant), got "
-                            f"{type(value).__name__}")
-        value = PyNumber_Index(value)
-    number = PyLong_AsLongAndOverflow(value, &overflow)
-    if number == -1 and PyErr_Occurred():
-        return -1
-    if overflow or number < INT_MIN or number > INT_MAX:
-        raise OverflowError(f"clock_id must fit in a C int, got {value}")
-    return <c.clockid_t>number
+    return clock_id_arg(value, None)
 
 
 cdef inline double _seconds(int64_t ns) noexcept:
@@ -63,11 +34,17 @@ cdef inline double _seconds(int64_t ns) noexcept:
     return <double>ns / 1e9
 
 
+def ns_to_seconds(int64_t ns):
+    """ns_to_seconds(ns) -> float: the time module's conversion of nanoseconds to the
+    float seconds of time(), monotonic(), perf_counter() and the CPU-time functions."""
+    return _seconds(ns)
+
+
 cdef inline int64_t _clock_ns(c.clockid_t clock_id) except? -1:
     cdef timespec ts
     cdef int result = c.clock_gettime(clock_id, &ts)
     if result != 0:
-        _raise_errno(result)
+        raise_errno(result)
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
@@ -81,7 +58,7 @@ def clock_gettime(clock_id):
     cdef timespec ts
     cdef int result = c.clock_gettime(_clock_id(clock_id), &ts)
     if result != 0:
-        _raise_errno(result)
+        raise_errno(result)
     return ts.tv_sec + ts.tv_nsec * 1e-9
 
 
@@ -90,7 +67,7 @@ def clock_getres_ns(clock_id):
     cdef timespec ts
     cdef int result = c.clock_getres(_clock_id(clock_id), &ts)
     if result != 0:
-        _raise_errno(result)
+        raise_errno(result)
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
@@ -99,7 +76,7 @@ def clock_getres(clock_id):
     cdef timespec ts
     cdef int result = c.clock_getres(_clock_id(clock_id), &ts)
     if result != 0:
-        _raise_errno(result)
+        raise_errno(result)
     return ts.tv_sec + ts.tv_nsec * 1e-9
 
 
@@ -183,7 +160,7 @@ def gettimeofday():
     cdef timeval tv
     cdef int result = c.gettimeofday(&tv)
     if result != 0:
-        _raise_errno(result)
+        raise_errno(result)
     return (tv.tv_sec, tv.tv_usec)
 
 
@@ -192,22 +169,5 @@ def getcpu():
     cdef unsigned int cpu = 0, node = 0
     cdef int result = c.getcpu(&cpu, &node)
     if result != 0:
-        _raise_errno(result)
+        raise_errno(result)
     return (cpu, node)
-
-
-def _benchmark(Py_ssize_t n, int clock_id=c.CLOCK_MONOTONIC):
-    """Nanoseconds (CLOCK_MONOTONIC) taken by ``n`` back-to-back cimported
-    ``clock_gettime_ns(clock_id)`` calls in a C loop: the cost per call without Python.
-    Returns (elapsed_ns, checksum); the checksum keeps the loop from being optimized out."""
-    cdef Py_ssize_t i
-    cdef int64_t start, end
-    cdef uint64_t checksum = 0
-    if n < 1:
-        raise ValueError(f"_benchmark(): n must be >= 1, got {n}")
-    with nogil:
-        start = c.monotonic_ns()
-        for i in range(n):
-            checksum += <uint64_t>c.clock_gettime_ns(clock_id)
-        end = c.monotonic_ns()
-    return end - start, checksum

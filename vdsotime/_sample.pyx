@@ -1,263 +1,134 @@
 # cython: language_level=3
-"""Bulk samplers: tight nogil loops writing into numpy arrays.
+"""Bulk samplers: argument checks and numpy arrays. The loops themselves (no Python,
+no GIL, Ctrl-C between chunks) are in ``_loops.pyx``.
 
-The loops run without the GIL for their whole length, in chunks: between two chunks the
-GIL is taken back for a moment and pending signals are checked, so Ctrl-C raises
-KeyboardInterrupt promptly. A chunk is a few milliseconds of work (a fixed count of
-samples; a fixed span of time for the paced sampler), which keeps the chunking cost far
-below 1 % of a sample.
+Arrays are reached through the buffer protocol, not the numpy C-API: one build serves
+numpy 1.x and 2.x, and a call with a small ``out=`` costs little more than ``np.empty``.
+An ``out`` array must follow numpy's rule for memory a C loop may write: aligned, native
+byte order, writeable, C-contiguous (and 1-D, of the sampler's dtype).
 
 This module (and numpy) is loaded on first use of a sampler, never by ``import vdsotime``.
 """
 
-cimport cython
-from cpython.exc cimport PyErr_CheckSignals
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from cpython.buffer cimport (PyBUF_RECORDS, PyBUF_WRITABLE, PyBuffer_Release,
+                             PyObject_GetBuffer)
+from libc.stdint cimport int64_t, uintptr_t
+from libc.string cimport strcmp
 
+from vdsotime cimport _args
 from vdsotime cimport clock as c
-from vdsotime._vdso cimport timespec
-
-import os
+from vdsotime._loops cimport FILL_CLOCK, FILL_CPU, FILL_TSC, FillKind, fill, paced
+from vdsotime._vdso cimport clockid_t, timespec
 
 import numpy as np
 
-cdef extern from *:
-    """
-    #include <stdint.h>
-    #if defined(__x86_64__)
-    #include <cpuid.h>
-    #include <x86intrin.h>
-    #define VT_HAVE_TSC 1
-    static inline uint64_t vt_rdtsc(void) { return __rdtsc(); }
-    /* lfence; rdtsc: the read cannot move before earlier loads (the kernel's
-       rdtsc_ordered), for bracketing a TSC read between two clock reads. */
-    static inline uint64_t vt_rdtsc_ordered(void) { _mm_lfence(); return __rdtsc(); }
-    static inline uint32_t vt_rdtscp_aux(void) { unsigned int aux; __rdtscp(&aux); return aux; }
-    static inline uint32_t vt_rdpid(void) {
-        unsigned long long value;
-        __asm__ volatile ("rdpid %0" : "=r" (value));
-        return (uint32_t)value;
-    }
-    static int vt_cpuid_bit(unsigned int leaf, unsigned int subleaf, int reg, int bit) {
-        unsigned int r[4];
-        if (!__get_cpuid_count(leaf, subleaf, &r[0], &r[1], &r[2], &r[3])) return 0;
-        return (r[reg] >> bit) & 1;
-    }
-    #else
-    #define VT_HAVE_TSC 0
-    static inline uint64_t vt_rdtsc(void) { return 0; }
-    static inline uint64_t vt_rdtsc_ordered(void) { return 0; }
-    static inline uint32_t vt_rdtscp_aux(void) { return 0; }
-    static inline uint32_t vt_rdpid(void) { return 0; }
-    static int vt_cpuid_bit(unsigned int l, unsigned int s, int r, int b) { return 0; }
-    #endif
-    """
-    bint VT_HAVE_TSC
-    uint64_t vt_rdtsc() nogil
-    uint64_t vt_rdtsc_ordered() nogil
-    uint32_t vt_rdtscp_aux() nogil
-    uint32_t vt_rdpid() nogil
-    int vt_cpuid_bit(unsigned int leaf, unsigned int subleaf, int reg, int bit) nogil
-
-
-cdef packed struct TimeCpu:
-    int64_t t_ns
-    int32_t cpu
-
-
-# Samples per chunk between signal checks: 65536 clock reads are about 2 ms through the
-# vDSO (about 15 ms if every read is a system call).
-cdef Py_ssize_t CHUNK = 1 << 16
-# The paced sampler checks for signals after this much time instead.
-cdef int64_t PACED_CHUNK_NS = 10_000_000
+from vdsotime._hw import CPU_SOURCE, HAVE_TSC  # where sample_cpu() gets the CPU from
 
 TIME_CPU_DTYPE = np.dtype([("t_ns", np.int64), ("cpu", np.int32)])
 
-# How sample_cpu() reads the CPU number: rdpid, else rdtscp's TSC_AUX (Linux stores
-# (node << 12) | cpu there), else the vDSO's getcpu.
-cdef enum CpuSource:
-    CPU_FROM_RDPID, CPU_FROM_RDTSCP, CPU_FROM_GETCPU
-
-cdef CpuSource cpu_source
-if VT_HAVE_TSC and vt_cpuid_bit(7, 0, 2, 22):
-    cpu_source = CPU_FROM_RDPID
-elif VT_HAVE_TSC and vt_cpuid_bit(0x80000001, 0, 3, 27):
-    cpu_source = CPU_FROM_RDTSCP
-else:
-    cpu_source = CPU_FROM_GETCPU
-CPU_SOURCE = ("rdpid", "rdtscp", "getcpu")[<int>cpu_source]
-HAVE_TSC = bool(VT_HAVE_TSC)
+cdef object ndarray = np.ndarray
+cdef object empty = np.empty
+# Per FillKind: the dtype, its name in messages, the buffer format numpy gives for it
+# (the fast path's check), the element size and the alignment a C loop needs.
+cdef tuple DTYPES = (np.dtype(np.int64), np.dtype(np.uint64), TIME_CPU_DTYPE)
+cdef tuple DTYPE_NAMES = ("int64", "uint64", "structured [('t_ns', int64), ('cpu', int32)]")
+cdef tuple FORMATS = tuple(memoryview(np.empty(1, dtype)).format.encode() for dtype in DTYPES)
+cdef Py_ssize_t[3] ITEMSIZE
+cdef Py_ssize_t[3] ALIGNMENT
+for _kind, _dtype in enumerate(DTYPES):
+    ITEMSIZE[_kind] = _dtype.itemsize
+    ALIGNMENT[_kind] = _dtype.alignment  # 1 for the packed (time, cpu) records
 
 
-# -- argument checks ------------------------------------------------------------------
+# -- arrays ---------------------------------------------------------------------------------
 
-cdef Py_ssize_t _count(str function, object n, object out) except -1:
-    """The number of samples: ``n``, or the length of ``out``."""
+cdef bint _usable(Py_buffer* view, FillKind kind) noexcept:
+    """The fast check of an ``out`` buffer: 1-D, contiguous, aligned, the native format."""
+    return (view.ndim == 1 and view.itemsize == ITEMSIZE[<int>kind]
+            and (view.shape[0] <= 1 or view.strides[0] == view.itemsize)
+            and (<uintptr_t>view.buf) % ALIGNMENT[<int>kind] == 0
+            and view.format != NULL and strcmp(view.format, <bytes>FORMATS[kind]) == 0)
+
+
+cdef int _refuse(str function, object out, FillKind kind) except -1:
+    """Raise for an ``out`` the fast check turned down, naming every problem: TypeError
+    for another dtype, ValueError for the rest. Returns 0 when there is none after all (an
+    unusual spelling of the right dtype, such as 'q' for int64)."""
+    dtype = DTYPES[kind]
+    name = DTYPE_NAMES[kind]
+    expected = (f"{function}(): out must be a writeable 1-D C-contiguous {name} array "
+                "(aligned, native byte order)")
+    if out.dtype.newbyteorder("=") != dtype:
+        raise TypeError(f"{expected}, got {out.dtype} with shape {out.shape}")
+    problems = []
+    if not out.dtype.isnative:
+        problems.append("byte-swapped")
+    if not out.flags.writeable:
+        problems.append("read-only")
+    if not out.flags.c_contiguous:
+        problems.append("non-contiguous")
+    if not out.flags.aligned:
+        problems.append("misaligned")
+    if problems or out.ndim != 1:
+        problems.append(f"{out.dtype} with shape {out.shape}")
+        raise ValueError(f"{expected}, got {' '.join(problems)}")
+    return 0
+
+
+cdef object _target(str function, object out, Py_ssize_t n, FillKind kind, Py_buffer* view):
+    """The array to fill -- ``out`` checked, or a new one of ``n`` elements -- with
+    ``view`` acquired on it (the caller releases it)."""
+    if out is None:
+        result = empty(n, DTYPES[kind])
+        PyObject_GetBuffer(result, view, PyBUF_WRITABLE)
+        return result
+    if type(out) is not ndarray and not isinstance(out, ndarray):
+        raise TypeError(f"{function}(): out must be a numpy array of {DTYPE_NAMES[kind]}, "
+                        f"got {type(out).__name__}")
+    try:
+        PyObject_GetBuffer(out, view, PyBUF_RECORDS)
+    except (BufferError, ValueError):  # read-only, or a layout the protocol cannot express
+        _refuse(function, out, kind)
+        raise
+    if not _usable(view, kind):
+        PyBuffer_Release(view)
+        _refuse(function, out, kind)
+        PyObject_GetBuffer(out, view, PyBUF_RECORDS)
+    return out
+
+
+cdef object _run(str function, FillKind kind, object n, object out, clockid_t clock_id):
+    cdef Py_ssize_t count, done = 0
+    cdef Py_buffer view
     if n is None:
         if out is None:
             raise TypeError(f"{function}(): give n (the number of samples) or out (an "
                             "array to fill)")
-        return len(out)
-    if isinstance(n, float) or not hasattr(n, "__index__"):
-        raise TypeError(f"{function}(): n must be an integer, got {type(n).__name__}")
-    n = n.__index__()
-    if n < 0:
-        raise ValueError(f"{function}(): n must be >= 0, got {n}")
-    if out is not None and n > len(out):
-        raise ValueError(f"{function}(): n is {n} but out has only {len(out)} elements")
-    return n
-
-
-cdef object _output(str function, object out, Py_ssize_t n, object dtype, str dtype_name):
-    """``out`` checked (1-D, C-contiguous, writeable, of ``dtype``), or a new array."""
-    if out is None:
-        return np.empty(n, dtype=dtype)
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{function}(): out must be a numpy array of {dtype_name}, got "
-                        f"{type(out).__name__}")
-    problem = None
-    if out.dtype != dtype:
-        problem = TypeError
-    elif out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
-        problem = ValueError
-    if problem is not None:
-        what = []
-        if not out.flags.writeable:
-            what.append("read-only")
-        if not out.flags.c_contiguous:
-            what.append("non-contiguous")
-        what.append(f"{out.dtype} with shape {out.shape}")
-        raise problem(f"{function}(): out must be a writeable 1-D C-contiguous "
-                      f"{dtype_name} array, got {' '.join(what)}")
-    return out
-
-
-cdef int _check_clock(c.clockid_t clock_id) except -1:
-    """Read the clock once, so that an invalid id fails before the loop (as OSError)."""
-    cdef int64_t value = c.clock_gettime_ns(clock_id)
-    if -4096 < value < 0:
-        raise OSError(-value, os.strerror(-value))
-    return 0
-
-
-cdef c.clockid_t _clock_id(str function, object clock_id) except? -1:
-    if isinstance(clock_id, float) or not hasattr(clock_id, "__index__"):
-        raise TypeError(f"{function}(): clock_id must be an integer (a CLOCK_* constant), "
-                        f"got {type(clock_id).__name__}")
-    value = clock_id.__index__()
-    if not -2**31 <= value < 2**31:
-        raise OverflowError(f"{function}(): clock_id must fit in a C int, got {value}")
-    _check_clock(value)
-    return value
-
-
-cdef int _raise_errno(int64_t error) except -1:
-    raise OSError(<int>-error, os.strerror(<int>-error))
-
-
-# -- the loops (no Python, no GIL) ------------------------------------------------------
-
-# The loops share one signature, so that one chunked driver serves them all: fill n
-# elements at ``out``; 0, or -errno at the first failed read.
-ctypedef int64_t (*fill_function)(char* out, Py_ssize_t n, c.clockid_t clock_id) noexcept nogil
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef int64_t _fill_clock(char* buffer, Py_ssize_t n, c.clockid_t clock_id) noexcept nogil:
-    """n back-to-back readings."""
-    cdef int64_t* out = <int64_t*>buffer
-    cdef Py_ssize_t i
-    cdef timespec ts
-    cdef int result
-    for i in range(n):
-        result = c.clock_gettime(clock_id, &ts)
-        if result != 0:
-            return result
-        out[i] = <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
-    return 0
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef int64_t _fill_tsc(char* buffer, Py_ssize_t n, c.clockid_t unused) noexcept nogil:
-    cdef uint64_t* out = <uint64_t*>buffer
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = vt_rdtsc()
-    return 0
-
-
-cdef int32_t current_cpu() noexcept nogil:
-    cdef unsigned int cpu = 0, node = 0
-    if cpu_source == CPU_FROM_RDPID:
-        return <int32_t>(vt_rdpid() & 0xfff)
-    if cpu_source == CPU_FROM_RDTSCP:
-        return <int32_t>(vt_rdtscp_aux() & 0xfff)
-    if c.getcpu(&cpu, &node) != 0:
-        return -1
-    return <int32_t>cpu
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef int64_t _fill_cpu(char* buffer, Py_ssize_t n, c.clockid_t clock_id) noexcept nogil:
-    cdef TimeCpu* out = <TimeCpu*>buffer
-    cdef Py_ssize_t i
-    cdef timespec ts
-    cdef int result
-    for i in range(n):
-        result = c.clock_gettime(clock_id, &ts)
-        if result != 0:
-            return result
-        out[i].t_ns = <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
-        out[i].cpu = current_cpu()
-    return 0
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef Py_ssize_t _paced(int64_t* out, Py_ssize_t start, Py_ssize_t n, int64_t first,
-                       int64_t period, c.clockid_t clock_id, int64_t deadline) noexcept nogil:
-    """Fill out[start:n]: sample i is the first reading at or after first + i*period.
-    Returns the index reached when ``deadline`` passes (or n): the caller checks for
-    signals and calls again. A late sample is taken at once; nothing is skipped."""
-    cdef Py_ssize_t i
-    cdef int64_t target, now
-    for i in range(start, n):
-        target = first + i * period
-        while True:
-            now = c.clock_gettime_ns(clock_id)
-            if now >= target:
-                break
-            if now >= deadline:
-                return i
-        out[i] = now
-        if now >= deadline:
-            return i + 1
-    return n
-
-
-cdef object _chunked(fill_function fill, object result, Py_ssize_t count, c.clockid_t clock):
-    """Run ``fill`` over the first ``count`` elements of ``result`` in chunks, without
-    the GIL, checking for signals between chunks. Returns ``result`` or its first
-    ``count`` elements."""
-    cdef unsigned char[::1] raw
-    cdef char* data
-    cdef Py_ssize_t itemsize = result.itemsize, start, stop
-    cdef int64_t error = 0
-    if count == 0:
-        return result[:0]
-    raw = result.view(np.uint8)
-    data = <char*>&raw[0]
-    for start in range(0, count, CHUNK):
-        stop = min(start + CHUNK, count)
-        with nogil:
-            error = fill(data + start * itemsize, stop - start, clock)
-        if error:
-            _raise_errno(error)
-        PyErr_CheckSignals()
+        count = -1  # all of out
+    else:
+        count = _args.count_arg(n, function, "n", 0)
+    result = _target(function, out, count, kind, &view)
+    try:
+        if count < 0:
+            count = view.shape[0]
+        elif out is not None and count > view.shape[0]:
+            raise ValueError(f"{function}(): n is {count} but out has only "
+                             f"{view.shape[0]} elements")
+        fill(kind, view.buf, count, clock_id, function, &done)
+    except BaseException as exc:
+        _note(exc, result[:done])
+        raise
+    finally:
+        PyBuffer_Release(&view)
     return result if count == len(result) else result[:count]
+
+
+cdef _note(exc, partial):
+    """Attach what was measured before an exception (``exc.partial_result``)."""
+    try:
+        exc.partial_result = partial
+    except Exception:
+        pass
 
 
 # -- the Python surface -------------------------------------------------------------------
@@ -266,28 +137,22 @@ def sample(n=None, clock_id=c.CLOCK_MONOTONIC, *, out=None):
     """sample(n=None, clock_id=CLOCK_MONOTONIC, *, out=None) -> ndarray[int64]
 
     ``n`` back-to-back readings of the clock, in nanoseconds, taken without the GIL. With
-    ``out`` (a writeable 1-D C-contiguous int64 array) the readings go there, in place:
-    all of it, or its first ``n`` elements, and that array (or that slice) is returned.
+    ``out`` (a writeable, aligned, native-order 1-D C-contiguous int64 array) the readings
+    go there, in place: all of it, or its first ``n`` elements, and that array (or that
+    slice) is returned. Ctrl-C raises KeyboardInterrupt within milliseconds, a clock that
+    fails mid-run raises OSError; either way ``exc.partial_result`` holds the readings
+    taken so far.
     """
-    cdef Py_ssize_t count = _count("sample", n, out)
-    cdef c.clockid_t clock = _clock_id("sample", clock_id)
-    result = _output("sample", out, count, np.int64, "int64")
-    return _chunked(_fill_clock, result, count, clock)
+    return _run("sample", FILL_CLOCK, n, out, _args.readable_clock(clock_id, "sample"))
 
 
 def sample_tsc(n=None, *, out=None):
     """sample_tsc(n=None, *, out=None) -> ndarray[uint64]
 
     ``n`` back-to-back raw time-stamp counter readings (``rdtsc``), in ticks. Convert them
-    with ``calibrate_tsc().to_ns(ticks)``. x86-64 only.
+    with ``calibrate_tsc().to_ns(ticks)``. x86 only (NotImplementedError elsewhere).
     """
-    cdef Py_ssize_t count
-    if not VT_HAVE_TSC:
-        raise NotImplementedError("sample_tsc() reads the x86-64 time-stamp counter "
-                                  f"(rdtsc); this machine is {os.uname().machine}")
-    count = _count("sample_tsc", n, out)
-    result = _output("sample_tsc", out, count, np.uint64, "uint64")
-    return _chunked(_fill_tsc, result, count, 0)
+    return _run("sample_tsc", FILL_TSC, n, out, 0)
 
 
 def sample_cpu(n=None, clock_id=c.CLOCK_MONOTONIC, *, out=None):
@@ -295,109 +160,41 @@ def sample_cpu(n=None, clock_id=c.CLOCK_MONOTONIC, *, out=None):
 
     ``n`` readings of the clock, each with the CPU the thread ran on just after it:
     fields ``t_ns`` (int64) and ``cpu`` (int32). The CPU comes from ``rdpid``, or
-    ``rdtscp``, or the vDSO's ``getcpu`` (``vdsotime._sample.CPU_SOURCE`` says which).
+    ``rdtscp``, or ``getcpu`` (``vdsotime._sample.CPU_SOURCE`` says which).
     """
-    cdef Py_ssize_t count = _count("sample_cpu", n, out)
-    cdef c.clockid_t clock = _clock_id("sample_cpu", clock_id)
-    result = _output("sample_cpu", out, count, TIME_CPU_DTYPE,
-                     "structured [('t_ns', int64), ('cpu', int32)]")
-    return _chunked(_fill_cpu, result, count, clock)
+    return _run("sample_cpu", FILL_CPU, n, out,
+                _args.readable_clock(clock_id, "sample_cpu"))
 
 
 def sample_every(period_ns, n, clock_id=c.CLOCK_MONOTONIC):
     """sample_every(period_ns, n, clock_id=CLOCK_MONOTONIC) -> ndarray[int64]
 
-    ``n`` readings paced ``period_ns`` apart by busy-waiting (a core stays busy): sample
-    ``i`` is the first reading at or after ``start + i * period_ns``. Returns the actual
-    times, so lateness shows (a late sample is taken at once; none is skipped).
+    ``n`` readings paced ``period_ns`` apart on the clock by busy-waiting (a core stays
+    busy): sample ``i`` is the first reading at or after ``start + i * period_ns``.
+    Returns the actual times, so lateness shows (a late sample is taken at once; none is
+    skipped). On a clock that stops (the CPU clock of a sleeping thread) it waits for the
+    clock; Ctrl-C interrupts it within milliseconds, with the samples so far in
+    ``exc.partial_result``.
     """
-    cdef Py_ssize_t count
-    cdef c.clockid_t clock
-    cdef int64_t period, first, deadline
-    cdef Py_ssize_t reached = 0
+    cdef int64_t period = _args.count_arg(period_ns, "sample_every", "period_ns", 1)
+    cdef Py_ssize_t count = _args.count_arg(n, "sample_every", "n", 0), done = 0
+    cdef clockid_t clock = _args.readable_clock(clock_id, "sample_every")
     cdef int64_t[::1] view
-    if isinstance(period_ns, float) or not hasattr(period_ns, "__index__"):
-        raise TypeError("sample_every(): period_ns must be an integer number of "
-                        f"nanoseconds, got {type(period_ns).__name__}")
-    if not 0 < period_ns.__index__() < 2**62:
-        raise ValueError(f"sample_every(): period_ns must be > 0, got {period_ns}")
-    period = period_ns.__index__()
-    count = _count("sample_every", n, None)
+    cdef timespec ts
+    cdef int result
     if count and (count - 1) > (2**62) // period:
         raise ValueError("sample_every(): period_ns * n overflows 64-bit nanoseconds")
-    clock = _clock_id("sample_every", clock_id)
-    result = np.empty(count, dtype=np.int64)
+    samples = np.empty(count, dtype=np.int64)
     if count == 0:
-        return result
-    view = result
-    first = c.clock_gettime_ns(clock)
-    while reached < count:
-        with nogil:
-            deadline = c.clock_gettime_ns(clock) + PACED_CHUNK_NS
-            reached = _paced(&view[0], reached, count, first, period, clock, deadline)
-        PyErr_CheckSignals()
-    return result
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-def tsc_pairs(Py_ssize_t bursts, Py_ssize_t tries, int64_t spacing_ns):
-    """Paired readings for TSC calibration: ``bursts`` bursts, ``spacing_ns`` apart; in
-    each, ``tries`` reads of (CLOCK_MONOTONIC, lfence+rdtsc, CLOCK_MONOTONIC), of which the
-    tightest is kept. Returns arrays (clock_ns at the middle, ticks, bracket width ns)."""
-    cdef Py_ssize_t b, k
-    cdef int64_t before, after, best_width, best_mid, next_start
-    cdef uint64_t ticks, best_ticks
-    if not VT_HAVE_TSC:
-        raise NotImplementedError("TSC calibration needs the x86-64 time-stamp counter; "
-                                  f"this machine is {os.uname().machine}")
-    if bursts < 2 or tries < 1 or spacing_ns < 0:
-        raise ValueError("tsc_pairs(): need bursts >= 2, tries >= 1, spacing_ns >= 0")
-    middles = np.empty(bursts, dtype=np.int64)
-    counts = np.empty(bursts, dtype=np.uint64)
-    widths = np.empty(bursts, dtype=np.int64)
-    cdef int64_t[::1] mid_view = middles
-    cdef uint64_t[::1] tick_view = counts
-    cdef int64_t[::1] width_view = widths
-    with nogil:
-        next_start = c.monotonic_ns()
-        for b in range(bursts):
-            while c.monotonic_ns() < next_start:
-                pass
-            best_width = -1
-            best_mid = 0
-            best_ticks = 0
-            for k in range(tries):
-                before = c.monotonic_ns()
-                ticks = vt_rdtsc_ordered()
-                after = c.monotonic_ns()
-                if best_width < 0 or after - before < best_width:
-                    best_width = after - before
-                    best_mid = before + (after - before) // 2
-                    best_ticks = ticks
-            mid_view[b] = best_mid
-            tick_view[b] = best_ticks
-            width_view[b] = best_width
-            next_start = next_start + spacing_ns
-    return middles, counts, widths
-
-
-def tsc_invariant():
-    """(invariant, how): whether the TSC ticks at a constant rate in every power state,
-    from CPUID (leaf 0x80000007, EDX bit 8) or /proc/cpuinfo's constant_tsc + nonstop_tsc."""
-    if not VT_HAVE_TSC:
-        return False, "no time-stamp counter on this architecture"
-    if vt_cpuid_bit(0x80000007, 0, 3, 8):
-        return True, "cpuid invariant TSC bit"
+        return samples
+    view = samples
+    result = c.clock_gettime(clock, &ts)
+    if result != 0:
+        _args.raise_errno(result, f"sample_every(): reading clock_id {clock} failed")
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    if {"constant_tsc", "nonstop_tsc"} <= flags:
-                        return True, "/proc/cpuinfo constant_tsc nonstop_tsc"
-                    return False, "neither the cpuid invariant TSC bit nor " \
-                                  "constant_tsc + nonstop_tsc in /proc/cpuinfo"
-    except OSError:
-        pass
-    return False, "the cpuid invariant TSC bit is clear and /proc/cpuinfo is unreadable"
+        paced(&view[0], count, <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec, period,
+              clock, "sample_every", &done)
+    except BaseException as exc:
+        _note(exc, samples[:done])
+        raise
+    return samples

@@ -1,18 +1,17 @@
 """TSC calibration: fit raw time-stamp counter ticks to CLOCK_MONOTONIC nanoseconds.
 
-The pairs come from ``_sample.tsc_pairs``: in each burst, the TSC read (lfence; rdtsc)
+The pairs come from ``_loops.tsc_pairs``: in each burst, the TSC read (lfence; rdtsc)
 bracketed by the two clock reads that lie closest together is kept and placed at the
 bracket's middle -- the tight-pair idea of the kernel's TSC calibration and of TSCNS.
 A least-squares line through the pairs gives ``ns_per_tick``; its residuals say how well
 the line fits. Nothing here runs at import: calibration happens when asked for.
 """
 
-import math
 import warnings
 
 import numpy as np
 
-from vdsotime import _sample
+from vdsotime import _args, _hw, _loops
 from vdsotime._record import record
 
 _FIELDS = ("ns_per_tick ticks0 ns0 residual_ns max_residual_ns pairs seconds "
@@ -61,34 +60,33 @@ class TscCalibration(record("TscCalibration", _FIELDS)):
 
 
 def calibrate_tsc(seconds=0.05, *, bursts=None, tries=16, warn=True):
-    """calibrate_tsc(seconds=0.05) -> TscCalibration
+    """Fit TSC ticks to CLOCK_MONOTONIC over ``seconds`` of paired readings.
 
-    Fit TSC ticks to CLOCK_MONOTONIC over ``seconds`` of paired readings (busy: one core
-    stays busy meanwhile). 50 ms gives about 1 us accuracy and well under 1 ppm of rate
-    error on a machine with an invariant TSC. Warns (``TscWarning``) when the TSC is not
-    invariant. x86-64 only: elsewhere ``NotImplementedError``.
+    The calibration keeps one core busy for ``seconds`` (0.001 to 3600; 50 ms gives about
+    1 us accuracy and well under 1 ppm of rate error on a machine with an invariant TSC).
+    Ctrl-C interrupts it within milliseconds.
+
+    - ``bursts``: how many (clock, TSC, clock) pair bursts, evenly spread over
+      ``seconds`` (default: one every 250 us, 16 to 2000).
+    - ``tries``: reads per burst, of which the tightest bracket is kept (default 16).
+    - ``warn``: warn with ``TscWarning`` when the TSC is not invariant (default True).
+
+    x86 only: elsewhere ``NotImplementedError``.
     """
-    if not _sample.HAVE_TSC:
-        import os
-        raise NotImplementedError("calibrate_tsc() needs the x86-64 time-stamp counter; "
-                                  f"this machine is {os.uname().machine}")
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"calibrate_tsc(): seconds must be a number, got "
-                        f"{type(seconds).__name__}")
-    if not (math.isfinite(seconds) and 0.001 <= seconds <= 3600):
-        raise ValueError(f"calibrate_tsc(): seconds must be between 0.001 and 3600, got "
-                         f"{seconds!r}")
+    _hw.require_tsc("calibrate_tsc")
+    seconds = _args.seconds("calibrate_tsc", seconds, low=0.001, high=3600)
     if bursts is None:
         bursts = max(16, min(2000, int(seconds * 4000)))  # one burst every 250 us
-    if not isinstance(tries, int) or tries < 1:
-        raise ValueError(f"calibrate_tsc(): tries must be a positive int, got {tries!r}")
-    invariant, source = _sample.tsc_invariant()
+    else:
+        bursts = _args.count("calibrate_tsc", "bursts", bursts, 2)
+    tries = _args.count("calibrate_tsc", "tries", tries, 1)
+    invariant, source = _hw.tsc_invariant()
     if warn and not invariant:
         warnings.warn(f"the TSC may not be invariant on this machine ({source}): TSC "
                       "readings can drift from CLOCK_MONOTONIC or differ between CPUs",
                       TscWarning, stacklevel=2)
     spacing = int(seconds * 1e9 / (bursts - 1))
-    middles, ticks, widths = _sample.tsc_pairs(bursts, tries, spacing)
+    middles, ticks, widths = _loops.tsc_pairs(bursts, tries, spacing)
     # Drop the worst-bracketed quarter (interrupted or preempted bursts), then fit.
     keep = widths <= np.quantile(widths, 0.75)
     middles, ticks = middles[keep], ticks[keep]

@@ -38,5 +38,7 @@ cdef int clock_getres_failed(clockid_t clock_id, timespec* ts, int result) noexc
 cdef int gettimeofday_failed(timeval* tv, int result) noexcept nogil
 cdef int getcpu_failed(unsigned int* cpu, unsigned int* node, int result) noexcept nogil
 
-# The real clock_getres system call: 0 or -errno.
+# The real clock_gettime and clock_getres system calls (their time64 forms on 32-bit
+# ABIs): 0 or -errno.
+cdef int sys_clock_gettime(clockid_t clock_id, timespec* ts) noexcept nogil
 cdef int sys_clock_getres(clockid_t clock_id, timespec* ts) noexcept nogil

@@ -187,6 +187,10 @@ cdef int getcpu_failed(unsigned int* cpu, unsigned int* node, int result) noexce
     return error if error else vt_sys_getcpu(cpu, node, NULL)
 
 
+cdef int sys_clock_gettime(clockid_t clock_id, timespec* ts) noexcept nogil:
+    return vt_sys_clock_gettime(clock_id, ts)
+
+
 cdef int sys_clock_getres(clockid_t clock_id, timespec* ts) noexcept nogil:
     return vt_sys_clock_getres(clock_id, ts)
 
@@ -326,6 +330,18 @@ _init()
 # vdsotime/vdsotime.h declares the struct and a helper.
 CAPSULE_NAME = "vdsotime._vdso.function_table"
 function_table = PyCapsule_New(<void*>&table, b"vdsotime._vdso.function_table", NULL)
+
+
+def c_symbols():
+    """Addresses of the function table and of its clock_gettime/clock_getres error paths
+    in this process, by the symbol names under which vdsotime.numba registers them with
+    LLVM: compiled numba code names the symbols, never an address, so a function cached
+    on disk (``cache=True``) finds them again in the next process."""
+    return {
+        "vdsotime_function_table": <uintptr_t>&table,
+        "vdsotime_clock_gettime_failed": <uintptr_t>&clock_gettime_failed,
+        "vdsotime_clock_getres_failed": <uintptr_t>&clock_getres_failed,
+    }
 
 
 def bindings():

@@ -158,7 +158,7 @@ class Progress:
 def cmd_clocks(args):
     import time
 
-    from vdsotime import _measure, measure
+    from vdsotime import _loops, measure
 
     n = args.n
     info = vdsotime.info()
@@ -171,7 +171,7 @@ def cmd_clocks(args):
         clock_stats = measure.overhead(clock_id, n)
         python_ns = _per_call(vdsotime.clock_gettime_ns, clock_id, n)
         stdlib_ns = _per_call(time.clock_gettime_ns, clock_id, n)
-        syscall_ns = _measure.syscall_loop(max(1, n // 10), clock_id) / max(1, n // 10)
+        syscall_ns = _loops.syscall_loop(max(1, n // 10), clock_id) / max(1, n // 10)
         rows.append({
             "clock": name, "clock_id": clock_id,
             "vdsotime_c_ns": clock_stats.ns_per_call, "vdsotime_python_ns": python_ns,

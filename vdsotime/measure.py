@@ -1,11 +1,9 @@
 """Measurement tools: clock overhead and resolution, per-call latency of a Python
 callable, and a jitter (hiccup) detector. Loaded on first use (it imports numpy)."""
 
-import math
-
 import numpy as np
 
-from vdsotime import _clock, _measure, _sample, stats
+from vdsotime import _args, _clock, _loops, _sample, stats
 from vdsotime._record import record
 
 _CLOCK_NAMES = {value: name for name, value in vars(_clock).items()
@@ -16,33 +14,45 @@ def clock_name(clock_id):
     return _CLOCK_NAMES.get(clock_id, f"clock {clock_id}")
 
 
-def _check_count(function, name, value, minimum=1):
-    if isinstance(value, bool) or isinstance(value, float) or not hasattr(value, "__index__"):
-        raise TypeError(f"{function}(): {name} must be an integer, got {type(value).__name__}")
-    value = value.__index__()
-    if value < minimum:
-        raise ValueError(f"{function}(): {name} must be >= {minimum}, got {value}")
-    return value
+def is_cpu_time_clock(clock_id):
+    """Whether ``clock_id`` counts CPU time (it stops while its thread or process is not
+    running): CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID, and the negative ids
+    of other threads' and processes' CPU clocks -- but not the negative ids of dynamic
+    POSIX clocks (file descriptors), whose low three bits are 3 (CLOCKFD)."""
+    if clock_id in (_clock.CLOCK_PROCESS_CPUTIME_ID, _clock.CLOCK_THREAD_CPUTIME_ID):
+        return True
+    return clock_id < 0 and (clock_id & 7) != 3
 
 
-def _check_clock(function, clock_id):
-    if isinstance(clock_id, float) or not hasattr(clock_id, "__index__"):
-        raise TypeError(f"{function}(): clock_id must be an integer (a CLOCK_* constant), "
-                        f"got {type(clock_id).__name__}")
+def _available_memory():
+    """Bytes of memory available for new allocations (MemAvailable), or None."""
     try:
-        _clock.clock_gettime_ns(clock_id)
-    except OSError as exc:
-        raise OSError(exc.errno, f"{function}(): clock_id {clock_id} is not a clock this "
-                                 f"kernel knows ({exc.strerror})") from None
-    return clock_id.__index__()
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
-def _check_seconds(function, seconds):
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"{function}(): seconds must be a number, got {type(seconds).__name__}")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"{function}(): seconds must be a finite number > 0, got {seconds!r}")
-    return float(seconds)
+def _check_memory(function, name, count, bytes_each):
+    """Refuse a count whose arrays cannot fit in the memory available, before
+    allocating anything (a MemoryError later would look like the measured code's)."""
+    needed = count * bytes_each
+    available = _available_memory()
+    if available is not None and needed > available:
+        raise ValueError(f"{function}(): {name}={count:,} needs {needed / 2**30:,.1f} GiB "
+                         f"for its samples; this machine has {available / 2**30:,.1f} GiB "
+                         "available")
+
+
+def _attach_partial(exc, make):
+    """Give an exception in flight what was measured before it (``partial_result``)."""
+    try:
+        exc.partial_result = make()
+    except Exception:
+        pass
 
 
 def _summary_lines(values):
@@ -84,8 +94,9 @@ def overhead(clock_id=_clock.CLOCK_MONOTONIC, n=100_000):
 
     Read the clock ``n`` times back to back (in a C loop, without the GIL) and describe
     the cost of a read and the clock's resolution."""
-    clock_id = _check_clock("overhead", clock_id)
-    n = _check_count("overhead", "n", n, minimum=2)
+    clock_id = _args.readable("overhead", clock_id)
+    n = _args.count("overhead", "n", n, 2)
+    _check_memory("overhead", "n", n, 16)
     readings = np.empty(n, dtype=np.int64)
     _sample.sample(16, clock_id)  # warm the path
     start = _clock.monotonic_ns()
@@ -155,55 +166,83 @@ def bench(fn, *args, n=None, warmup=None, **kwargs):
     return _bench(fn, args, kwargs, n, warmup, None)
 
 
+def default_counts(per_call_ns):
+    """(n, warmup) when the caller gives neither: about a second of timed calls (100 to
+    1,000,000 of them), and 1 % of that as warm-up (10 to 1000)."""
+    n = int(min(1_000_000, max(100, 1e9 / max(per_call_ns, 1.0))))
+    return n, int(min(1000, max(10, n // 100)))
+
+
+def _latency(fn, raw, timer, n, warmup):
+    """The LatencyResult of ``raw`` per-call times, the timer's overhead taken from
+    ``timer``: its mean without the slowest 1 % (interrupted reads). The clock's steps
+    quantize each sample (10 ns on some machines), so a median would flip between two
+    steps; the trimmed mean does not."""
+    overhead_ns = float(timer[timer <= np.percentile(timer, 99)].mean())
+    samples = np.maximum(raw - int(round(overhead_ns)), 0).astype(np.int64)
+    return LatencyResult(_describe(fn), samples, overhead_ns, n, warmup)
+
+
 def _bench(fn, args, kwargs, n, warmup, progress):
     if not callable(fn):
         raise TypeError(f"bench(): fn must be callable, got {type(fn).__name__}")
     if n is not None:
-        n = _check_count("bench", "n", n)
+        n = _args.count("bench", "n", n, 1)
+        _check_memory("bench", "n", n, 8)
     if warmup is not None:
-        warmup = _check_count("bench", "warmup", warmup, minimum=0)
+        warmup = _args.count("bench", "warmup", warmup, 0)
     args, kwargs = tuple(args), dict(kwargs)
     # A first call and a short estimate choose the counts.
     probe = np.empty(max(1, min(100, n or 100, warmup if warmup else 100)), dtype=np.int64)
-    _measure.time_calls(fn, args, kwargs, probe, 0, len(probe))
+    _loops.time_calls(fn, args, kwargs, probe, 0, len(probe))
     per_call = max(float(np.median(probe)), 1.0)
-    if n is None:
-        n = int(min(1_000_000, max(100, 1e9 / per_call)))
-    if warmup is None:
-        warmup = int(min(1000, max(10, n // 100)))
+    chosen_n, chosen_warmup = default_counts(per_call)
+    n = chosen_n if n is None else n
+    warmup = chosen_warmup if warmup is None else warmup
     if warmup:
-        _measure.time_calls(fn, args, kwargs, np.empty(warmup, dtype=np.int64), 0, warmup)
+        _loops.time_calls(fn, args, kwargs, np.empty(warmup, dtype=np.int64), 0, warmup)
     raw = np.empty(n, dtype=np.int64)
     # In steps of about 0.1 s: progress, and the timer's overhead measured beside each step
     # (so that it is measured under the same conditions as the calls).
     step = max(1, int(0.1e9 / per_call))
     steps = (n + step - 1) // step
     timer = np.empty(steps * 1000, dtype=np.int64)
-    for k, start in enumerate(range(0, n, step)):
-        stop = min(n, start + step)
-        _measure.time_calls(fn, args, kwargs, raw, start, stop)
-        _measure.timer_overhead(timer[k * 1000:(k + 1) * 1000])
-        if progress is not None:
-            progress(stop, n)
-    # The mean without the slowest 1 % (interrupted reads): the clock's steps quantize each
-    # sample (10 ns on some machines), so a median would flip between two steps.
-    overhead_ns = float(timer[timer <= np.percentile(timer, 99)].mean())
-    samples = np.maximum(raw - int(round(overhead_ns)), 0).astype(np.int64)
-    return LatencyResult(_describe(fn), samples, overhead_ns, n, warmup)
+    done = 0
+    try:
+        for k, start in enumerate(range(0, n, step)):
+            stop = min(n, start + step)
+            _loops.time_calls(fn, args, kwargs, raw, start, stop)
+            done = stop
+            _loops.timer_overhead(timer[k * 1000:(k + 1) * 1000])
+            if progress is not None:
+                progress(stop, n)
+    except BaseException as exc:
+        done += getattr(exc, "calls_done", 0)
+        if done and isinstance(exc, KeyboardInterrupt):
+            def partial():
+                measured = timer[:max(1, k) * 1000]
+                if k == 0:
+                    _loops.timer_overhead(measured)
+                return _latency(fn, raw[:done], measured, done, warmup)
+            _attach_partial(exc, partial)
+        raise
+    return _latency(fn, raw, timer, n, warmup)
 
 
 # -- jitter ---------------------------------------------------------------------------
 
 GAP_DTYPE = np.dtype([("start_ns", np.int64), ("length_ns", np.int64), ("cpu", np.int32)])
 
-_JITTER = ("gaps loops duration_ns threshold_ns clock_id start_ns")
+_JITTER = ("gaps loops duration_ns threshold_ns clock_id start_ns interrupted")
 
 
-class JitterResult(record("JitterResult", _JITTER)):
+class JitterResult(record("JitterResult", _JITTER, defaults=(False,))):
     """What a jitter run saw: ``gaps`` (structured: start_ns, length_ns, cpu) for every
     pause of at least ``threshold_ns`` between two consecutive clock reads of a tight
-    loop, ``loops`` (reads), ``duration_ns``; derived: ``max_gap_ns``, ``stalled_ns``
-    (time inside gaps), ``stolen_percent``, ``gaps_per_second``."""
+    loop, ``loops`` (reads), ``duration_ns`` (on CLOCK_MONOTONIC), ``start_ns`` (the
+    first reading of the clock), ``interrupted`` (the run was cut short by Ctrl-C and
+    this is what it recorded until then); derived: ``max_gap_ns``, ``stalled_ns`` (time
+    inside gaps), ``stolen_percent``, ``gaps_per_second``."""
 
     __slots__ = ()
 
@@ -266,39 +305,68 @@ class JitterResult(record("JitterResult", _JITTER)):
 def jitter(seconds, threshold_ns=10_000, clock_id=_clock.CLOCK_MONOTONIC):
     """jitter(seconds, threshold_ns=10_000, clock_id=CLOCK_MONOTONIC) -> JitterResult
 
-    Spin on one core for ``seconds``, reading the clock back to back without the GIL, and
-    record every gap of at least ``threshold_ns`` between two reads: time the thread did
-    not run (interrupts, preemption, a stopped process, a hypervisor stealing the CPU).
-    The gap buffer grows as needed; Ctrl-C raises KeyboardInterrupt.
+    Spin on one core for ``seconds`` (measured on CLOCK_MONOTONIC), reading the clock back
+    to back without the GIL, and record every gap of at least ``threshold_ns`` between two
+    reads: time the thread did not run (interrupts, preemption, a stopped process, a
+    hypervisor stealing the CPU). The gap buffer grows as needed.
+
+    ``threshold_ns`` must be above the clock's resolution (``clock_getres``), and CPU-time
+    clocks are refused: they stop while the thread is off the CPU, which is what jitter
+    looks for. Ctrl-C raises KeyboardInterrupt within milliseconds; its
+    ``partial_result`` is the JitterResult of the run so far (``interrupted=True``).
     """
     return _jitter(seconds, threshold_ns, clock_id, None)
 
 
+class JitterWarning(RuntimeWarning):
+    """A jitter run whose threshold is so low that the loop's own reads count as gaps."""
+
+
 def _jitter(seconds, threshold_ns, clock_id, progress):
-    seconds = _check_seconds("jitter", seconds)
+    seconds = _args.seconds("jitter", seconds)
     if isinstance(threshold_ns, bool) or not isinstance(threshold_ns, (int, float)):
         raise TypeError("jitter(): threshold_ns must be a number of nanoseconds, got "
                         f"{type(threshold_ns).__name__}")
-    if not math.isfinite(threshold_ns) or threshold_ns < 1:
+    if not np.isfinite(threshold_ns) or threshold_ns < 1:
         raise ValueError(f"jitter(): threshold_ns must be >= 1, got {threshold_ns!r}")
     threshold_ns = int(threshold_ns)
-    clock_id = _check_clock("jitter", clock_id)
-    gaps = np.empty(4096, dtype=GAP_DTYPE)
-    count, loops = 0, 0
-    start = _clock.clock_gettime_ns(clock_id)
-    until = start + int(seconds * 1e9)
-    previous = start
-    while previous < until:
-        # Back in Python every 10 ms: the interpreter runs signal handlers here (Ctrl-C
-        # raises), and a full gap buffer doubles. The last reading carries over, so a
-        # stall during this bookkeeping is still seen (and the bookkeeping itself, about
-        # a microsecond, shows as a gap only with thresholds that small).
-        count, done, previous = _measure.jitter_loop(gaps, count, threshold_ns, until,
-                                                     10_000_000, clock_id, previous)
-        loops += done
-        if count == len(gaps):
-            gaps = np.concatenate([gaps, np.empty(len(gaps), dtype=GAP_DTYPE)])
-        if progress is not None:
-            progress(previous - start, until - start)
-    return JitterResult(gaps[:count].copy(), loops, previous - start, threshold_ns, clock_id,
-                        start)
+    clock_id = _args.readable("jitter", clock_id)
+    if is_cpu_time_clock(clock_id):
+        raise ValueError(f"jitter(): {clock_name(clock_id)} counts CPU time, which stops "
+                         "while the thread is not running: jitter needs a clock that "
+                         "keeps running (CLOCK_MONOTONIC)")
+    resolution = _clock.clock_getres_ns(clock_id)
+    if threshold_ns <= resolution:
+        raise ValueError(f"jitter(): threshold_ns={threshold_ns:,} is not above the "
+                         f"resolution of {clock_name(clock_id)} ({stats.format_ns(resolution)}):"
+                         " every step of the clock would count as a gap")
+    total_ns = int(seconds * 1e9)
+    run = _loops.JitterRun(GAP_DTYPE, total_ns, threshold_ns, clock_id)
+
+    def result(interrupted=False):
+        return JitterResult(run.gaps[:run.count].copy(), run.loops, run.ended - run.started,
+                            threshold_ns, clock_id, run.start_ns, interrupted)
+
+    if progress is None:
+        try:
+            run.run()
+        except KeyboardInterrupt as exc:
+            _attach_partial(exc, lambda: result(True))
+            raise
+    else:
+        # For the CLI: the run in slices of 0.25 s, to report progress.
+        try:
+            while not run.over:
+                run.run(250_000_000)
+                progress(run.ended - run.started, total_ns)
+        except KeyboardInterrupt as exc:
+            _attach_partial(exc, lambda: result(True))
+            raise
+    final = result()
+    if final.loops and len(final.gaps) > final.loops // 2:
+        import warnings
+        warnings.warn(f"jitter(): {len(final.gaps):,} of {final.loops:,} reads were gaps of "
+                      f"at least {stats.format_ns(threshold_ns)}: the threshold is about the "
+                      "cost of one read, so the loop's own steps count as gaps",
+                      JitterWarning, stacklevel=3)
+    return final

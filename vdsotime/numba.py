@@ -3,88 +3,129 @@
     from numba import njit
     from vdsotime.numba import monotonic_ns, clock_gettime_ns
 
-    @njit
+    @njit(cache=True)
     def timed(work):
         start = monotonic_ns()
         ...
         return monotonic_ns() - start
 
-Each function is an intrinsic: compiled code calls the function that vdsotime bound at
-import (the vDSO's ``clock_gettime``, or libc's) through its address, with the
-``timespec`` on the stack -- no Python, no GIL, no allocation. Like ``clock.pxd``, the
-``*_ns`` functions return nanoseconds, or -errno for an invalid clock id.
+Each function is an intrinsic that does what ``clock.pxd`` does: it loads the bound
+``clock_gettime`` from vdsotime's function table, calls it with the ``timespec`` on the
+stack, and on a nonzero result takes vdsotime's error path (the real system call for a
+vDSO failure other than EINVAL, libc's errno for the libc backend). The ``*_ns``
+functions return nanoseconds, or -errno (-1 ... -4095) for an invalid clock id. No
+Python, no GIL, no allocation.
 
-The address is baked into the compiled code, and it differs from process to process
-(ASLR): do not use these with ``@njit(cache=True)``.
+Compiled code reaches the table and the error path by symbol name
+(``vdsotime_function_table``, ``vdsotime_clock_gettime_failed``), which importing this
+module registers with LLVM for the current process. No address is baked into the machine
+code, so ``@njit(cache=True)`` works across processes, and a mock clock
+(``vdsotime.testing``) that swaps the table is seen by compiled code too.
 """
 
 try:
-    from llvmlite import ir
-    from numba import njit, types
-    from numba.core import cgutils
-    from numba.extending import intrinsic
+    from llvmlite import binding as _llvm
+    from llvmlite import ir as _ir
+    from numba import njit as _njit
+    from numba import types as _types
+    from numba.core import cgutils as _cgutils
+    from numba.extending import intrinsic as _intrinsic
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("vdsotime.numba needs numba: pip install numba") from exc
+    raise ImportError("vdsotime.numba needs numba: pip install 'vdsotime[numba]'") from exc
 
 from vdsotime import _clock, _vdso
 
 __all__ = [
     "boottime_ns", "clock_gettime_ns", "monotonic_coarse_ns", "monotonic_ns",
-    "monotonic_raw_ns", "process_time_ns", "realtime_coarse_ns", "tai_ns", "thread_time_ns",
-    "time_ns",
+    "monotonic_raw_ns", "perf_counter_ns", "process_time_ns", "realtime_coarse_ns",
+    "tai_ns", "thread_time_ns", "time_ns",
 ]
 
-_CLOCK_GETTIME = _vdso.address("clock_gettime")
+_TABLE = "vdsotime_function_table"
+_FAILED = "vdsotime_clock_gettime_failed"
+for _name, _address in _vdso.c_symbols().items():
+    _llvm.add_symbol(_name, _address)
 
 
-@intrinsic
+def _external(module, name, kind):
+    """The declaration of ``name`` in ``module``: a global variable or a function."""
+    if kind == "function":
+        return _cgutils.get_or_insert_function(module, _FAILED_TYPE, name)
+    variable = module.globals.get(name)
+    if variable is None:
+        # The table struct begins with its clock_gettime pointer (vdsotime.h).
+        variable = _ir.GlobalVariable(module, _CLOCK_GETTIME_TYPE.as_pointer(), name)
+        variable.linkage = "external"
+    return variable
+
+
+_INT32, _INT64 = _ir.IntType(32), _ir.IntType(64)
+# struct timespec with 64-bit seconds and nanoseconds, as the table's functions take it.
+_TIMESPEC = _ir.LiteralStructType([_INT64, _INT64])
+_CLOCK_GETTIME_TYPE = _ir.FunctionType(_INT32, [_INT32, _TIMESPEC.as_pointer()])
+_FAILED_TYPE = _ir.FunctionType(_INT32, [_INT32, _TIMESPEC.as_pointer(), _INT32])
+
+
+@_intrinsic
 def _clock_gettime_ns(typingctx, clock_id):
-    """int64 nanoseconds of ``clock_id``, or the nonzero result of a failed call."""
-    if not isinstance(clock_id, types.Integer):
+    """int64 nanoseconds of ``clock_id``, or -errno."""
+    if not isinstance(clock_id, _types.Integer):
         return None
 
     def codegen(context, builder, signature, args):
-        int32, int64 = ir.IntType(32), ir.IntType(64)
-        timespec = ir.LiteralStructType([int64, int64])
-        function_type = ir.FunctionType(int32, [int32, timespec.as_pointer()])
-        function = builder.inttoptr(ir.Constant(int64, _CLOCK_GETTIME),
-                                    function_type.as_pointer())
-        [value] = args
-        clock = context.cast(builder, value, signature.args[0], types.int32)
-        ts = cgutils.alloca_once(builder, timespec)
-        status = builder.call(function, [clock, ts])
-        seconds = builder.load(cgutils.gep_inbounds(builder, ts, 0, 0))
-        nanoseconds = builder.load(cgutils.gep_inbounds(builder, ts, 0, 1))
-        total = builder.add(builder.mul(seconds, ir.Constant(int64, 1_000_000_000)),
+        module = builder.module
+        clock = context.cast(builder, args[0], signature.args[0], _types.int32)
+        function = builder.load(_external(module, _TABLE, "variable"))
+        ts = _cgutils.alloca_once(builder, _TIMESPEC)
+        status = _cgutils.alloca_once(builder, _INT32)
+        builder.store(builder.call(function, [clock, ts]), status)
+        first = builder.load(status)
+        with builder.if_then(builder.icmp_signed("!=", first, _ir.Constant(_INT32, 0)),
+                             likely=False):
+            failed = _external(module, _FAILED, "function")
+            builder.store(builder.call(failed, [clock, ts, first]), status)
+        result = builder.load(status)
+        seconds = builder.load(_cgutils.gep_inbounds(builder, ts, 0, 0))
+        nanoseconds = builder.load(_cgutils.gep_inbounds(builder, ts, 0, 1))
+        total = builder.add(builder.mul(seconds, _ir.Constant(_INT64, 1_000_000_000)),
                             nanoseconds)
-        failed = builder.icmp_signed("!=", status, ir.Constant(int32, 0))
-        # A vDSO failure is -errno already; libc's is -1 (errno is not reachable here).
-        error = builder.sext(status, int64)
-        return builder.select(failed, error, total)
+        return builder.select(builder.icmp_signed("!=", result, _ir.Constant(_INT32, 0)),
+                              builder.sext(result, _INT64), total)
 
-    return types.int64(clock_id), codegen
+    return _types.int64(clock_id), codegen
 
 
-@njit(inline="always")
+@_njit(inline="always")
 def clock_gettime_ns(clock_id):
-    """Nanoseconds of ``clock_id``, or a negative errno."""
+    """Nanoseconds of ``clock_id``, or a negative errno (for numba's nopython mode)."""
     return _clock_gettime_ns(clock_id)
 
 
-def _named(clock_id, name):
-    @njit(inline="always")
+def _named(clock_id, name, what):
+    @_njit(inline="always")
     def read():
         return _clock_gettime_ns(clock_id)
-    read.__doc__ = f"{name} in nanoseconds (for numba's nopython mode)."
+    read.__doc__ = f"{what} in nanoseconds, or a negative errno (for numba's nopython mode)."
+    read.__name__ = read.__qualname__ = name
     return read
 
 
-time_ns = _named(_clock.CLOCK_REALTIME, "CLOCK_REALTIME")
-monotonic_ns = _named(_clock.CLOCK_MONOTONIC, "CLOCK_MONOTONIC")
-monotonic_raw_ns = _named(_clock.CLOCK_MONOTONIC_RAW, "CLOCK_MONOTONIC_RAW")
-boottime_ns = _named(_clock.CLOCK_BOOTTIME, "CLOCK_BOOTTIME")
-tai_ns = _named(_clock.CLOCK_TAI, "CLOCK_TAI")
-monotonic_coarse_ns = _named(_clock.CLOCK_MONOTONIC_COARSE, "CLOCK_MONOTONIC_COARSE")
-realtime_coarse_ns = _named(_clock.CLOCK_REALTIME_COARSE, "CLOCK_REALTIME_COARSE")
-process_time_ns = _named(_clock.CLOCK_PROCESS_CPUTIME_ID, "CLOCK_PROCESS_CPUTIME_ID")
-thread_time_ns = _named(_clock.CLOCK_THREAD_CPUTIME_ID, "CLOCK_THREAD_CPUTIME_ID")
+time_ns = _named(_clock.CLOCK_REALTIME, "time_ns", "CLOCK_REALTIME")
+monotonic_ns = _named(_clock.CLOCK_MONOTONIC, "monotonic_ns", "CLOCK_MONOTONIC")
+perf_counter_ns = _named(_clock.CLOCK_MONOTONIC, "perf_counter_ns",
+                         "CLOCK_MONOTONIC (as time.perf_counter_ns)")
+monotonic_raw_ns = _named(_clock.CLOCK_MONOTONIC_RAW, "monotonic_raw_ns", "CLOCK_MONOTONIC_RAW")
+boottime_ns = _named(_clock.CLOCK_BOOTTIME, "boottime_ns", "CLOCK_BOOTTIME")
+tai_ns = _named(_clock.CLOCK_TAI, "tai_ns", "CLOCK_TAI")
+monotonic_coarse_ns = _named(_clock.CLOCK_MONOTONIC_COARSE, "monotonic_coarse_ns",
+                             "CLOCK_MONOTONIC_COARSE")
+realtime_coarse_ns = _named(_clock.CLOCK_REALTIME_COARSE, "realtime_coarse_ns",
+                            "CLOCK_REALTIME_COARSE")
+process_time_ns = _named(_clock.CLOCK_PROCESS_CPUTIME_ID, "process_time_ns",
+                         "CLOCK_PROCESS_CPUTIME_ID")
+thread_time_ns = _named(_clock.CLOCK_THREAD_CPUTIME_ID, "thread_time_ns",
+                        "CLOCK_THREAD_CPUTIME_ID")
+
+
+def __dir__():
+    return list(__all__)
