@@ -265,10 +265,19 @@ def cmd_jitter(args):
 
     clock_id = CLOCK_CHOICES[args.clock]
     progress = Progress("vdsotime jitter")
+    interrupted = False
     try:
         result = measure._jitter(args.seconds, args.threshold_us * 1000, clock_id, progress)
+    except KeyboardInterrupt as exc:
+        # Ctrl-C ends the run early: report what it recorded until then.
+        result = getattr(exc, "partial_result", None)
+        if result is None:
+            raise
+        interrupted = True
     finally:
         progress.close()
+    if interrupted:
+        print("vdsotime: interrupted; the run so far:", file=sys.stderr)
     if args.plot:
         try:
             stats.plot_jitter(result, args.plot)
@@ -278,14 +287,14 @@ def cmd_jitter(args):
             raise CommandError(f"cannot write {args.plot}: {exc.strerror}") from None
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
-        return 0
+        return 130 if interrupted else 0
     print(result)
     if len(result.gaps):
         print()
         print(stats.render_histogram(*result.histogram(2)))
     if args.plot:
         print(f"\nplot written to {args.plot}")
-    return 0
+    return 130 if interrupted else 0
 
 
 CLOCK_CHOICES = {name[6:].lower(): getattr(vdsotime, name) for name in dir(vdsotime)

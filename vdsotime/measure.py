@@ -276,6 +276,7 @@ class JitterResult(record("JitterResult", _JITTER, defaults=(False,))):
     def to_dict(self):
         result = {
             "clock": clock_name(self.clock_id), "duration_ns": self.duration_ns,
+            "interrupted": bool(self.interrupted),
             "threshold_ns": self.threshold_ns, "loops": self.loops,
             "ns_per_loop": self.ns_per_loop, "gaps": len(self.gaps),
             "gaps_per_second": self.gaps_per_second, "max_gap_ns": self.max_gap_ns,
@@ -290,7 +291,8 @@ class JitterResult(record("JitterResult", _JITTER, defaults=(False,))):
 
     def __str__(self):
         lines = [
-            f"jitter on {clock_name(self.clock_id)}: {self.duration_ns / 1e9:.3g} s, "
+            f"jitter on {clock_name(self.clock_id)}: {self.duration_ns / 1e9:.3g} s"
+            f"{' (interrupted)' if self.interrupted else ''}, "
             f"{self.loops} reads ({self.ns_per_loop:.1f} ns per loop), "
             f"threshold {stats.format_ns(self.threshold_ns)}",
             f"  {len(self.gaps)} gaps ({self.gaps_per_second:.3g} per second), "
