@@ -97,6 +97,7 @@ def _capsule_name(capsule):
 # change for every extension built against clock.pxd: bump the version and say so.
 EXPORTED = {
     "table": "struct __pyx_t_8vdsotime_5_vdso_FunctionTable",
+    "import_table": "struct __pyx_t_8vdsotime_5_vdso_FunctionTable",
     "clock_gettime_failed": "int (clockid_t, struct timespec *, int)",
     "clock_getres_failed": "int (clockid_t, struct timespec *, int)",
     "gettimeofday_failed": "int (struct timeval *, int)",

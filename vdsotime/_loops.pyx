@@ -28,7 +28,7 @@ from vdsotime cimport _args
 from vdsotime cimport clock as c
 from vdsotime._hw cimport (VT_CPU_FROM_GETCPU, VT_HAVE_TSC, vt_cpu_source, vt_hardware_cpu,
                           vt_rdtsc, vt_rdtsc_ordered)
-from vdsotime._vdso cimport clockid_t, sys_clock_gettime, timespec
+from vdsotime._vdso cimport clockid_t, import_table, sys_clock_gettime, timespec
 
 # The longest stretch between two signal checks is CHUNK_NS plus one block's work.
 cdef int64_t CHUNK_NS = 5_000_000
@@ -70,8 +70,12 @@ cdef struct Loop:
 
 
 cdef inline int64_t deadline_clock() noexcept nogil:
-    """The clock every deadline is measured on: CLOCK_MONOTONIC."""
-    return c.monotonic_ns()
+    """The clock every deadline is measured on: CLOCK_MONOTONIC as bound at import
+    (``import_table``, which a mock clock never swaps), else the system call."""
+    cdef timespec ts
+    if import_table.clock_gettime(c.CLOCK_MONOTONIC, &ts) != 0:
+        sys_clock_gettime(c.CLOCK_MONOTONIC, &ts)
+    return ns_of(&ts)
 
 
 cdef inline bint past_deadline(Loop* loop) noexcept nogil:

@@ -288,7 +288,7 @@ cdef _bind(str function, uintptr_t address, int slot, bint vdso):
 
 
 cdef _init():
-    global _live_image, _fallback_reason
+    global _live_image, _fallback_reason, import_table
     cdef const char* disable = getenv("VDSOTIME_DISABLE_VDSO")
     cdef uintptr_t base = 0
     bound, missing = {}, {}
@@ -321,6 +321,7 @@ cdef _init():
             if reason is None:
                 reasons.append(f"{function}: {why}")
     _fallback_reason = reason or ("; ".join(reasons) if reasons else None)
+    import_table = table
 
 
 _init()
