@@ -25,6 +25,7 @@ import numpy as np
 from vdsotime._hw import CPU_SOURCE, HAVE_TSC  # where sample_cpu() gets the CPU from
 
 TIME_CPU_DTYPE = np.dtype([("t_ns", np.int64), ("cpu", np.int32)])
+CLOCK_MONOTONIC = c.CLOCK_MONOTONIC  # the default clock, by name in signatures
 
 cdef object ndarray = np.ndarray
 cdef object empty = np.empty
@@ -133,46 +134,60 @@ cdef _note(exc, partial):
 
 # -- the Python surface -------------------------------------------------------------------
 
-def sample(n=None, clock_id=c.CLOCK_MONOTONIC, *, out=None):
-    """sample(n=None, clock_id=CLOCK_MONOTONIC, *, out=None) -> ndarray[int64]
+def sample(n=None, clock_id=CLOCK_MONOTONIC, *, out=None):
+    """Back-to-back readings of a clock, in nanoseconds, taken without the GIL.
 
-    ``n`` back-to-back readings of the clock, in nanoseconds, taken without the GIL. With
-    ``out`` (a writeable, aligned, native-order 1-D C-contiguous int64 array) the readings
-    go there, in place: all of it, or its first ``n`` elements, and that array (or that
-    slice) is returned. Ctrl-C raises KeyboardInterrupt within milliseconds, a clock that
-    fails mid-run raises OSError; either way ``exc.partial_result`` holds the readings
-    taken so far.
+    - ``n``: how many readings (a new int64 array); may be left out when ``out`` is given.
+    - ``clock_id``: a ``CLOCK_*`` constant or any clock id (default CLOCK_MONOTONIC).
+    - ``out``: a writeable, aligned, native-byte-order 1-D C-contiguous int64 array to
+      fill in place: all of it, or its first ``n`` elements. That array (or that slice)
+      is returned.
+
+    Ctrl-C raises KeyboardInterrupt within milliseconds; a clock that fails mid-run
+    raises OSError. Either way ``exc.partial_result`` holds the readings taken so far.
     """
     return _run("sample", FILL_CLOCK, n, out, _args.readable_clock(clock_id, "sample"))
 
 
 def sample_tsc(n=None, *, out=None):
-    """sample_tsc(n=None, *, out=None) -> ndarray[uint64]
+    """Back-to-back raw time-stamp counter readings (``rdtsc``), in ticks (uint64).
 
-    ``n`` back-to-back raw time-stamp counter readings (``rdtsc``), in ticks. Convert them
-    with ``calibrate_tsc().to_ns(ticks)``. x86 only (NotImplementedError elsewhere).
+    - ``n``: how many readings; may be left out when ``out`` is given.
+    - ``out``: a writeable, aligned, native-byte-order 1-D C-contiguous uint64 array to
+      fill in place (all of it, or its first ``n`` elements).
+
+    Convert ticks with ``calibrate_tsc().to_ns(ticks)``. x86 only (NotImplementedError
+    elsewhere). Ctrl-C: as ``sample()``.
     """
     return _run("sample_tsc", FILL_TSC, n, out, 0)
 
 
-def sample_cpu(n=None, clock_id=c.CLOCK_MONOTONIC, *, out=None):
-    """sample_cpu(n=None, clock_id=CLOCK_MONOTONIC, *, out=None) -> structured ndarray
+def sample_cpu(n=None, clock_id=CLOCK_MONOTONIC, *, out=None):
+    """Readings of a clock, each with the CPU the thread ran on just after it.
 
-    ``n`` readings of the clock, each with the CPU the thread ran on just after it:
-    fields ``t_ns`` (int64) and ``cpu`` (int32). The CPU comes from ``rdpid``, or
-    ``rdtscp``, or ``getcpu`` (``vdsotime._sample.CPU_SOURCE`` says which).
+    Returns a structured array with fields ``t_ns`` (int64) and ``cpu`` (int32).
+
+    - ``n``: how many readings; may be left out when ``out`` is given.
+    - ``clock_id``: the clock (default CLOCK_MONOTONIC).
+    - ``out``: an array of ``vdsotime._sample.TIME_CPU_DTYPE`` to fill in place.
+
+    The CPU comes from ``rdpid``, or ``rdtscp``, or ``getcpu``
+    (``vdsotime._sample.CPU_SOURCE`` says which). Ctrl-C: as ``sample()``.
     """
     return _run("sample_cpu", FILL_CPU, n, out,
                 _args.readable_clock(clock_id, "sample_cpu"))
 
 
-def sample_every(period_ns, n, clock_id=c.CLOCK_MONOTONIC):
-    """sample_every(period_ns, n, clock_id=CLOCK_MONOTONIC) -> ndarray[int64]
+def sample_every(period_ns, n, clock_id=CLOCK_MONOTONIC):
+    """Readings paced ``period_ns`` apart by busy-waiting (a core stays busy).
 
-    ``n`` readings paced ``period_ns`` apart on the clock by busy-waiting (a core stays
-    busy): sample ``i`` is the first reading at or after ``start + i * period_ns``.
-    Returns the actual times, so lateness shows (a late sample is taken at once; none is
-    skipped). On a clock that stops (the CPU clock of a sleeping thread) it waits for the
+    - ``period_ns``: the spacing, in nanoseconds of the sampled clock (>= 1).
+    - ``n``: how many readings.
+    - ``clock_id``: the clock to pace and read (default CLOCK_MONOTONIC).
+
+    Sample ``i`` is the first reading at or after ``start + i * period_ns``. Returns the
+    actual times (int64 ns), so lateness shows: a late sample is taken at once, none is
+    skipped. On a clock that stops (the CPU clock of a sleeping thread) it waits for the
     clock; Ctrl-C interrupts it within milliseconds, with the samples so far in
     ``exc.partial_result``.
     """

@@ -90,10 +90,11 @@ class ClockStats(record("ClockStats", _CLOCK_STATS)):
 
 
 def overhead(clock_id=_clock.CLOCK_MONOTONIC, n=100_000):
-    """overhead(clock_id=CLOCK_MONOTONIC, n=100_000) -> ClockStats
+    """Cost and resolution of a clock, as a ClockStats.
 
-    Read the clock ``n`` times back to back (in a C loop, without the GIL) and describe
-    the cost of a read and the clock's resolution."""
+    - ``clock_id``: the clock (default CLOCK_MONOTONIC).
+    - ``n``: back-to-back reads, in a C loop without the GIL (>= 2).
+    """
     clock_id = _args.readable("overhead", clock_id)
     n = _args.count("overhead", "n", n, 2)
     _check_memory("overhead", "n", n, 16)
@@ -154,14 +155,17 @@ def _describe(function):
 
 
 def bench(fn, *args, n=None, warmup=None, **kwargs):
-    """bench(fn, *args, n=None, warmup=None, **kwargs) -> LatencyResult
+    """Per-call latency of ``fn(*args, **kwargs)``, as a LatencyResult.
 
-    Call ``fn(*args, **kwargs)`` ``warmup`` times, then ``n`` more, reading
-    CLOCK_MONOTONIC just before and after each call (in a Cython loop). The same two
-    reads around nothing measure the timer's own overhead, which is subtracted (clamped
-    at 0) and reported as ``overhead_ns``. By default ``n`` is chosen so that the timed
-    calls take about a second (100 to 1,000,000), and ``warmup`` is n / 100 (10 to 1000).
-    Exceptions from ``fn`` propagate.
+    - ``fn``, ``args``, ``kwargs``: what to call.
+    - ``n``: timed calls (default: about a second's worth, 100 to 1,000,000).
+    - ``warmup``: untimed calls first (default n / 100, 10 to 1000).
+
+    Each call is timed in a Cython loop by CLOCK_MONOTONIC reads just before and after
+    it. The same two reads around nothing measure the timer's own overhead, which is
+    subtracted (clamped at 0) and reported as ``overhead_ns``. An ``n`` whose samples
+    cannot fit in memory is refused before any call. Exceptions from ``fn`` propagate;
+    on Ctrl-C, ``exc.partial_result`` is the LatencyResult of the calls timed so far.
     """
     return _bench(fn, args, kwargs, n, warmup, None)
 
@@ -305,17 +309,20 @@ class JitterResult(record("JitterResult", _JITTER, defaults=(False,))):
 
 
 def jitter(seconds, threshold_ns=10_000, clock_id=_clock.CLOCK_MONOTONIC):
-    """jitter(seconds, threshold_ns=10_000, clock_id=CLOCK_MONOTONIC) -> JitterResult
+    """Every pause of a spinning loop, as a JitterResult.
 
-    Spin on one core for ``seconds`` (measured on CLOCK_MONOTONIC), reading the clock back
-    to back without the GIL, and record every gap of at least ``threshold_ns`` between two
-    reads: time the thread did not run (interrupts, preemption, a stopped process, a
-    hypervisor stealing the CPU). The gap buffer grows as needed.
+    - ``seconds``: how long to spin on one core (measured on CLOCK_MONOTONIC); it blocks
+      the calling thread that long.
+    - ``threshold_ns``: the shortest gap between two consecutive reads worth recording
+      (default 10 us); it must be above the clock's resolution.
+    - ``clock_id``: the clock to read (default CLOCK_MONOTONIC); CPU-time clocks are
+      refused, since they stop while the thread is off the CPU, which is what jitter
+      looks for.
 
-    ``threshold_ns`` must be above the clock's resolution (``clock_getres``), and CPU-time
-    clocks are refused: they stop while the thread is off the CPU, which is what jitter
-    looks for. Ctrl-C raises KeyboardInterrupt within milliseconds; its
-    ``partial_result`` is the JitterResult of the run so far (``interrupted=True``).
+    The reads run without the GIL; the gap buffer grows as needed. A gap is time the
+    thread did not run: interrupts, preemption, a stopped process, a hypervisor stealing
+    the CPU. Ctrl-C raises KeyboardInterrupt within milliseconds; its ``partial_result``
+    is the JitterResult of the run so far (``interrupted=True``).
     """
     return _jitter(seconds, threshold_ns, clock_id, None)
 
