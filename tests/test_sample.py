@@ -246,19 +246,18 @@ def test_sample_cpu_records_the_pinned_cpu():
 
 
 def test_sample_every_paces():
+    """The schedule, exactly: sample i is never taken before start + i * period, where
+    start is a reading taken inside the call (so after ``before``). Whether a busy-wait is
+    on time depends on the machine's load; being early never does. (The catch-up rule
+    after a late sample is checked exactly under a mock clock in tests/test_mock.py.)"""
     period = 200_000  # 0.2 ms
     before = kernel.clock_gettime_ns(1)
     times = vdsotime.sample_every(period, 200)
     after = kernel.clock_gettime_ns(1)
+    assert times.dtype == np.int64 and times.shape == (200,)
     assert before <= times[0] and times[-1] <= after
     assert np.all(np.diff(times) > 0)
-    # Sample i is never early: at or after start + i * period (start is the reading just
-    # before sample 0, so allow the few microseconds between the two).
-    assert np.all(times - times[0] >= np.arange(200) * period - 50_000)
-    # And a busy-wait is mostly on time: a preempted sample is late and the ones after it
-    # are taken at once, so only ask that most steps are close to the period.
-    on_time = np.abs(np.diff(times) - period) < 0.1 * period
-    assert on_time.mean() > 0.5, np.diff(times)
+    assert np.all(times >= before + np.arange(200) * period)
 
 
 def test_calibrate_tsc_accuracy():
