@@ -22,6 +22,10 @@ PYTHONMALLOC=malloc valgrind --tool=memcheck --error-limit=no --leak-check=full 
 echo "valgrind log: $log"
 grep -E "ERROR SUMMARY|definitely lost|indirectly lost" "$log" | tail -3
 echo "errors with a vdsotime frame:"
-awk '/^==[0-9]+== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and|[0-9,]+ .*bytes in .* blocks are (definitely|possibly) lost)/{block=$0; keep=0; next}
+# A block that tracemalloc allocated for its own bookkeeping (traceback_new) while a
+# vdsotime call was on the stack is CPython's, not vdsotime's: CPython 3.11 loses one
+# such traceback per tracemalloc session (seen with the same stack on vdsotime 0.1).
+awk '/^==[0-9]+== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and|[0-9,]+ .*bytes in .* blocks are (definitely|possibly) lost)/{block=$0; keep=0; ours=0; next}
+     /^==[0-9]+== +(at|by) / && /traceback_new \(_tracemalloc.c/ {ours=-1}
      /^==[0-9]+== +(at|by) / && /vdsotime/ {keep=1}
-     /^==[0-9]+== $/ { if (keep) print block; keep=0 }' "$log" | sort | uniq -c
+     /^==[0-9]+== $/ { if (keep && ours == 0) print block; keep=0 }' "$log" | sort | uniq -c
