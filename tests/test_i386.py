@@ -48,6 +48,8 @@ def test_i386_leg(request, tmp_path):
         pytest.skip("this is the i386 leg itself")
     if kernel.ABI != "x86_64":
         pytest.skip(f"the i386 leg runs on x86-64 machines (this is {kernel.ABI})")
+    if not LEG.exists():
+        missing(f"the i386 leg ({LEG.relative_to(ROOT)}) is not in this tree")
     check = subprocess.run([sys.executable, str(LEG), "--check"], capture_output=True,
                            text=True, timeout=120)
     if check.returncode != 0:

@@ -25,6 +25,7 @@ import hashlib
 import os
 import shlex
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -106,6 +107,9 @@ def ia32_problem():
 def problems():
     """What stops the leg on this machine, one line each (empty: it can run)."""
     found = []
+    for sbin in ("/usr/sbin", "/sbin"):  # (debootstrap and chroot live there)
+        if sbin not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + sbin
     if os.uname().machine != "x86_64":
         found.append(f"the i386 leg runs on x86-64 machines (this is {os.uname().machine})")
     if os.geteuid() != 0:
@@ -321,6 +325,10 @@ def main(argv=None):
         return 2 if found else 0
 
     started = time.monotonic()
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        # (started in the background of a script) The tests interrupt children with
+        # SIGINT: let them inherit its default action, not "ignored".
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     root_folder, lock, how = root(args.rebuild)
     run_folder = Path(tempfile.mkdtemp(prefix="run-", dir=CACHE))
     try:
