@@ -16,8 +16,8 @@
  * Return convention: 0 is success. On failure, an entry whose bit is set in from_vdso
  * (bit 0 clock_gettime, 1 clock_getres, 2 gettimeofday, 3 time, 4 getcpu) returns
  * errors as the vDSO does, -errno (on powerpc a positive errno); otherwise it is libc's
- * and returns -1 with errno set. vdsotime itself retries a failed vDSO call (other than -EINVAL) with
- * the real system call; do the same if you need the kernel's last word.
+ * and returns -1 with errno set. vdsotime itself retries a failed vDSO call (other than
+ * -EINVAL) with the real system call; do the same if you need the kernel's last word.
  */
 #ifndef VDSOTIME_H
 #define VDSOTIME_H
