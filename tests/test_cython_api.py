@@ -142,7 +142,8 @@ C_EXTENSION = textwrap.dedent("""
     static const vdsotime_function_table *clocks;
 
     /* 64-bit seconds on every ABI: the header's types, checked where they are used. */
-    _Static_assert(sizeof(vdsotime_timespec) == 16 && sizeof(((vdsotime_timespec *)0)->tv_sec) == 8,
+    _Static_assert(sizeof(vdsotime_timespec) == 16
+                   && sizeof(((vdsotime_timespec *)0)->tv_sec) == 8,
                    "vdsotime_timespec has 64-bit seconds");
     _Static_assert(sizeof(clocks->time(NULL)) == 8, "time() returns 64-bit seconds");
 

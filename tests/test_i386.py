@@ -59,7 +59,8 @@ def test_i386_leg(request, tmp_path):
                             capture_output=True, text=True, timeout=1800)
     line = summary.read_text().strip() if summary.exists() else "i386 leg: no summary"
     request.config.pluginmanager.register(_LegSummary(line), "vdsotime-i386-leg")
-    assert result.returncode == 0, f"{line}\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (f"{line}\n{result.stdout[-6000:]}\n"
+                                    f"{result.stderr[-3000:]}")
     assert line.startswith("i386 leg: ") and " failed" not in line and " errors" not in line
     assert int(line.split()[2]) > 0, line  # "i386 leg: N passed ..."
 
@@ -232,7 +233,8 @@ def _in_time_namespace(code):
     # setns() into a time namespace wants a single-threaded process: no BLAS thread pool.
     single = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-c", code, TESTS, str(OFFSET_S)],
-                            capture_output=True, text=True, timeout=600, cwd="/", env=single)
+                            capture_output=True, text=True, timeout=600, cwd="/",
+                            env=single)
     if result.returncode != 0 and "(CLONE_NEWTIME)" in result.stderr:
         missing(f"needs time namespaces (root, CONFIG_TIME_NS): {result.stderr.strip()}")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -202,7 +202,8 @@ def test_object_symbols_are_refused():
 # The functions a build calls through vdsotime's own code around a vDSO function: i386's
 # clock_getres through the widening shim, its gettimeofday and time computed from
 # clock_gettime64 (their own have 32-bit seconds).
-ADAPTED = {"x86_64": set(), "aarch64": set(), "i386": {"clock_getres", "gettimeofday", "time"}}
+ADAPTED = {"x86_64": set(), "aarch64": set(),
+           "i386": {"clock_getres", "gettimeofday", "time"}}
 
 
 def test_live_bindings_are_the_vdsos():

@@ -11,8 +11,8 @@
 # Layouts: "direct" -- the entry point's arguments have the layout of the function
 # table's own (64-bit seconds: every function of a 64-bit ABI; __vdso_clock_gettime64 and
 # getcpu on the 32-bit ones), so the table calls it as it is. "time32" -- the old 32-bit
-# seconds of a 32-bit ABI: bound only for the functions of TIME32_FUNCTIONS, through a shim that
-# widens the answer. A time does not fit in 32 bits after 2038, so a 32-bit ABI's
+# seconds of a 32-bit ABI: bound only for the functions of TIME32_FUNCTIONS, through a
+# shim that widens the answer. A time does not fit in 32 bits after 2038, so a 32-bit ABI's
 # clock_gettime, gettimeofday and time are never time32 entry points (the last two are
 # computed from clock_gettime there: see DERIVED in _vdso.pyx).
 TIME32_FUNCTIONS = frozenset({"clock_getres"})  # a resolution always fits

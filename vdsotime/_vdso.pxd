@@ -8,11 +8,11 @@ cdef extern from "<time.h>" nogil:
     ctypedef long time_t  # libc's: 32-bit on some 32-bit builds. The table never uses it.
 
 # The table's own time structures: 64-bit seconds on every ABI, whatever libc's time_t
-# is, so that nothing vdsotime hands out stops in 2038. On 64-bit Linux they are libc's
-# struct timespec and struct timeval (the same layout; x32 too), so C code written
-# against those keeps compiling there; on 32-bit ABIs they are vdsotime's own, the layout of the
-# kernel's struct __kernel_timespec, which __vdso_clock_gettime64 and the time64 system
-# calls take. vdsotime/vdsotime.h declares the same types for C code.
+# is, so that nothing vdsotime hands out stops in 2038. On 64-bit Linux (and x32) they
+# are libc's struct timespec and struct timeval, which have that layout, so C code
+# written against those keeps compiling there; on 32-bit ABIs they are vdsotime's own,
+# the layout of the kernel's struct __kernel_timespec, which __vdso_clock_gettime64 and
+# the time64 system calls take. vdsotime/vdsotime.h declares the same types for C.
 cdef extern from *:
     """
     #include <stdint.h>

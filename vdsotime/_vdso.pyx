@@ -88,7 +88,8 @@ cdef extern from *:
     #  define VT_LIBC_GETTIMEOFDAY ((void *)&gettimeofday)
     #  define VT_LIBC_TIME ((void *)&time)
     #else
-    static int vt_widened(int result, const struct timespec *native, vdsotime_timespec *ts) {
+    static int vt_widened(int result, const struct timespec *native,
+                          vdsotime_timespec *ts) {
         if (result == 0) {
             ts->tv_sec = native->tv_sec;
             ts->tv_nsec = native->tv_nsec;
@@ -422,7 +423,8 @@ cdef uintptr_t _bind(str function, uintptr_t address, int slot, bint vdso_conven
     return address
 
 
-cdef uintptr_t _vdso_callable(str function, uintptr_t address, int slot, str layout) except 0:
+cdef uintptr_t _vdso_callable(str function, uintptr_t address, int slot,
+                              str layout) except 0:
     """What the table calls for the vDSO function at ``address``: the function itself,
     or for a time32 entry point the shim that widens its answer."""
     global vt_clock_getres_time32_target

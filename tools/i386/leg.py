@@ -148,7 +148,8 @@ def build_root(final):
              "--only-binary=:all:", "--platform", "any", "--implementation", "py",
              "--python-version", ROOT_PYTHON, "--dest", wheels, CYTHON])
         # A venv that sees Debian's packages (numpy, pytest, ...) and holds Cython.
-        run(["chroot", root, "python3", "-m", "venv", "--system-site-packages", "/opt/venv"])
+        run(["chroot", root, "python3", "-m", "venv", "--system-site-packages",
+             "/opt/venv"])
         run(["chroot", root, "/opt/venv/bin/pip", "install", "--quiet", "--no-index",
              "--no-deps", *(f"/opt/wheels/{w.name}" for w in wheels.glob("*.whl"))])
         for cached in (root / "var" / "cache" / "apt" / "archives").glob("*.deb"):
@@ -242,7 +243,8 @@ def pytest_deselected(items):
 # Mounted in a private mount namespace, so they go with the leg however it ends.
 MOUNTS = """\
 set -e
-mount -t overlay overlay -o "lowerdir=$ROOT,upperdir=$RUN/upper,workdir=$RUN/work" "$RUN/merged"
+mount -t overlay overlay \\
+    -o "lowerdir=$ROOT,upperdir=$RUN/upper,workdir=$RUN/work" "$RUN/merged"
 mount -t proc proc "$RUN/merged/proc"
 mount --rbind /dev "$RUN/merged/dev"
 mount -t sysfs -o ro sysfs "$RUN/merged/sys"
@@ -295,8 +297,8 @@ def summarize(leg, status, seconds, how, selection):
     line = (f"i386 leg: {', '.join(parts)} in {seconds:.0f} s ({scope}; root {how}; "
             f"build {build}; exit status {status})")
     if skips:
-        line += "; skipped: " + "; ".join(
-            f"{reason} (x{count})" if count > 1 else reason for reason, count in skips.items())
+        line += "; skipped: " + "; ".join(f"{reason} (x{count})" if count > 1 else reason
+                                          for reason, count in skips.items())
     if deselected:
         line += "; excluded: " + "; ".join(f"{reason} (x{count})"
                                            for reason, count in excluded.items() if count)
