@@ -53,7 +53,7 @@ def test_i386_leg(request, tmp_path):
     check = subprocess.run([sys.executable, str(LEG), "--check"], capture_output=True,
                            text=True, timeout=120)
     if check.returncode != 0:
-        missing("i386 leg: " + "; ".join(check.stdout.split("\n")).strip("; "))
+        missing("; ".join(line for line in check.stdout.splitlines() if line))
     summary = tmp_path / "summary.txt"
     result = subprocess.run([sys.executable, str(LEG), "--summary-file", str(summary)],
                             capture_output=True, text=True, timeout=1800)
