@@ -11,15 +11,24 @@ import platform
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 
-# System call numbers of the machines the tests run on.
+# The ABI of this interpreter: a 32-bit Python on an x86-64 kernel (the i386 leg, under
+# setarch i686 or not) is i386.
+ABI = platform.machine()
+if ABI in ("x86_64", "i686", "i386") and ctypes.sizeof(ctypes.c_void_p) == 4:
+    ABI = "i386"
+
+# System call numbers of the machines the tests run on; on i386 the time64 calls
+# (clock_gettime64, clock_getres_time64), which take the timespec below as 64-bit ABIs do.
 SYSCALLS = {
     "x86_64": {"clock_gettime": 228, "clock_getres": 229, "getcpu": 309},
     "aarch64": {"clock_gettime": 113, "clock_getres": 114, "getcpu": 168},
-}[platform.machine()]
+    "i386": {"clock_gettime": 403, "clock_getres": 406, "getcpu": 318},
+}[ABI]
 
 
 class timespec(ctypes.Structure):
-    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+    """The kernel's struct __kernel_timespec, and vdsotime's timespec, on every ABI."""
+    _fields_ = [("tv_sec", ctypes.c_int64), ("tv_nsec", ctypes.c_int64)]
 
 
 def _call(name, *args):

@@ -18,8 +18,8 @@ DOWNSTREAM_PYX = textwrap.dedent("""
     # cython: language_level=3
     from libc.stdint cimport int64_t
     from vdsotime.clock cimport (monotonic_ns, clock_gettime_ns, clock_gettime,
-                                 clock_getres_ns, getcpu, realtime_ns, CLOCK_MONOTONIC)
-    from vdsotime._vdso cimport timespec
+                                 clock_getres_ns, getcpu, gettimeofday, realtime_ns, time,
+                                 timespec, timeval, CLOCK_MONOTONIC)
 
     def read_all():
         cdef int64_t a, b, c, res, bad
@@ -35,6 +35,20 @@ DOWNSTREAM_PYX = textwrap.dedent("""
             bad = clock_gettime_ns(99)
             getcpu(&cpu, &node)
         return a, b, status, ts.tv_sec * 1000000000 + ts.tv_nsec, c, res, bad, cpu
+
+    def realtime():
+        # time(), gettimeofday() and realtime_ns(), in that order; the sizes of the
+        # seconds they hand out, which are 64-bit on every ABI.
+        cdef int64_t seconds, ns
+        cdef timeval tv
+        cdef timespec ts
+        cdef int status
+        with nogil:
+            seconds = time()
+            status = gettimeofday(&tv)
+            ns = realtime_ns()
+        return (seconds, status, tv.tv_sec * 1000000 + tv.tv_usec, ns,
+                sizeof(ts.tv_sec), sizeof(ts.tv_nsec), sizeof(tv.tv_sec), sizeof(time()))
 
     def loop(Py_ssize_t n):
         cdef Py_ssize_t i
@@ -63,13 +77,16 @@ def test_downstream_extension_cimports_clock_pxd(tmp_path):
     build = build_extension(tmp_path, {"downstream.pyx": DOWNSTREAM_PYX}, SETUP_PY)
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-4000:]
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import downstream\n"
-            "print(*downstream.read_all()); print(downstream.loop(200000))")
+            "print(*downstream.read_all()); print(downstream.loop(200000))\n"
+            "print(*downstream.realtime())")
     before = kernel.clock_gettime_ns(1)
+    before_coarse, before_realtime = kernel.clock_gettime_ns(5), kernel.clock_gettime_ns(0)
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd="/",
                             capture_output=True, text=True, timeout=60)
+    after_realtime, after_coarse = kernel.clock_gettime_ns(0), kernel.clock_gettime_ns(5)
     after = kernel.clock_gettime_ns(1)
     assert result.returncode == 0, result.stderr
-    first, second = result.stdout.splitlines()
+    first, second, third = result.stdout.splitlines()
     a, b, status, ts, c, res, bad, cpu = map(int, first.split())
     assert before <= a <= b <= ts <= c <= after
     assert status == 0
@@ -77,6 +94,12 @@ def test_downstream_extension_cimports_clock_pxd(tmp_path):
     assert bad == -22  # -EINVAL for an invalid clock, never an exception
     assert 0 <= cpu < os.cpu_count()
     assert int(second) == 0
+    seconds, status, us, ns, *sizes = map(int, third.split())
+    assert status == 0 and sizes == [8, 8, 8, 8]
+    # time() is the second of CLOCK_REALTIME_COARSE (the kernel's xtime), as the vDSO's
+    # time() reads it and as vdsotime computes it where that has 32-bit seconds.
+    assert before_coarse // 10**9 <= seconds <= after_coarse // 10**9
+    assert before_realtime // 1000 <= us <= ns // 1000 <= ns <= after_realtime
 
 
 def test_pxd_files_are_installed():
@@ -98,12 +121,12 @@ def _capsule_name(capsule):
 EXPORTED = {
     "table": "struct __pyx_t_8vdsotime_5_vdso_FunctionTable",
     "import_table": "struct __pyx_t_8vdsotime_5_vdso_FunctionTable",
-    "clock_gettime_failed": "int (clockid_t, struct timespec *, int)",
-    "clock_getres_failed": "int (clockid_t, struct timespec *, int)",
-    "gettimeofday_failed": "int (struct timeval *, int)",
+    "clock_gettime_failed": "int (clockid_t, vdsotime_timespec *, int)",
+    "clock_getres_failed": "int (clockid_t, vdsotime_timespec *, int)",
+    "gettimeofday_failed": "int (vdsotime_timeval *, int)",
     "getcpu_failed": "int (unsigned int *, unsigned int *, int)",
-    "sys_clock_gettime": "int (clockid_t, struct timespec *)",
-    "sys_clock_getres": "int (clockid_t, struct timespec *)",
+    "sys_clock_gettime": "int (clockid_t, vdsotime_timespec *)",
+    "sys_clock_getres": "int (clockid_t, vdsotime_timespec *)",
 }
 
 
@@ -119,9 +142,15 @@ C_EXTENSION = textwrap.dedent("""
 
     static const vdsotime_function_table *clocks;
 
+    /* 64-bit seconds on every ABI: the header's types, checked where they are used. */
+    _Static_assert(sizeof(vdsotime_timespec) == 16
+                   && sizeof(((vdsotime_timespec *)0)->tv_sec) == 8,
+                   "vdsotime_timespec has 64-bit seconds");
+    _Static_assert(sizeof(clocks->time(NULL)) == 8, "time() returns 64-bit seconds");
+
     static PyObject *read_monotonic(PyObject *self, PyObject *unused)
     {
-        struct timespec ts;
+        vdsotime_timespec ts;
         int result = clocks->clock_gettime(CLOCK_MONOTONIC, &ts);
         return Py_BuildValue("iLI", result, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec,
                              clocks->from_vdso);

@@ -1,7 +1,6 @@
 """Resolution: the key tables, the security rule, fallback, info() and address()."""
 
 import ctypes
-import platform
 import struct
 import textwrap
 
@@ -11,24 +10,28 @@ import vdsotime
 from vdsotime import _vdso
 from vdsotime._elf import elf_hash, gnu_hash
 
-from oracle import FIXTURE_SHAPES, fixture_path, run_python
+import kernel
+from oracle import fixture_path, run_python
 
 KEY_TABLES = _vdso.KEY_TABLES
 
-# What each fixture must bind with its own ABI's table (the 32-bit ABIs only take the
-# time64 entry points, see _keys.pxi).
+# What each fixture must bind with its own ABI's table (the 32-bit ABIs take
+# clock_gettime64, getcpu, and clock_getres through a widening shim: see _keys.pxi).
 EXPECTED = {
     "x86_64-vdso.so": ("x86_64", {"clock_gettime": "__vdso_clock_gettime",
                                   "clock_getres": "__vdso_clock_getres",
                                   "gettimeofday": "__vdso_gettimeofday",
                                   "time": "__vdso_time", "getcpu": "__vdso_getcpu"}),
     "i386-vdso.so": ("i386", {"clock_gettime": "__vdso_clock_gettime64",
+                              "clock_getres": "__vdso_clock_getres",
                               "getcpu": "__vdso_getcpu"}),
     "aarch64-vdso.so": ("aarch64", {"clock_gettime": "__kernel_clock_gettime",
                                     "clock_getres": "__kernel_clock_getres",
                                     "gettimeofday": "__kernel_gettimeofday"}),
-    "arm-vdso.so": ("arm", {"clock_gettime": "__vdso_clock_gettime64"}),
-    "mips-vdso.so": ("mips", {"clock_gettime": "__vdso_clock_gettime64"}),
+    "arm-vdso.so": ("arm", {"clock_gettime": "__vdso_clock_gettime64",
+                            "clock_getres": "__vdso_clock_getres"}),
+    "mips-vdso.so": ("mips", {"clock_gettime": "__vdso_clock_gettime64",
+                              "clock_getres": "__vdso_clock_getres"}),
     "riscv64-vdso.so": ("riscv64", {"clock_gettime": "__vdso_clock_gettime",
                                     "clock_getres": "__vdso_clock_getres",
                                     "gettimeofday": "__vdso_gettimeofday",
@@ -47,11 +50,29 @@ EXPECTED = {
 def test_key_table_hashes_are_right():
     for abi, (version, version_hash, keys) in KEY_TABLES.items():
         assert elf_hash(version) == version_hash, abi
-        for function, symbol, symbol_elf_hash, symbol_gnu_hash in keys:
+        for function, symbol, symbol_elf_hash, symbol_gnu_hash, _ in keys:
             assert function in _vdso.API_FUNCTIONS
             assert elf_hash(symbol) == symbol_elf_hash, (abi, symbol)
             assert gnu_hash(symbol) == symbol_gnu_hash, (abi, symbol)
             assert symbol.startswith(("__vdso_", "__kernel_")), "only prefixed names"
+
+
+# The 32-bit ABIs: their vDSOs' old entry points carry 32-bit seconds.
+ABIS_32 = {"i386", "arm", "mips"}
+
+
+def test_time32_entry_points_only_where_32_bits_always_suffice():
+    # A time needs 64-bit seconds after 2038; a resolution never does. So a 32-bit ABI
+    # may bind its old clock_getres (through the widening shim), never its old
+    # clock_gettime, gettimeofday or time.
+    assert _vdso.TIME32_FUNCTIONS == {"clock_getres"}
+    for abi, (_, _, keys) in KEY_TABLES.items():
+        for function, symbol, _, _, layout in keys:
+            assert layout in ("direct", "time32"), (abi, symbol)
+            if layout == "time32":
+                assert abi in ABIS_32 and function in _vdso.TIME32_FUNCTIONS, (abi, symbol)
+            if abi in ABIS_32 and function != "getcpu":
+                assert layout == "time32" or symbol.endswith("64"), (abi, symbol)
 
 
 def test_every_issue_abi_has_a_table():
@@ -61,7 +82,7 @@ def test_every_issue_abi_has_a_table():
 
 
 def test_the_build_picks_its_own_table():
-    assert _vdso.NATIVE_ABI == {"x86_64": "x86_64", "aarch64": "aarch64"}[platform.machine()]
+    assert _vdso.NATIVE_ABI == kernel.ABI
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -81,6 +102,8 @@ def test_resolve_fixture_with_its_abi_table(name):
                     if seg["p_type"] == "PT_LOAD" and seg["p_flags"] & 1)
     for function, binding in bound.items():
         assert binding.backend == "vdso" and binding.version == version
+        time32 = abi in ABIS_32 and function == "clock_getres"
+        assert (binding.reason is not None) == time32  # the shim is named
         value = symbols[binding.symbol]
         assert binding.address == text["p_offset"] + value - text["p_vaddr"]
     for function in set(_vdso.API_FUNCTIONS) - set(expected):
@@ -176,6 +199,13 @@ def test_object_symbols_are_refused():
     assert "not a function" in vdsotime._vdso.resolve(bytes(data), "x86_64")["clock_getres"]
 
 
+# The functions a build calls through vdsotime's own code around a vDSO function: i386's
+# clock_getres through the widening shim, its gettimeofday and time computed from
+# clock_gettime64 (their own have 32-bit seconds).
+ADAPTED = {"x86_64": set(), "aarch64": set(),
+           "i386": {"clock_getres", "gettimeofday", "time"}}
+
+
 def test_live_bindings_are_the_vdsos():
     info = vdsotime.info()
     assert info.present and info.fallback_reason is None
@@ -183,11 +213,15 @@ def test_live_bindings_are_the_vdsos():
     end = info.base + info.size
     for name, binding in info.functions.items():
         assert binding.backend == "vdso", binding
-        assert start <= binding.address < end
         assert vdsotime.address(name) == binding.address
         symbol = next(s for s in info.symbols if s.name == binding.symbol)
-        assert binding.address == info.base + symbol.value  # x86-64: load offset 0
+        if binding.reason is None:  # the vDSO function itself
+            assert start <= binding.address < end
+            assert binding.address == info.base + symbol.value  # x86: load offset 0
+        else:  # vdsotime's code around it, which says so
+            assert not start <= binding.address < end
     assert set(info.functions) == set(_vdso.API_FUNCTIONS)
+    assert {name for name, b in info.functions.items() if b.reason} == ADAPTED[kernel.ABI]
 
 
 def test_info_is_immutable_and_serialisable():
@@ -200,7 +234,8 @@ def test_info_is_immutable_and_serialisable():
         info.functions["time"] = None
     data = json.loads(json.dumps(info.to_dict()))
     assert data["functions"]["clock_gettime"]["backend"] == "vdso"
-    assert data["soname"] == "linux-vdso.so.1" and data["elf_class"] == 64
+    expected = {"i386": ("linux-gate.so.1", 32)}.get(kernel.ABI, ("linux-vdso.so.1", 64))
+    assert (data["soname"], data["elf_class"]) == expected
     assert isinstance(info, vdsotime.VdsoInfo)
 
 
@@ -212,8 +247,6 @@ def test_address_errors():
 
 
 def test_address_is_callable_through_ctypes():
-    import kernel
-
     prototype = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(kernel.timespec))
     clock_gettime = prototype(vdsotime.address("clock_gettime"))
     ts = kernel.timespec()

@@ -19,8 +19,12 @@ cdef extern from *:
     #define VT_HAVE_TSC 1
     static inline uint64_t vt_rdtsc(void) { return __rdtsc(); }
     /* lfence; rdtsc: the read cannot move before earlier loads (the kernel's
-       rdtsc_ordered), for bracketing a TSC read between two clock reads. */
-    static inline uint64_t vt_rdtsc_ordered(void) { _mm_lfence(); return __rdtsc(); }
+       rdtsc_ordered), for bracketing a TSC read between two clock reads. (The lfence
+       instruction, not _mm_lfence: i386 builds are not compiled for SSE2.) */
+    static inline uint64_t vt_rdtsc_ordered(void) {
+        __asm__ volatile ("lfence" ::: "memory");
+        return __rdtsc();
+    }
     static inline uint32_t vt_rdtscp_aux(void) { unsigned int aux; __rdtscp(&aux); return aux; }
     static inline uint32_t vt_rdpid(void) {
         unsigned long value;  /* a register of the native width, on x86-64 and i386 */

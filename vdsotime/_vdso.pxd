@@ -1,21 +1,46 @@
 # The function table: the one thing vdsotime exports at C level. Other extensions reach
 # it through vdsotime/clock.pxd; C code and ctypes through vdsotime.address().
 
+from libc.stdint cimport int64_t
+
 cdef extern from "<time.h>" nogil:
     ctypedef int clockid_t
-    ctypedef long time_t
-    cdef struct timespec:
-        time_t tv_sec
-        long tv_nsec
+    ctypedef long time_t  # libc's: 32-bit on some 32-bit builds. The table never uses it.
 
-cdef extern from "<sys/time.h>" nogil:
-    cdef struct timeval:
-        time_t tv_sec
-        long tv_usec
+# The table's own time structures: 64-bit seconds on every ABI, whatever libc's time_t
+# is, so that nothing vdsotime hands out stops in 2038. On 64-bit Linux (and x32) they
+# are libc's struct timespec and struct timeval, which have that layout, so C code
+# written against those keeps compiling there; on 32-bit ABIs they are vdsotime's own,
+# the layout of the kernel's struct __kernel_timespec, which __vdso_clock_gettime64 and
+# the time64 system calls take. vdsotime/vdsotime.h declares the same types for C.
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <sys/time.h>
+    #include <time.h>
+    #ifndef VDSOTIME_TIME64_TYPES
+    #define VDSOTIME_TIME64_TYPES
+    #if defined(__LP64__) || (defined(__x86_64__) && defined(__ILP32__))
+    #define VDSOTIME_LIBC_LAYOUT 1  /* libc's timespec and timeval: two 64-bit fields */
+    typedef struct timespec vdsotime_timespec;
+    typedef struct timeval vdsotime_timeval;
+    #else
+    #define VDSOTIME_LIBC_LAYOUT 0
+    typedef struct { int64_t tv_sec; int64_t tv_nsec; } vdsotime_timespec;
+    typedef struct { int64_t tv_sec; int64_t tv_usec; } vdsotime_timeval;
+    #endif
+    #endif
+    """
+    ctypedef struct timespec "vdsotime_timespec":
+        int64_t tv_sec
+        int64_t tv_nsec
+    ctypedef struct timeval "vdsotime_timeval":
+        int64_t tv_sec
+        int64_t tv_usec
 
 ctypedef int (*clock_gettime_fn)(clockid_t, timespec*) noexcept nogil
 ctypedef int (*gettimeofday_fn)(timeval*, void*) noexcept nogil
-ctypedef time_t (*time_fn)(time_t*) noexcept nogil
+ctypedef int64_t (*time_fn)(int64_t*) noexcept nogil
 ctypedef int (*getcpu_fn)(unsigned int*, unsigned int*, void*) noexcept nogil
 
 cdef struct FunctionTable:
@@ -25,8 +50,8 @@ cdef struct FunctionTable:
     gettimeofday_fn gettimeofday
     time_fn time
     getcpu_fn getcpu
-    # Bit i set: entry i is the vDSO's (errors come back as -errno, or on powerpc as a
-    # positive errno); clear: libc's (-1 and errno). Read on error paths only.
+    # Bit i set: entry i returns errors as the vDSO does (-errno, or on powerpc a
+    # positive errno); clear: as libc does (-1 and errno). Read on error paths only.
     unsigned int from_vdso
 
 cdef FunctionTable table
@@ -42,7 +67,6 @@ cdef int clock_getres_failed(clockid_t clock_id, timespec* ts, int result) noexc
 cdef int gettimeofday_failed(timeval* tv, int result) noexcept nogil
 cdef int getcpu_failed(unsigned int* cpu, unsigned int* node, int result) noexcept nogil
 
-# The real clock_gettime and clock_getres system calls (their time64 forms on 32-bit
-# ABIs): 0 or -errno.
+# The real system calls (the time64 ones on 32-bit ABIs): 0 or -errno.
 cdef int sys_clock_gettime(clockid_t clock_id, timespec* ts) noexcept nogil
 cdef int sys_clock_getres(clockid_t clock_id, timespec* ts) noexcept nogil

@@ -3,8 +3,12 @@ from typing import Any
 from vdsotime import Binding as Binding, ElfImage
 
 NATIVE_ABI: str
+TIME_T_BITS: int  # libc's time_t on this build; the table's seconds are 64-bit everywhere
 API_FUNCTIONS: tuple[str, ...]
-KEY_TABLES: dict[str, tuple[str, int, tuple[tuple[str, str, int, int], ...]]]
+# abi: (version, elf_hash(version), ((function, symbol, elf_hash, gnu_hash, layout), ...))
+KEY_TABLES: dict[str, tuple[str, int, tuple[tuple[str, str, int, int, str], ...]]]
+TIME32_FUNCTIONS: frozenset[str]
+LAYOUT_NOTES: dict[str, str | None]
 CAPSULE_NAME: str
 function_table: Any  # a PyCapsule
 

@@ -14,6 +14,12 @@ again would say the same); any other failure of a vDSO function is retried with 
 system call, so a vDSO that cannot serve a clock (or returns an error in an unexpected
 convention) never produces a wrong error.
 
+Seconds are 64-bit on every ABI (``_vdso.pxd``). On 32-bit ABIs that means
+``__vdso_clock_gettime64``, the old ``__vdso_clock_getres`` through a shim that widens its
+32-bit seconds (a resolution always fits), ``gettimeofday`` and ``time`` computed from
+``clock_gettime`` (theirs have 32-bit seconds), the time64 system calls for the retry,
+and libc, widened, only for what the vDSO lacks. None of it depends on libc's time_t.
+
 powerpc: the ppc vDSO reports errors as a positive errno with CR0.SO set instead of a
 negative value. Seen through a C function pointer that is a nonzero result other than
 -EINVAL, so it takes the syscall retry and the caller gets the kernel's own answer.
@@ -24,7 +30,7 @@ is tested against a ppc64 image built with cross binutils.
 """
 
 from cpython.pycapsule cimport PyCapsule_New
-from libc.stdint cimport uint8_t, uint64_t, uintptr_t
+from libc.stdint cimport int64_t, uint8_t, uint64_t, uintptr_t
 from libc.stdlib cimport getenv
 
 from vdsotime._elf cimport ElfImage, Segment, _image_over
@@ -38,6 +44,7 @@ include "_keys.pxi"
 cdef extern from *:
     """
     #include <errno.h>
+    #include <stddef.h>
     #include <sched.h>
     #include <stdint.h>
     #include <sys/auxv.h>
@@ -70,26 +77,112 @@ cdef extern from *:
     #  define VT_NATIVE_ABI ""
     #endif
 
-    /* The real system calls, for the retry path and as the test oracle's twin. On
-       32-bit ABIs the time64 variants match this build's 64-bit time_t. */
-    #if defined(SYS_clock_gettime64) && !defined(__LP64__)
-    #  define VT_SYS_CLOCK_GETTIME SYS_clock_gettime64
-    #  define VT_SYS_CLOCK_GETRES SYS_clock_getres_time64
+    /* The table's structs have 64-bit seconds on every ABI (_vdso.pxd). Where libc's
+       are the same types (VDSOTIME_LIBC_LAYOUT), libc's functions go into the table as
+       they are. Elsewhere libc's clock_gettime and clock_getres are widened from libc's
+       time_t (and keep its range), and gettimeofday and time are computed from the
+       table's clock_gettime instead (DERIVED below). */
+    #if VDSOTIME_LIBC_LAYOUT
+    #  define VT_LIBC_CLOCK_GETTIME ((void *)&clock_gettime)
+    #  define VT_LIBC_CLOCK_GETRES ((void *)&clock_getres)
+    #  define VT_LIBC_GETTIMEOFDAY ((void *)&gettimeofday)
+    #  define VT_LIBC_TIME ((void *)&time)
     #else
-    #  define VT_SYS_CLOCK_GETTIME SYS_clock_gettime
-    #  define VT_SYS_CLOCK_GETRES SYS_clock_getres
-    #endif
-    static int vt_sys_clock_gettime(clockid_t clock_id, struct timespec *ts) {
-        return syscall(VT_SYS_CLOCK_GETTIME, clock_id, ts) == 0 ? 0 : -errno;
+    static int vt_widened(int result, const struct timespec *native,
+                          vdsotime_timespec *ts) {
+        if (result == 0) {
+            ts->tv_sec = native->tv_sec;
+            ts->tv_nsec = native->tv_nsec;
+        }
+        return result;
     }
-    static int vt_sys_clock_getres(clockid_t clock_id, struct timespec *ts) {
-        return syscall(VT_SYS_CLOCK_GETRES, clock_id, ts) == 0 ? 0 : -errno;
+    static int vt_libc_clock_gettime(clockid_t clock_id, vdsotime_timespec *ts) {
+        struct timespec native;
+        return vt_widened(clock_gettime(clock_id, &native), &native, ts);
+    }
+    static int vt_libc_clock_getres(clockid_t clock_id, vdsotime_timespec *ts) {
+        struct timespec native;
+        return vt_widened(clock_getres(clock_id, &native), &native, ts);
+    }
+    #  define VT_LIBC_CLOCK_GETTIME ((void *)&vt_libc_clock_gettime)
+    #  define VT_LIBC_CLOCK_GETRES ((void *)&vt_libc_clock_getres)
+    #  define VT_LIBC_GETTIMEOFDAY ((void *)0)
+    #  define VT_LIBC_TIME ((void *)0)
+    #endif
+    _Static_assert(sizeof(vdsotime_timespec) == 16 && sizeof(vdsotime_timeval) == 16
+                   && offsetof(vdsotime_timespec, tv_nsec) == 8,
+                   "the table's timespec and timeval are two 64-bit fields");
+
+    /* The old 32-bit timespec of 32-bit ABIs (the kernel's old_timespec32), which the
+       vDSO's __vdso_clock_getres takes there: a resolution always fits. The table calls
+       such an entry point through vt_clock_getres_time32, which widens. */
+    struct vt_old_timespec32 { int32_t tv_sec; int32_t tv_nsec; };
+    static void *vt_clock_getres_time32_target;
+    static int vt_clock_getres_time32(clockid_t clock_id, vdsotime_timespec *ts) {
+        struct vt_old_timespec32 narrow;
+        int result = ((int (*)(clockid_t, struct vt_old_timespec32 *))
+                      vt_clock_getres_time32_target)(clock_id, &narrow);
+        if (result == 0) {
+            ts->tv_sec = narrow.tv_sec;
+            ts->tv_nsec = narrow.tv_nsec;
+        }
+        return result;
+    }
+
+    /* The real system calls, for the retry path and as the test oracle's twin. 32-bit
+       ABIs take the time64 ones (the same numbers on every 32-bit ABI, offset on mips;
+       spelled out for kernel headers older than Linux 5.1, such as manylinux2014's), and
+       the old ones, widened, only on a kernel without them (ENOSYS: before 5.1). */
+    #if !VDSOTIME_LIBC_LAYOUT && !defined(SYS_clock_gettime64)
+    #  if defined(__i386__) || defined(__arm__)
+    #    define SYS_clock_gettime64 403
+    #    define SYS_clock_getres_time64 406
+    #  elif defined(__mips__) && _MIPS_SIM == _ABIO32
+    #    define SYS_clock_gettime64 4403
+    #    define SYS_clock_getres_time64 4406
+    #  elif defined(__mips__) && _MIPS_SIM == _ABIN32
+    #    define SYS_clock_gettime64 6403
+    #    define SYS_clock_getres_time64 6406
+    #  endif
+    #endif
+    static int vt_sys_time(long number, long number_time64, clockid_t clock_id,
+                           vdsotime_timespec *ts) {
+    #if VDSOTIME_LIBC_LAYOUT
+        (void)number_time64;
+        return syscall(number, clock_id, ts) == 0 ? 0 : -errno;
+    #else
+        struct vt_old_timespec32 narrow;
+        if (number_time64 >= 0) {
+            if (syscall(number_time64, clock_id, ts) == 0)
+                return 0;
+            if (errno != ENOSYS)
+                return -errno;
+        }
+        if (syscall(number, clock_id, &narrow) != 0)
+            return -errno;
+        ts->tv_sec = narrow.tv_sec;
+        ts->tv_nsec = narrow.tv_nsec;
+        return 0;
+    #endif
+    }
+    #ifdef SYS_clock_gettime64
+    #  define VT_SYS_CLOCK_GETTIME64 SYS_clock_gettime64
+    #  define VT_SYS_CLOCK_GETRES64 SYS_clock_getres_time64
+    #else
+    #  define VT_SYS_CLOCK_GETTIME64 (-1)
+    #  define VT_SYS_CLOCK_GETRES64 (-1)
+    #endif
+    static int vt_sys_clock_gettime(clockid_t clock_id, vdsotime_timespec *ts) {
+        return vt_sys_time(SYS_clock_gettime, VT_SYS_CLOCK_GETTIME64, clock_id, ts);
+    }
+    static int vt_sys_clock_getres(clockid_t clock_id, vdsotime_timespec *ts) {
+        return vt_sys_time(SYS_clock_getres, VT_SYS_CLOCK_GETRES64, clock_id, ts);
     }
     static int vt_sys_getcpu(unsigned int *cpu, unsigned int *node, void *cache) {
         return syscall(SYS_getcpu, cpu, node, cache) == 0 ? 0 : -errno;
     }
-    static int vt_sys_gettimeofday(struct timeval *tv) {
-        struct timespec ts;
+    static int vt_sys_gettimeofday(vdsotime_timeval *tv) {
+        vdsotime_timespec ts;
         int result = vt_sys_clock_gettime(CLOCK_REALTIME, &ts);
         if (result == 0) {
             tv->tv_sec = ts.tv_sec;
@@ -125,34 +218,48 @@ cdef extern from *:
     enum: EINVAL
     unsigned long getauxval(unsigned long) nogil
     enum: AT_SYSINFO_EHDR
+    enum: CLOCK_REALTIME
+    enum: CLOCK_REALTIME_COARSE
+    bint VDSOTIME_LIBC_LAYOUT
+    void* VT_LIBC_CLOCK_GETTIME
+    void* VT_LIBC_CLOCK_GETRES
+    void* VT_LIBC_GETTIMEOFDAY
+    void* VT_LIBC_TIME
+    void* vt_clock_getres_time32_target
+    int vt_clock_getres_time32(clockid_t, timespec*) nogil
     int vt_sys_clock_gettime(clockid_t, timespec*) nogil
     int vt_sys_clock_getres(clockid_t, timespec*) nogil
     int vt_sys_getcpu(unsigned int*, unsigned int*, void*) nogil
     int vt_sys_gettimeofday(timeval*) nogil
     int vt_libc_getcpu(unsigned int*, unsigned int*, void*) nogil
     void* vt_function_pointer(uintptr_t address, int slot) nogil
-    int libc_clock_gettime "clock_gettime"(clockid_t, timespec*) nogil
-    int libc_clock_getres "clock_getres"(clockid_t, timespec*) nogil
-    int libc_gettimeofday "gettimeofday"(timeval*, void*) nogil
-    time_t libc_time "time"(time_t*) nogil
 
 cdef enum:
     PF_X = 1
 
 NATIVE_ABI = VT_NATIVE_ABI.decode()
-TIME_T_BITS = sizeof(time_t) * 8
+TIME_T_BITS = sizeof(time_t) * 8  # libc's; the table's seconds are 64-bit on every ABI
 API_FUNCTIONS = ("clock_gettime", "clock_getres", "gettimeofday", "time", "getcpu")
 
 Binding = record("Binding", "backend symbol version address reason", defaults=(None,), doc=(
     "How one API function is bound: backend ('vdso' or 'libc'), the symbol called, its "
-    "version (None for libc), its address, and the reason when it is not the vDSO's."))
+    "version (None for libc), the address vdsotime calls, and the reason when that is "
+    "not the symbol itself (libc's function instead of the vDSO's, a widening shim, or "
+    "a function computed from clock_gettime)."))
+
+# What info() says of a vDSO entry point, by the layout of its time arguments.
+LAYOUT_NOTES = {
+    "direct": None,  # the table's own layout: called as it is
+    "time32": ("called through a shim that widens its 32-bit seconds (always enough for "
+               "a resolution)"),
+}
 
 # libc's functions, in the table's signatures, with the names info() reports.
 cdef dict LIBC_FUNCTIONS = {
-    "clock_gettime": (<uintptr_t>&libc_clock_gettime, "clock_gettime"),
-    "clock_getres": (<uintptr_t>&libc_clock_getres, "clock_getres"),
-    "gettimeofday": (<uintptr_t>&libc_gettimeofday, "gettimeofday"),
-    "time": (<uintptr_t>&libc_time, "time"),
+    "clock_gettime": (<uintptr_t>VT_LIBC_CLOCK_GETTIME, "clock_gettime"),
+    "clock_getres": (<uintptr_t>VT_LIBC_CLOCK_GETRES, "clock_getres"),
+    "gettimeofday": (<uintptr_t>VT_LIBC_GETTIMEOFDAY, "gettimeofday"),
+    "time": (<uintptr_t>VT_LIBC_TIME, "time"),
     "getcpu": (<uintptr_t>&vt_libc_getcpu, "syscall(SYS_getcpu)"),
 }
 
@@ -195,10 +302,43 @@ cdef int sys_clock_getres(clockid_t clock_id, timespec* ts) noexcept nogil:
     return vt_sys_clock_getres(clock_id, ts)
 
 
+cdef int gettimeofday_from_clock(timeval* tv, void* timezone) noexcept nogil:
+    """gettimeofday from the table's clock_gettime(CLOCK_REALTIME), as glibc's 64-bit
+    gettimeofday is; its errors are clock_gettime's, in clock_gettime's convention."""
+    cdef timespec ts
+    cdef int result = table.clock_gettime(CLOCK_REALTIME, &ts)
+    if result == 0:
+        tv.tv_sec = ts.tv_sec
+        tv.tv_usec = ts.tv_nsec // 1000
+    return result
+
+
+cdef int64_t time_from_clock(int64_t* seconds) noexcept nogil:
+    """time() from the table's clock_gettime(CLOCK_REALTIME_COARSE), whose seconds are
+    the ones the vDSO's own time() reads (the kernel's xtime); -1 when even the system
+    call fails."""
+    cdef timespec ts
+    cdef int result = table.clock_gettime(CLOCK_REALTIME_COARSE, &ts)
+    if result != 0 and clock_gettime_failed(CLOCK_REALTIME_COARSE, &ts, result) != 0:
+        return -1
+    if seconds != NULL:
+        seconds[0] = ts.tv_sec
+    return ts.tv_sec
+
+
+# Where this build's libc structs have 32-bit seconds, gettimeofday and time -- the
+# vDSO's and libc's alike -- stop in 2038: they are computed from the table's
+# clock_gettime instead, which is the vDSO's clock_gettime64 where there is one.
+cdef dict DERIVED = {} if VDSOTIME_LIBC_LAYOUT else {
+    "gettimeofday": (<uintptr_t>&gettimeofday_from_clock, "CLOCK_REALTIME"),
+    "time": (<uintptr_t>&time_from_clock, "CLOCK_REALTIME_COARSE"),
+}
+
+
 cdef tuple _resolve(ElfImage image, uintptr_t base, str abi):
     """What the key table of ``abi`` binds in ``image`` mapped at ``base``.
 
-    Returns ``(bound, missing)``: ``{function: (symbol, version, address)}`` and
+    Returns ``(bound, missing)``: ``{function: (symbol, version, address, layout)}`` and
     ``{function: reason}``. This is the path the import takes; ``resolve()`` offers it
     for any image and any table.
     """
@@ -207,12 +347,8 @@ cdef tuple _resolve(ElfImage image, uintptr_t base, str abi):
     cdef uint64_t value, size
     version, _, keys = KEY_TABLES[abi]
     bound, missing = {}, {}
-    for function, name, name_elf_hash, name_gnu_hash in keys:
+    for function, name, name_elf_hash, name_gnu_hash, layout in keys:
         if function in bound:
-            continue
-        if name in TIME64_SYMBOLS and TIME_T_BITS != 64:
-            missing.setdefault(function, f"{name} takes a 64-bit time_t; this build's is "
-                                         f"{TIME_T_BITS}-bit")
             continue
         index = image.find_symbol(name.encode(), version, name_elf_hash, name_gnu_hash)
         if index < 0:
@@ -230,7 +366,7 @@ cdef tuple _resolve(ElfImage image, uintptr_t base, str abi):
                     and value - segment.vaddr < segment.filesz
                     and size <= segment.filesz - (value - segment.vaddr)):
                 bound[function] = (name, version,
-                                   base + segment.offset + (value - segment.vaddr))
+                                   base + segment.offset + (value - segment.vaddr), layout)
                 missing.pop(function, None)
                 break
         else:
@@ -257,8 +393,8 @@ def resolve(data, abi=None):
                          f"got {abi!r}")
     image = ElfImage.from_bytes(data)
     bound, missing = _resolve(image, 0, abi)
-    result = {function: Binding("vdso", name, version, address)
-              for function, (name, version, address) in bound.items()}
+    result = {function: Binding("vdso", name, version, address, LAYOUT_NOTES[layout])
+              for function, (name, version, address, layout) in bound.items()}
     result.update(missing)
     return result
 
@@ -268,8 +404,8 @@ cdef dict _bindings = {}
 cdef object _fallback_reason = None
 
 
-cdef _bind(str function, uintptr_t address, int slot, bint vdso):
-    cdef void* pointer = vt_function_pointer(address, slot) if vdso else <void*>address
+cdef uintptr_t _bind(str function, uintptr_t address, int slot, bint vdso_convention):
+    cdef void* pointer = <void*>address
     if function == "clock_gettime":
         table.clock_gettime = <clock_gettime_fn>pointer
     elif function == "clock_getres":
@@ -280,11 +416,25 @@ cdef _bind(str function, uintptr_t address, int slot, bint vdso):
         table.time = <time_fn>pointer
     elif function == "getcpu":
         table.getcpu = <getcpu_fn>pointer
-    if vdso:
+    if vdso_convention:
         table.from_vdso |= 1u << slot
     else:
         table.from_vdso &= ~(1u << slot)
-    return <uintptr_t>pointer
+    return address
+
+
+cdef uintptr_t _vdso_callable(str function, uintptr_t address, int slot,
+                              str layout) except 0:
+    """What the table calls for the vDSO function at ``address``: the function itself,
+    or for a time32 entry point the shim that widens its answer."""
+    global vt_clock_getres_time32_target
+    cdef void* pointer = vt_function_pointer(address, slot)
+    if layout == "direct":
+        return <uintptr_t>pointer
+    if layout == "time32" and function in TIME32_FUNCTIONS:
+        vt_clock_getres_time32_target = pointer
+        return <uintptr_t>&vt_clock_getres_time32
+    raise RuntimeError(f"vdsotime's key table binds {function} to a {layout} entry point")
 
 
 cdef _init():
@@ -309,10 +459,22 @@ cdef _init():
                 reason = f"the vDSO could not be read: {exc}"
     reasons = []
     for slot, function in enumerate(API_FUNCTIONS):
-        if function in bound:
-            name, version, address = bound[function]
+        if function in DERIVED:  # (after clock_gettime, which comes first)
+            address, clock = DERIVED[function]
+            source = _bindings["clock_gettime"]
+            why = (f"computed from clock_gettime({clock}): a 32-bit ABI's own {function} "
+                   "has 32-bit seconds")
+            if source.reason:
+                why = f"{source.reason}; {why}"
+            _bindings[function] = Binding(
+                source.backend, source.symbol, source.version,
+                _bind(function, address, slot, source.backend == "vdso"), why)
+        elif function in bound:
+            name, version, address, layout = bound[function]
+            pointer = _vdso_callable(function, address, slot, layout)
             _bindings[function] = Binding("vdso", name, version,
-                                          _bind(function, address, slot, True))
+                                          _bind(function, pointer, slot, True),
+                                          LAYOUT_NOTES[layout])
         else:
             why = reason or missing[function]
             address, name = LIBC_FUNCTIONS[function]
@@ -373,7 +535,8 @@ def address(name):
 
 
 def sys_clock_gettime_ns(clockid_t clock_id):
-    """CLOCK reading through the real system call (not the vDSO), in ns."""
+    """CLOCK reading through the real system call (not the vDSO; clock_gettime64 on
+    32-bit ABIs), in ns."""
     cdef timespec ts
     cdef int result = vt_sys_clock_gettime(clock_id, &ts)
     if result:

@@ -8,12 +8,18 @@
 # or -errno; *_ns functions give nanoseconds, or -errno (-1 ... -4095) for an invalid
 # clock id. The cimporting module imports vdsotime._vdso at its own import, so the table
 # is filled before its first call.
+#
+# Seconds are 64-bit on every ABI, whatever libc's time_t is: timespec and timeval here
+# are vdsotime's (C names vdsotime_timespec, vdsotime_timeval: int64_t tv_sec and
+# int64_t tv_nsec / tv_usec; on 64-bit Linux, libc's struct timespec and struct timeval,
+# which have that layout), and time() returns int64_t.
 
 from libc.stdint cimport int64_t
 
 from vdsotime._vdso cimport (clockid_t, time_t, timespec, timeval, table,
                              clock_gettime_failed, clock_getres_failed,
-                             gettimeofday_failed, getcpu_failed, sys_clock_getres)
+                             gettimeofday_failed, getcpu_failed, sys_clock_gettime,
+                             sys_clock_getres)
 
 cdef enum:
     CLOCK_REALTIME = 0
@@ -61,7 +67,7 @@ cdef inline int getcpu(unsigned int* cpu, unsigned int* node) noexcept nogil:
     return getcpu_failed(cpu, node, result)
 
 
-cdef inline time_t time() noexcept nogil:
+cdef inline int64_t time() noexcept nogil:
     return table.time(NULL)
 
 
@@ -72,7 +78,7 @@ cdef inline int64_t clock_gettime_ns(clockid_t clock_id) noexcept nogil:
         result = clock_gettime_failed(clock_id, &ts, result)
         if result != 0:
             return result
-    return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+    return ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
 cdef inline int64_t clock_getres_ns(clockid_t clock_id) noexcept nogil:
@@ -80,7 +86,7 @@ cdef inline int64_t clock_getres_ns(clockid_t clock_id) noexcept nogil:
     cdef int result = clock_getres(clock_id, &ts)
     if result != 0:
         return result
-    return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+    return ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
 cdef inline int64_t monotonic_ns() noexcept nogil:
