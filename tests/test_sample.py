@@ -369,10 +369,11 @@ DYING_CLOCK_CHILD = textwrap.dedent("""
     go.set()
     try:
         if sys.argv[1] == "sample_every":
-            # 1000 s of the worker's CPU time, 1 us apart: the worker dies long before.
-            vdsotime.sample_every(1000, 10**9, clock)
+            # 1000 s of the worker's CPU time, 0.1 ms apart: the worker dies long before.
+            vdsotime.sample_every(100_000, 10**7, clock)
         else:
-            vdsotime.sample(out=numpy.empty(10**8, numpy.int64), clock_id=clock)
+            # Each read of a CPU clock is a system call: 2 * 10**7 of them take seconds.
+            vdsotime.sample(out=numpy.empty(2 * 10**7, numpy.int64), clock_id=clock)
         print("finished")
     except OSError as exc:
         partial = exc.partial_result

@@ -9,7 +9,10 @@ from cpython.exc cimport PyErr_Occurred
 from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_CheckExact
 from cpython.number cimport PyIndex_Check, PyNumber_Index
 from libc.limits cimport INT_MAX, INT_MIN
-from libc.stdint cimport int64_t
+
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+from libc.stdint cimport INT64_MAX, int64_t
 
 from vdsotime cimport clock as c
 from vdsotime._vdso cimport clockid_t, timespec
@@ -66,11 +69,10 @@ cdef inline clockid_t readable_clock(object value, str function) except? -1:
     return clock_id
 
 
-cdef inline Py_ssize_t count_arg(object value, str function, str name,
-                                 Py_ssize_t minimum) except -1:
-    """A whole number >= ``minimum``: an int or anything with __index__, never a bool or
-    a float (``n=True`` and ``n=1e6`` are mistakes, not counts)."""
-    cdef Py_ssize_t number
+cdef inline int64_t int64_arg(object value, str function, str name,
+                              int64_t minimum) except? -1:
+    """A whole number >= ``minimum`` that fits in 64 bits (nanoseconds, periods): an int
+    or anything with __index__, never a bool or a float."""
     if not PyLong_CheckExact(value):
         if isinstance(value, (bool, float)) or not PyIndex_Check(value):
             raise TypeError(f"{_prefix(function)}{name} must be an integer, got "
@@ -78,8 +80,17 @@ cdef inline Py_ssize_t count_arg(object value, str function, str name,
         value = PyNumber_Index(value)
     if value < minimum:
         raise ValueError(f"{_prefix(function)}{name} must be >= {minimum}, got {value}")
-    try:
-        number = value
-    except OverflowError:
-        raise OverflowError(f"{_prefix(function)}{name} is too large, got {value}") from None
-    return number
+    if value > INT64_MAX:
+        raise OverflowError(f"{_prefix(function)}{name} must fit in 64 bits, got {value}")
+    return value
+
+
+cdef inline Py_ssize_t count_arg(object value, str function, str name,
+                                 Py_ssize_t minimum) except -1:
+    """A count (of samples, calls...): int64_arg() that also fits in Py_ssize_t, the
+    size of an array on this ABI."""
+    cdef int64_t number = int64_arg(value, function, name, minimum)
+    if number > PY_SSIZE_T_MAX:
+        raise OverflowError(f"{_prefix(function)}{name} is too large for this "
+                            f"{8 * sizeof(Py_ssize_t)}-bit build, got {number}")
+    return <Py_ssize_t>number

@@ -27,11 +27,27 @@ cdef inline c.clockid_t _clock_id(object value) except? -1:
     return clock_id_arg(value, None)
 
 
+cdef extern from *:
+    """
+    /* The time module's conversion (_PyTime_AsSecondsDouble): exact for whole seconds,
+       else one rounding to double, then one division. volatile forces each rounding
+       where the x87 FPU (i386) would keep extra precision, as CPython does. */
+    static double vt_ns_to_seconds(int64_t ns) {
+        volatile double seconds;
+        if (ns % 1000000000 == 0) {
+            seconds = (double)(ns / 1000000000);
+        } else {
+            seconds = (double)ns;
+            seconds /= 1e9;
+        }
+        return seconds;
+    }
+    """
+    double vt_ns_to_seconds(int64_t ns) noexcept
+
+
 cdef inline double _seconds(int64_t ns) noexcept:
-    # The time module's conversion (_PyTime_AsSecondsDouble): exact for whole seconds.
-    if ns % 1000000000 == 0:
-        return <double>(ns // 1000000000)
-    return <double>ns / 1e9
+    return vt_ns_to_seconds(ns)
 
 
 def ns_to_seconds(int64_t ns):

@@ -191,7 +191,7 @@ def sample_every(period_ns, n, clock_id=CLOCK_MONOTONIC):
     clock; Ctrl-C interrupts it within milliseconds, with the samples so far in
     ``exc.partial_result``.
     """
-    cdef int64_t period = _args.count_arg(period_ns, "sample_every", "period_ns", 1)
+    cdef int64_t period = _args.int64_arg(period_ns, "sample_every", "period_ns", 1)
     cdef Py_ssize_t count = _args.count_arg(n, "sample_every", "n", 0), done = 0
     cdef clockid_t clock = _args.readable_clock(clock_id, "sample_every")
     cdef int64_t[::1] view
