@@ -2,7 +2,6 @@
 
 import errno
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,7 @@ import vdsotime
 
 import kernel
 from oracle import NEUTRAL_CWD, run_python
+from requires import require_time_namespace
 
 NS_FUNCTIONS = {
     "time_ns": 0, "monotonic_ns": 1, "perf_counter_ns": 1, "process_time_ns": 2,
@@ -205,13 +205,12 @@ def test_forked_child_reads_correctly():
 def test_time_namespace_offsets():
     """In a time namespace with +1000 s on CLOCK_MONOTONIC and CLOCK_BOOTTIME, the
     vDSO readings carry the offsets (the kernel gives the namespace its own vvar page)."""
-    unshare = shutil.which("unshare")
-    assert unshare, "unshare (util-linux) is needed: .ci/run installs it"
+    in_time_namespace = require_time_namespace()
     code = ("import vdsotime\n"
             "print(vdsotime.monotonic_ns(), vdsotime.boottime_ns(), vdsotime.time_ns(),"
             " vdsotime.clock_gettime_ns(vdsotime.CLOCK_MONOTONIC_RAW))")
     before = [kernel.clock_gettime_ns(c) for c in (1, 7, 0, 4)]
-    result = subprocess.run([unshare, "--time", "--fork", "--monotonic", "1000",
+    result = subprocess.run([*in_time_namespace, "--monotonic", "1000",
                              "--boottime", "1000", sys.executable, "-c", code],
                             capture_output=True, text=True, timeout=60, cwd=NEUTRAL_CWD)
     after = [kernel.clock_gettime_ns(c) for c in (1, 7, 0, 4)]

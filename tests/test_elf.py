@@ -11,7 +11,8 @@ from vdsotime import ElfError, ElfImage, Symbol
 from vdsotime._elf import elf_hash, gnu_hash
 
 from oracle import (EM_NAMES, FIXTURE_SHAPES, as_tuples, fixture_path, pyelftools_view,
-                    readelf_view, require_tool, NEUTRAL_CWD)
+                    readelf_view, NEUTRAL_CWD)
+from requires import require_command
 
 ALL_FIXTURES = sorted(FIXTURE_SHAPES)
 
@@ -221,7 +222,7 @@ def test_from_file_permission_error(tmp_path):
             "except PermissionError:\n    print('PermissionError')\n")
     command = [os.sys.executable, "-c", code]
     if os.geteuid() == 0:
-        command = [require_tool("setpriv"),
+        command = [require_command("setpriv", "util-linux"),
                    "--bounding-set=-dac_override,-dac_read_search"] + command
     result = subprocess.run(command, capture_output=True, text=True, timeout=60,
                             cwd=NEUTRAL_CWD)
