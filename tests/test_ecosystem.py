@@ -112,22 +112,28 @@ def test_perf_counter_is_a_drop_in_timer():
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """python -m build: an sdist, then a wheel built from that sdist (from scratch)."""
+    """python -m build: an sdist, then a wheel built from that sdist (from scratch).
+
+    Run from another folder: from the source tree, ``python -m build`` would import the
+    tree's own build/ output folder as the ``build`` package."""
     out = tmp_path_factory.mktemp("dist")
     result = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
-                            capture_output=True, text=True, timeout=1800)
+                            capture_output=True, text=True, timeout=1800, cwd=out)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     [sdist] = out.glob("*.tar.gz")
     [wheel] = out.glob("*.whl")
-    return sdist, wheel
+    return sdist, wheel, result.stdout + result.stderr
+
+
+def sdist_names(sdist):
+    import tarfile
+
+    with tarfile.open(sdist) as archive:
+        return {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
 
 
 def test_sdist_holds_the_sources(built):
-    import tarfile
-
-    sdist, _ = built
-    with tarfile.open(sdist) as archive:
-        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    names = sdist_names(built[0])
     for required in ("setup.py", "pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE",
                      "MANIFEST.in", "vdsotime/_elf.pyx", "vdsotime/_vdso.pyx",
                      "vdsotime/_keys.pxi", "vdsotime/clock.pxd", "vdsotime/vdsotime.h",
@@ -139,8 +145,55 @@ def test_sdist_holds_the_sources(built):
                    for name in names), "generated or compiled files in the sdist"
 
 
+def source_files():
+    """The project's files: what git tracks, or (outside a git checkout, as in an
+    unpacked sdist) every file but the build's and the interpreter's leftovers."""
+    try:
+        listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"],
+                                capture_output=True, check=True, timeout=60).stdout
+    except (OSError, subprocess.CalledProcessError):
+        listed = None
+    if listed:
+        return {name for name in listed.decode().split("\0") if name}
+    leftovers = ("build/", "dist/", ".pytest_cache/", "PKG-INFO", "setup.cfg")
+    files = set()
+    for path in ROOT.rglob("*"):
+        name = path.relative_to(ROOT).as_posix()
+        if (not path.is_file() or name.startswith(leftovers) or "__pycache__" in name
+                or ".egg-info" in name
+                or name.startswith("vdsotime/") and name.endswith((".c", ".so", ".html"))):
+            continue
+        files.add(name)
+    return files
+
+
+def test_sdist_holds_every_file_of_the_project(built):
+    """Everything tests/, docs/ and the README rely on is in the sdist (fixtures without
+    a file extension, such as tests/fixtures/x86_64-copyreloc, included)."""
+    names = sdist_names(built[0])
+    files = source_files()
+    assert {"tests/fixtures/x86_64-copyreloc", "docs/RELIABILITY.md"} <= files
+    assert any(name.startswith("tests/") for name in files)
+    assert sorted(files - names) == []
+
+
+def test_build_uses_the_spdx_license_without_deprecation_warnings(built):
+    _, wheel, log = built
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(archive.read(name).decode() for name in archive.namelist()
+                        if name.endswith(".dist-info/METADATA"))
+    assert "License-Expression: MIT" in metadata.splitlines()
+    assert "License-File: LICENSE" in metadata.splitlines()
+    assert "License :: " not in metadata
+    # setuptools said "`project.license` as a TOML table is deprecated" and "License
+    # classifiers are deprecated" on every build before.
+    warnings = [line for line in log.splitlines()
+                if "deprecat" in line.lower() and "license" in line.lower()]
+    assert warnings == []
+
+
 def test_wheel_holds_the_cython_and_typing_files(built):
-    _, wheel = built
+    _, wheel, _ = built
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     for required in ("vdsotime/clock.pxd", "vdsotime/_vdso.pxd", "vdsotime/_elf.pxd",
