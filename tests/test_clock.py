@@ -181,6 +181,50 @@ def test_time_module_drop_in():
     assert result.stdout.strip() == "ok", result.stderr
 
 
+def test_every_name_of_the_time_module_is_forwarded():
+    """Private names too (code reads time._STRUCT_TM_ITEMS); dunders stay vdsotime's."""
+    own = set(vars(vdsotime))
+    forwarded = [name for name in dir(stdlib_time)
+                 if not (name.startswith("__") and name.endswith("__")) and name not in own]
+    assert "_STRUCT_TM_ITEMS" in forwarded and "sleep" in forwarded
+    for name in forwarded:
+        assert getattr(vdsotime, name) is getattr(stdlib_time, name), name
+    assert vdsotime._STRUCT_TM_ITEMS == stdlib_time._STRUCT_TM_ITEMS
+    assert vdsotime.__name__ == "vdsotime" and vdsotime.__doc__ != stdlib_time.__doc__
+    with pytest.raises(AttributeError, match="module 'vdsotime' has no attribute '__loader"):
+        vdsotime.__loader_of_time__
+    with pytest.raises(AttributeError, match="'_no_such_private_name'"):
+        vdsotime._no_such_private_name
+
+
+def test_dir_lists_the_forwarded_names():
+    names = dir(vdsotime)
+    assert names == sorted(set(names))
+    for name in dir(stdlib_time):
+        if not (name.startswith("__") and name.endswith("__")):
+            assert name in names, name
+    assert {"sample", "bench", "monotonic_ns", "__version__"} <= set(names)
+
+
+def test_vdsotime_in_place_of_the_time_module():
+    """sys.modules["time"] = vdsotime makes a whole program use its clocks; the forwarded
+    names still reach the real time module (they used to recurse forever)."""
+    code = textwrap.dedent("""
+        import sys, vdsotime
+        sys.modules["time"] = vdsotime
+        import time
+        assert time is vdsotime
+        time.sleep(0)
+        assert time.strftime("%Y", time.gmtime(0)) == "1970"
+        assert time._STRUCT_TM_ITEMS == 11
+        import timeit  # stdlib code that imports time after the swap
+        assert timeit.default_timer is vdsotime.perf_counter
+        print("ok")
+    """)
+    result = run_python(code)
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
 def test_forked_child_reads_correctly():
     read, write = os.pipe()
     pid = os.fork()

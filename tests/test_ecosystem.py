@@ -30,13 +30,43 @@ def test_mypy_strict_accepts_a_typed_program():
 
 
 def test_mypy_strict_rejects_a_misuse(tmp_path):
-    # The stubs have teeth: a wrong type is an error.
+    # The stubs have teeth: a wrong type is an error, and so is a name that neither
+    # vdsotime nor the time module has (no catch-all __getattr__ in the stub).
     bad = tmp_path / "bad.py"
-    bad.write_text("import vdsotime\nx: str = vdsotime.monotonic_ns()\n")
+    bad.write_text("import vdsotime\nx: str = vdsotime.monotonic_ns()\n"
+                   "y: int = vdsotime.monotnic_ns()\n"
+                   "z: int = vdsotime.strftime('%Y')\n")
     result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental",
                              str(bad)], capture_output=True, text=True, cwd=NEUTRAL_CWD,
                             timeout=600)
-    assert result.returncode == 1 and "Incompatible types in assignment" in result.stdout
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if ": error: " in line]
+    assert len(errors) == 3, result.stdout
+    assert "bad.py:2: error: Incompatible types in assignment" in errors[0]
+    assert 'bad.py:3: error: Module has no attribute "monotnic_ns"' in errors[1]
+    assert "bad.py:4: error: Incompatible types in assignment" in errors[2]  # str, not int
+
+
+def test_stub_declares_exactly_the_forwarded_time_names():
+    """__init__.pyi re-exports the time module's names that vdsotime forwards at run
+    time, and no others (so the stub cannot drift from __getattr__)."""
+    import ast
+    import time
+
+    tree = ast.parse((Path(vdsotime.__file__).parent / "__init__.pyi").read_text())
+    from_time, declared = set(), set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "time":
+            assert all(alias.asname == alias.name for alias in node.names)
+            from_time |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.AnnAssign):
+            declared.add(node.target.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            declared.add(node.name)
+    forwarded = {name for name in dir(time) if not (name.startswith("__") and
+                                                    name.endswith("__"))} - set(vars(vdsotime))
+    assert forwarded == from_time | (forwarded & declared)
+    assert from_time <= forwarded
 
 
 def test_typed_example_runs():
