@@ -40,6 +40,7 @@ class Symbol(NamedTuple):
     size: int
     type: str
     bind: str
+    hidden: bool = False
 
 class ElfImage:
     @staticmethod
