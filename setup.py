@@ -8,6 +8,7 @@ with ``-g`` for gdb, perf or valgrind.
 
 import os
 import sys
+import sysconfig
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -51,6 +52,16 @@ class ParallelLinuxBuildExt(build_ext):
             self.distribution.ext_modules, compiler_directives=COMPILER_DIRECTIVES,
             nthreads=self.parallel if self.parallel > 1 else 0, force=self.force)
         super().finalize_options()
+
+    def run(self):
+        # Without the headers the compiler stops at "Python.h: No such file or
+        # directory", six times over; say what to install instead.
+        include = sysconfig.get_config_var("INCLUDEPY") or sysconfig.get_paths()["include"]
+        if not os.path.exists(os.path.join(include, "Python.h")):
+            raise SystemExit(f"vdsotime's C extensions need Python's headers, and "
+                             f"{include}/Python.h is missing: install them (on Debian or "
+                             f"Ubuntu: apt-get install python3-dev)")
+        super().run()
 
     def build_extensions(self):
         # Largest C file first: on a few cores the longest compile must not start last.
