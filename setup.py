@@ -45,8 +45,10 @@ class ParallelLinuxBuildExt(build_ext):
             raise SystemExit(f"vdsotime builds on Linux only (it reads the Linux vDSO); "
                              f"this is {sys.platform}")
         # Before setuptools' own finalize_options, which prepares the Extension objects
-        # that cythonize replaces; here only (not at import) so that metadata-only steps
-        # such as sdist never run Cython.
+        # that cythonize replaces; and here rather than at import, so that -j sets the
+        # number of Cython processes too. (egg_info finalizes this command to list the
+        # sources, so the metadata step cythonizes; the build then finds the C files
+        # up to date.)
         self.parallel = int(self.parallel or _cores())
         self.distribution.ext_modules = cythonize(
             self.distribution.ext_modules, compiler_directives=COMPILER_DIRECTIVES,
