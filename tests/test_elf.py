@@ -250,9 +250,8 @@ def test_copy_relocated_symbols_carry_their_needed_version():
 
 
 def test_python_interpreter_itself_reads_like_readelf():
-    import shutil
-
-    interpreter = os.path.realpath(shutil.which("python3") or os.sys.executable)
+    # sys.executable, not python3 from PATH: that may be a wrapper script (pyenv's shims).
+    interpreter = os.path.realpath(os.sys.executable)
     image = ElfImage.from_file(interpreter)
     assert as_tuples(image) == readelf_view(interpreter)["symbols"]
 
