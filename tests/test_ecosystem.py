@@ -185,7 +185,8 @@ def source_files():
         listed = None
     if listed:
         return {name for name in listed.decode().split("\0") if name}
-    leftovers = ("build/", "dist/", ".pytest_cache/", "PKG-INFO", "setup.cfg")
+    leftovers = ("build/", "dist/", ".pytest_cache/", ".venv", "venv/", "PKG-INFO",
+                 "setup.cfg")
     files = set()
     for path in ROOT.rglob("*"):
         name = path.relative_to(ROOT).as_posix()
