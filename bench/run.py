@@ -77,21 +77,31 @@ def ratio_rows(results, pairs):
 
 def import_time(rounds):
     """Wall time of `python -c "import vdsotime"` minus `python -c "pass"`, and whether
-    the import pulled in numpy."""
+    the import pulled in numpy.
+
+    The children run in an empty folder: `python -c` puts its working directory first on
+    sys.path, and from the repository root (where the README runs this script) that
+    would import the source folder, without compiled extensions, instead of the
+    installed package."""
+    folder = tempfile.mkdtemp(prefix="vdsotime-bench-cwd-")
+
+    def child(arguments, **kwargs):
+        return subprocess.run([sys.executable, *arguments], cwd=folder, check=True, **kwargs)
+
     def run(code):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
+        child(["-c", code])
         return (time.perf_counter() - start) * 1e3
 
-    check = subprocess.run(
-        [sys.executable, "-c", "import sys, vdsotime; print('numpy' in sys.modules)"],
-        capture_output=True, text=True, check=True).stdout.strip()
+    check = child(["-c", "import sys, vdsotime; print('numpy' in sys.modules)"],
+                  capture_output=True, text=True).stdout.strip()
     results = interleave({"import": lambda: run("import vdsotime"),
                           "bare": lambda: run("pass")}, rounds)
     deltas = [a - b for a, b in zip(results["import"], results["bare"])]
     # The interpreter's own -X importtime figure for the package (cumulative, us).
-    importtime = subprocess.run([sys.executable, "-X", "importtime", "-c", "import vdsotime"],
-                                capture_output=True, text=True, check=True).stderr
+    importtime = child(["-X", "importtime", "-c", "import vdsotime"], capture_output=True,
+                       text=True).stderr
+    os.rmdir(folder)
     cumulative = [int(line.split("|")[1]) for line in importtime.splitlines()
                   if line.rstrip().endswith("| vdsotime")]
     return {"import_ms": statistics.median(deltas),

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from requires import require_command
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # name: (class, byte order, machine, version, hash styles) -- what the issue asked each
@@ -36,16 +38,8 @@ def fixture_path(name):
     return path
 
 
-def require_tool(name):
-    """The path of a tool the tests need. CI installs every one of them, so a missing
-    tool is a failure, not a skip."""
-    path = shutil.which(name)
-    assert path, f"{name} is not installed: .ci/run installs it with apt-get"
-    return path
-
-
 def readelf(path, *options):
-    tool = require_tool("readelf")
+    tool = require_command("readelf", "binutils")
     return subprocess.run([tool, "-W", *options, str(path)], check=True,
                           capture_output=True, text=True).stdout
 
@@ -150,6 +144,9 @@ def run_python(code, *args, timeout=300, env=None, **kwargs):
                           timeout=timeout, env={**os.environ, **(env or {})}, **kwargs)
 
 
+SIGINT_DEFAULT = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
 def interrupt_child(code, *args, after=0.3, timeout=30):
     """Start ``code`` in a child, wait for its "ready" line, send SIGINT ``after`` seconds
     later, and return (its last output words, seconds between the signal and the time the
@@ -158,6 +155,10 @@ def interrupt_child(code, *args, after=0.3, timeout=30):
     import signal
     import time
 
+    # A child inherits an ignored SIGINT (pytest under nohup, or from a background
+    # shell), and Python then installs no KeyboardInterrupt handler: restore it before
+    # anything else, so before the child says it is ready.
+    code = SIGINT_DEFAULT + code
     child = subprocess.Popen([sys.executable, "-c", code, *args], cwd=NEUTRAL_CWD,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

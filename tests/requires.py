@@ -2,23 +2,31 @@
 
 The README's test command passes with only python3, venv and gcc. A test that needs
 anything more (gcc -m32, cross binutils, unshare, valgrind, debootstrap, ...) calls
-``require_command()`` or ``missing()``: without the tool it skips with one line that names
-the Debian package to install. ``.ci/run`` sets ``VDSOTIME_REQUIRE_ALL=1``, under which a
-missing tool fails the test instead, so CI never skips silently.
+``require_command()``, one of the helpers below, or ``missing()``: without the tool it
+skips with one line that names the Debian package to install. ``.ci/run`` sets
+``VDSOTIME_REQUIRE_ALL=1``, under which a missing tool fails the test instead, so CI
+never skips silently.
 """
 
+import functools
 import os
 import shutil
+import subprocess
+import tempfile
 
 import pytest
 
-STRICT = os.environ.get("VDSOTIME_REQUIRE_ALL", "") not in ("", "0")
+
+def strict():
+    """Whether a missing tool is a failure (VDSOTIME_REQUIRE_ALL=1, as CI sets it)."""
+    return os.environ.get("VDSOTIME_REQUIRE_ALL", "") not in ("", "0")
 
 
 def missing(reason):
     """Skip (on a user's machine) or fail (under VDSOTIME_REQUIRE_ALL=1) with ``reason``,
     one line that names what to install."""
-    if STRICT:
+    __tracebackhide__ = True  # pytest reports the test's line, not this one
+    if strict():
         pytest.fail(f"{reason} [VDSOTIME_REQUIRE_ALL=1: CI must run this test]",
                     pytrace=False)
     pytest.skip(reason)
@@ -26,7 +34,56 @@ def missing(reason):
 
 def require_command(command, package):
     """The path of ``command``, or a skip/fail naming the Debian ``package`` to install."""
+    __tracebackhide__ = True
     path = shutil.which(command)
     if path is None:
         missing(f"needs {command}: apt-get install {package}")
     return path
+
+
+def _first_error(text):
+    """The first line of a tool's stderr that says "error:" (from there on), else its
+    first line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if "error:" in line:
+            return line[line.index("error:"):]
+    return lines[0] if lines else "no message"
+
+
+@functools.lru_cache(maxsize=None)
+def _try_gcc_m32(gcc):
+    """None if ``gcc -m32 -static`` links a program, else the compiler's first line."""
+    with tempfile.TemporaryDirectory(prefix="vdsotime-m32-") as folder:
+        source = os.path.join(folder, "probe.c")
+        with open(source, "w") as f:
+            f.write("#include <stdio.h>\nint main(void) { return puts(\"\") < 0; }\n")
+        result = subprocess.run([gcc, "-m32", "-static", "-o", os.path.join(folder, "probe"),
+                                 source], capture_output=True, text=True, timeout=120)
+    return None if result.returncode == 0 else _first_error(result.stderr)
+
+
+def require_gcc_m32():
+    """The path of a gcc that links static 32-bit x86 programs (``gcc -m32 -static``),
+    or a skip/fail naming gcc-multilib (which brings the 32-bit libc to link with)."""
+    __tracebackhide__ = True
+    gcc = require_command("gcc", "gcc")
+    error = _try_gcc_m32(gcc)
+    if error is not None:
+        missing(f"needs gcc -m32 -static (it says {error}): apt-get install gcc-multilib")
+    return gcc
+
+
+def require_time_namespace():
+    """The command prefix that runs a program in a new time namespace (``unshare --time``,
+    with a user namespace when not root), or a skip/fail that says what is missing."""
+    __tracebackhide__ = True
+    unshare = require_command("unshare", "util-linux")
+    command = [unshare, "--time", "--fork"]
+    if os.geteuid() != 0:
+        command[1:1] = ["--user", "--map-root-user"]
+    result = subprocess.run([*command, "true"], capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        missing(f"needs a time namespace ({_first_error(result.stderr)}): Linux 5.6 or "
+                "later, and root or unprivileged user namespaces")
+    return command

@@ -2,6 +2,7 @@
 
 import ctypes
 import mmap
+import platform
 import struct
 import subprocess
 
@@ -10,7 +11,8 @@ import pytest
 import vdsotime
 from vdsotime import ElfImage, _auxv
 
-from oracle import FIXTURES, as_tuples, pyelftools_view, readelf_view, require_tool
+from oracle import FIXTURES, as_tuples, pyelftools_view, readelf_view
+from requires import require_command, require_gcc_m32
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.getauxval.restype = ctypes.c_ulong
@@ -82,7 +84,7 @@ def test_vdso_size_from_headers_covers_the_image():
 def test_x86_64_dumper_sees_the_same_vdso(tmp_path):
     # The C dumper of tests/fixtures (which made x86_64-vdso.so) run now: the kernel maps
     # the same image into every process.
-    gcc = require_tool("gcc")
+    gcc = require_command("gcc", "gcc")
     exe = tmp_path / "dump64"
     subprocess.run([gcc, "-O2", "-o", str(exe), str(FIXTURES / "dump_vdso.c")], check=True)
     out = tmp_path / "vdso64.so"
@@ -90,9 +92,11 @@ def test_x86_64_dumper_sees_the_same_vdso(tmp_path):
     assert out.read_bytes() == vdsotime.vdso_image()
 
 
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="an i386 vDSO needs an x86-64 "
+                    "kernel")
 def test_live_i386_vdso(tmp_path):
     # The real i386 vDSO (linux-gate.so.1), dumped by a static gcc -m32 program.
-    gcc = require_tool("gcc")
+    gcc = require_gcc_m32()
     exe = tmp_path / "dump32"
     subprocess.run([gcc, "-m32", "-static", "-O2", "-o", str(exe),
                     str(FIXTURES / "dump_vdso.c")], check=True)

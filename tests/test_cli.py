@@ -57,7 +57,12 @@ def test_info_when_disabled():
                             text=True, env={**os.environ, "VDSOTIME_DISABLE_VDSO": "1"},
                             cwd=NEUTRAL_CWD)
     assert result.returncode == 0
-    assert "not found" in result.stdout and "VDSOTIME_DISABLE_VDSO" in result.stdout
+    # The vDSO is there, only not used: say so, not "not found".
+    assert "not found" not in result.stdout
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("vDSO:")]
+    assert line == (f"vDSO:          at {vdsotime.info().base:#x}, not used (disabled by "
+                    "VDSOTIME_DISABLE_VDSO)") or line.endswith(
+                        "not used (disabled by VDSOTIME_DISABLE_VDSO)")  # another process
     assert "libc" in result.stdout
 
 
@@ -161,7 +166,7 @@ def test_clocks_warns_about_syscall_clocksources(monkeypatch, capsys):
 def test_bench_command():
     result = run("bench", "-s", "data = list(range(50))", "-n", "2000", "sorted(data)")
     assert result.returncode == 0, result.stderr
-    assert "2000 calls of: sorted(data)" in result.stdout
+    assert "2,000 calls of: sorted(data)" in result.stdout
     for key in ("min", "p50", "p90", "p99", "p99.9", "max", "mean", "stdev"):
         assert f"  {key}  " in result.stdout or f" {key} " in result.stdout
     data = json.loads(run("bench", "--json", "-n", "500", "x = 1 + 1").stdout)
@@ -179,7 +184,8 @@ def test_bench_command():
     (("jitter", "--seconds", "nan"), "expected a number > 0"),
     (("jitter", "--threshold-us", "0"), "expected a number > 0"),
     (("jitter", "--clock", "sundial"), "invalid choice"),
-    (("clocks", "-n", "0"), "expected a whole number >= 1"),
+    (("clocks", "-n", "0"), "expected a whole number >= 2"),
+    (("clocks", "-n", "1"), "expected a whole number >= 2"),
 ])
 def test_measurement_commands_bad_arguments(args, message):
     result = run(*args)
@@ -251,3 +257,147 @@ def test_progress_on_a_terminal():
     assert child.returncode == 0
     assert b"vdsotime jitter:" in b"".join(chunks) and b"%" in b"".join(chunks)
     assert b"jitter on CLOCK_MONOTONIC" in out
+
+
+def test_version():
+    from importlib.metadata import version
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout == f"vdsotime {version('vdsotime')}\n"
+
+
+@pytest.mark.parametrize("args", [("info",), ("info", "--json"), ("inspect", "LIBC"),
+                                  ("dump", "-")])
+def test_closed_pipe_is_quiet(args):
+    """vdsotime info | head -1: the reader has gone, so stop without a word, with the
+    status of a process killed by SIGPIPE (141), as other Unix tools do."""
+    import ctypes.util
+
+    # The C library this interpreter loaded (its folder is /lib/i386-linux-gnu on i386,
+    # whatever uname says under setarch).
+    libc = next(line.split()[-1] for line in open("/proc/self/maps")
+                if line.split()[-1].endswith("/" + ctypes.util.find_library("c")))
+    args = [os.path.realpath(libc) if arg == "LIBC" else arg for arg in args]
+    script = shutil.which("vdsotime", path=os.path.dirname(sys.executable))
+    read, write = os.pipe()
+    os.close(read)  # every write fails with EPIPE
+    try:
+        result = subprocess.run([script, *args], stdout=write, stderr=subprocess.PIPE,
+                                text=True, timeout=120, cwd=NEUTRAL_CWD)
+    finally:
+        os.close(write)
+    assert result.stderr == "" and result.returncode == 141
+
+
+def test_dump_to_stdout():
+    script = shutil.which("vdsotime", path=os.path.dirname(sys.executable))
+    result = subprocess.run([script, "dump", "-"], capture_output=True, timeout=120,
+                            cwd=NEUTRAL_CWD)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == vdsotime.vdso_image()  # another process, the same image
+    assert result.stderr.decode() == (f"wrote {len(result.stdout):,} bytes of the vDSO to "
+                                      "standard output\n")
+    assert not os.path.exists(os.path.join(NEUTRAL_CWD, "-"))
+
+
+def test_dump_to_a_terminal_is_refused():
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run([sys.executable, "-m", "vdsotime", "dump", "-"],
+                                stdout=follower, stderr=subprocess.PIPE, text=True,
+                                timeout=120, cwd=NEUTRAL_CWD)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert result.returncode == 1
+    assert result.stderr == ("vdsotime: error: refusing to write the binary vDSO image to "
+                             "a terminal: redirect standard output, or give a FILE\n")
+
+
+def test_clocks_reports_progress(monkeypatch, capsys):
+    from vdsotime import cli
+
+    calls = []
+
+    class Recorder:
+        def __init__(self, label):
+            calls.append(("label", label))
+
+        def __call__(self, done, total):
+            calls.append((done, total))
+
+        def close(self):
+            calls.append("closed")
+
+    monkeypatch.setattr(cli, "Progress", Recorder)
+    assert cli.main(["clocks", "-n", "2"]) == 0
+    assert calls == [("label", "vdsotime clocks")] + [(k, 9) for k in range(9)] + ["closed"]
+    assert "CLOCK_TAI" in capsys.readouterr().out
+
+
+def test_bench_text_for_people():
+    result = run("bench", "-n", "1", "-w", "1", "pass")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "1 call of: pass"
+    assert lines[1].startswith("timer overhead ") and lines[1].endswith(
+        " subtracted, 1 warm-up call")
+    assert lines[-1].endswith(" 1 (100.0%)")
+    assert "e+" not in result.stdout
+
+
+@pytest.fixture
+def jitter_not_run(monkeypatch):
+    """Fail the test if the CLI starts measuring."""
+    from vdsotime import measure
+
+    def refuse(*args):
+        raise AssertionError("jitter ran before its --plot was checked")
+    monkeypatch.setattr(measure, "_jitter", refuse)
+
+
+@pytest.mark.parametrize("plot,message", [
+    ("/no/such/dir/jitter.png", "vdsotime: error: --plot: cannot write /no/such/dir/jitter.png: "
+                                "No such file or directory (/no/such/dir)"),
+    ("TMP/jitter.unknown", "vdsotime: error: --plot: plot file 'TMP/jitter.unknown' must end "
+                           "in a format matplotlib writes: "),
+    ("TMP", "vdsotime: error: --plot: cannot write TMP: Is a directory (TMP)"),
+])
+def test_jitter_checks_the_plot_before_measuring(jitter_not_run, capsys, tmp_path, plot,
+                                                 message):
+    from vdsotime import cli
+
+    plot, message = plot.replace("TMP", str(tmp_path)), message.replace("TMP", str(tmp_path))
+    assert cli.main(["jitter", "--seconds", "60", "--plot", plot]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(message)
+    assert len(captured.err.splitlines()) == 1
+
+
+def test_jitter_without_matplotlib_fails_before_measuring(jitter_not_run, capsys, tmp_path,
+                                                         monkeypatch):
+    from vdsotime import cli
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    assert cli.main(["jitter", "--seconds", "60", "--plot", str(tmp_path / "j.png")]) == 1
+    assert capsys.readouterr().err == ("vdsotime: error: --plot: plotting needs matplotlib: "
+                                       "pip install 'vdsotime[plot]'\n")
+
+
+def test_jitter_prints_its_results_when_the_plot_fails(monkeypatch, capsys, tmp_path):
+    import errno
+
+    from vdsotime import cli, plot
+
+    def disk_full(result, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+    monkeypatch.setattr(plot, "plot_jitter", disk_full)
+    target = tmp_path / "j.png"
+    assert cli.main(["jitter", "--seconds", "0.05", "--plot", str(target)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("jitter on CLOCK_MONOTONIC: ")
+    assert captured.err == (f"vdsotime: error: cannot write the plot {target}: No space left "
+                            "on device\n")

@@ -2,7 +2,6 @@
 
 import errno
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ from vdsotime import _clock
 
 import kernel
 from oracle import NEUTRAL_CWD, run_python
+from requires import require_time_namespace
 
 NS_FUNCTIONS = {
     "time_ns": 0, "monotonic_ns": 1, "perf_counter_ns": 1, "process_time_ns": 2,
@@ -236,6 +236,50 @@ def test_time_module_drop_in():
     assert result.stdout.strip() == "ok", result.stderr
 
 
+def test_every_name_of_the_time_module_is_forwarded():
+    """Private names too (code reads time._STRUCT_TM_ITEMS); dunders stay vdsotime's."""
+    own = set(vars(vdsotime))
+    forwarded = [name for name in dir(stdlib_time)
+                 if not (name.startswith("__") and name.endswith("__")) and name not in own]
+    assert "_STRUCT_TM_ITEMS" in forwarded and "sleep" in forwarded
+    for name in forwarded:
+        assert getattr(vdsotime, name) is getattr(stdlib_time, name), name
+    assert vdsotime._STRUCT_TM_ITEMS == stdlib_time._STRUCT_TM_ITEMS
+    assert vdsotime.__name__ == "vdsotime" and vdsotime.__doc__ != stdlib_time.__doc__
+    with pytest.raises(AttributeError, match="module 'vdsotime' has no attribute '__loader"):
+        vdsotime.__loader_of_time__
+    with pytest.raises(AttributeError, match="'_no_such_private_name'"):
+        vdsotime._no_such_private_name
+
+
+def test_dir_lists_the_forwarded_names():
+    names = dir(vdsotime)
+    assert names == sorted(set(names))
+    for name in dir(stdlib_time):
+        if not (name.startswith("__") and name.endswith("__")):
+            assert name in names, name
+    assert {"sample", "bench", "monotonic_ns", "__version__"} <= set(names)
+
+
+def test_vdsotime_in_place_of_the_time_module():
+    """sys.modules["time"] = vdsotime makes a whole program use its clocks; the forwarded
+    names still reach the real time module (they used to recurse forever)."""
+    code = textwrap.dedent("""
+        import sys, vdsotime
+        sys.modules["time"] = vdsotime
+        import time
+        assert time is vdsotime
+        time.sleep(0)
+        assert time.strftime("%Y", time.gmtime(0)) == "1970"
+        assert time._STRUCT_TM_ITEMS == 11
+        import timeit  # stdlib code that imports time after the swap
+        assert timeit.default_timer is vdsotime.perf_counter
+        print("ok")
+    """)
+    result = run_python(code)
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
 def test_forked_child_reads_correctly():
     read, write = os.pipe()
     pid = os.fork()
@@ -260,13 +304,12 @@ def test_forked_child_reads_correctly():
 def test_time_namespace_offsets():
     """In a time namespace with +1000 s on CLOCK_MONOTONIC and CLOCK_BOOTTIME, the
     vDSO readings carry the offsets (the kernel gives the namespace its own vvar page)."""
-    unshare = shutil.which("unshare")
-    assert unshare, "unshare (util-linux) is needed: .ci/run installs it"
+    in_time_namespace = require_time_namespace()
     code = ("import vdsotime\n"
             "print(vdsotime.monotonic_ns(), vdsotime.boottime_ns(), vdsotime.time_ns(),"
             " vdsotime.clock_gettime_ns(vdsotime.CLOCK_MONOTONIC_RAW))")
     before = [kernel.clock_gettime_ns(c) for c in (1, 7, 0, 4)]
-    result = subprocess.run([unshare, "--time", "--fork", "--monotonic", "1000",
+    result = subprocess.run([*in_time_namespace, "--monotonic", "1000",
                              "--boottime", "1000", sys.executable, "-c", code],
                             capture_output=True, text=True, timeout=60, cwd=NEUTRAL_CWD)
     after = [kernel.clock_gettime_ns(c) for c in (1, 7, 0, 4)]

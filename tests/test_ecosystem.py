@@ -30,13 +30,43 @@ def test_mypy_strict_accepts_a_typed_program():
 
 
 def test_mypy_strict_rejects_a_misuse(tmp_path):
-    # The stubs have teeth: a wrong type is an error.
+    # The stubs have teeth: a wrong type is an error, and so is a name that neither
+    # vdsotime nor the time module has (no catch-all __getattr__ in the stub).
     bad = tmp_path / "bad.py"
-    bad.write_text("import vdsotime\nx: str = vdsotime.monotonic_ns()\n")
+    bad.write_text("import vdsotime\nx: str = vdsotime.monotonic_ns()\n"
+                   "y: int = vdsotime.monotnic_ns()\n"
+                   "z: int = vdsotime.strftime('%Y')\n")
     result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental",
                              str(bad)], capture_output=True, text=True, cwd=NEUTRAL_CWD,
                             timeout=600)
-    assert result.returncode == 1 and "Incompatible types in assignment" in result.stdout
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if ": error: " in line]
+    assert len(errors) == 3, result.stdout
+    assert "bad.py:2: error: Incompatible types in assignment" in errors[0]
+    assert 'bad.py:3: error: Module has no attribute "monotnic_ns"' in errors[1]
+    assert "bad.py:4: error: Incompatible types in assignment" in errors[2]  # str, not int
+
+
+def test_stub_declares_exactly_the_forwarded_time_names():
+    """__init__.pyi re-exports the time module's names that vdsotime forwards at run
+    time, and no others (so the stub cannot drift from __getattr__)."""
+    import ast
+    import time
+
+    tree = ast.parse((Path(vdsotime.__file__).parent / "__init__.pyi").read_text())
+    from_time, declared = set(), set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "time":
+            assert all(alias.asname == alias.name for alias in node.names)
+            from_time |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.AnnAssign):
+            declared.add(node.target.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            declared.add(node.name)
+    forwarded = {name for name in dir(time) if not (name.startswith("__") and
+                                                    name.endswith("__"))} - set(vars(vdsotime))
+    assert forwarded == from_time | (forwarded & declared)
+    assert from_time <= forwarded
 
 
 def test_typed_example_runs():
@@ -189,22 +219,28 @@ def test_perf_counter_is_a_drop_in_timer():
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """python -m build: an sdist, then a wheel built from that sdist (from scratch)."""
+    """python -m build: an sdist, then a wheel built from that sdist (from scratch).
+
+    Run from another folder: from the source tree, ``python -m build`` would import the
+    tree's own build/ output folder as the ``build`` package."""
     out = tmp_path_factory.mktemp("dist")
     result = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
-                            capture_output=True, text=True, timeout=1800)
+                            capture_output=True, text=True, timeout=1800, cwd=out)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     [sdist] = out.glob("*.tar.gz")
     [wheel] = out.glob("*.whl")
-    return sdist, wheel
+    return sdist, wheel, result.stdout + result.stderr
+
+
+def sdist_names(sdist):
+    import tarfile
+
+    with tarfile.open(sdist) as archive:
+        return {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
 
 
 def test_sdist_holds_the_sources(built):
-    import tarfile
-
-    sdist, _ = built
-    with tarfile.open(sdist) as archive:
-        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    names = sdist_names(built[0])
     for required in ("setup.py", "pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE",
                      "MANIFEST.in", "vdsotime/_elf.pyx", "vdsotime/_vdso.pyx",
                      "vdsotime/_keys.pxi", "vdsotime/clock.pxd", "vdsotime/vdsotime.h",
@@ -217,8 +253,56 @@ def test_sdist_holds_the_sources(built):
                    for name in names), "generated or compiled files in the sdist"
 
 
+def source_files():
+    """The project's files: what git tracks, or (outside a git checkout, as in an
+    unpacked sdist) every file but the build's and the interpreter's leftovers."""
+    try:
+        listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"],
+                                capture_output=True, check=True, timeout=60).stdout
+    except (OSError, subprocess.CalledProcessError):
+        listed = None
+    if listed:
+        return {name for name in listed.decode().split("\0") if name}
+    leftovers = ("build/", "dist/", ".pytest_cache/", ".venv", "venv/", "PKG-INFO",
+                 "setup.cfg")
+    files = set()
+    for path in ROOT.rglob("*"):
+        name = path.relative_to(ROOT).as_posix()
+        if (not path.is_file() or name.startswith(leftovers) or "__pycache__" in name
+                or ".egg-info" in name
+                or name.startswith("vdsotime/") and name.endswith((".c", ".so", ".html"))):
+            continue
+        files.add(name)
+    return files
+
+
+def test_sdist_holds_every_file_of_the_project(built):
+    """Everything tests/, docs/ and the README rely on is in the sdist (fixtures without
+    a file extension, such as tests/fixtures/x86_64-copyreloc, included)."""
+    names = sdist_names(built[0])
+    files = source_files()
+    assert {"tests/fixtures/x86_64-copyreloc", "docs/RELIABILITY.md"} <= files
+    assert any(name.startswith("tests/") for name in files)
+    assert sorted(files - names) == []
+
+
+def test_build_uses_the_spdx_license_without_deprecation_warnings(built):
+    _, wheel, log = built
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(archive.read(name).decode() for name in archive.namelist()
+                        if name.endswith(".dist-info/METADATA"))
+    assert "License-Expression: MIT" in metadata.splitlines()
+    assert "License-File: LICENSE" in metadata.splitlines()
+    assert "License :: " not in metadata
+    # setuptools said "`project.license` as a TOML table is deprecated" and "License
+    # classifiers are deprecated" on every build before.
+    warnings = [line for line in log.splitlines()
+                if "deprecat" in line.lower() and "license" in line.lower()]
+    assert warnings == []
+
+
 def test_wheel_holds_the_cython_and_typing_files(built):
-    _, wheel = built
+    _, wheel, _ = built
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     for required in ("vdsotime/clock.pxd", "vdsotime/_vdso.pxd", "vdsotime/_elf.pxd",

@@ -11,7 +11,8 @@ from vdsotime import ElfError, ElfImage, Symbol
 from vdsotime._elf import elf_hash, gnu_hash
 
 from oracle import (EM_NAMES, FIXTURE_SHAPES, as_tuples, fixture_path, pyelftools_view,
-                    readelf_view, require_tool, NEUTRAL_CWD)
+                    readelf_view, NEUTRAL_CWD)
+from requires import require_command
 
 ALL_FIXTURES = sorted(FIXTURE_SHAPES)
 
@@ -243,7 +244,7 @@ def test_from_file_permission_error(tmp_path):
             "except PermissionError:\n    print('PermissionError')\n")
     command = [os.sys.executable, "-c", code]
     if os.geteuid() == 0:
-        command = [require_tool("setpriv"),
+        command = [require_command("setpriv", "util-linux"),
                    "--bounding-set=-dac_override,-dac_read_search"] + command
     result = subprocess.run(command, capture_output=True, text=True, timeout=60,
                             cwd=NEUTRAL_CWD)
@@ -271,9 +272,116 @@ def test_copy_relocated_symbols_carry_their_needed_version():
 
 
 def test_python_interpreter_itself_reads_like_readelf():
-    import shutil
-
-    interpreter = os.path.realpath(shutil.which("python3") or os.sys.executable)
+    # sys.executable, not python3 from PATH: that may be a wrapper script (pyenv's shims).
+    interpreter = os.path.realpath(os.sys.executable)
     image = ElfImage.from_file(interpreter)
     assert as_tuples(image) == readelf_view(interpreter)["symbols"]
 
+
+
+# -- lookup() against the dynamic loader ----------------------------------------------
+
+def _loaded_system_libraries():
+    """{path: handle} of system shared libraries loaded in this process: the ones it has
+    mapped already, and a few common ones loaded now (dlopen of a mapped one is a no-op
+    that returns its handle)."""
+    import ctypes
+    import ctypes.util
+
+    for name in ("m", "z", "ffi", "gcc_s", "stdc++", "crypto", "ssl", "lzma", "bz2",
+                 "expat", "uuid", "sqlite3"):
+        found = ctypes.util.find_library(name)
+        if found:
+            try:
+                ctypes.CDLL(found)
+            except OSError:
+                pass
+    paths = set()
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split(maxsplit=5)[-1].strip()
+            if path.startswith(("/lib", "/usr/lib")) and ".so" in os.path.basename(path):
+                paths.add(os.path.realpath(path))
+    return {path: ctypes.CDLL(path)._handle for path in sorted(paths)}
+
+
+def _loader():
+    """dlsym, dlvsym and each library's load address (link_map.l_addr) via ctypes."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    dlsym, dlvsym, dlinfo = libc.dlsym, libc.dlvsym, libc.dlinfo
+    dlsym.restype = dlvsym.restype = ctypes.c_void_p
+    dlsym.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    dlvsym.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+    dlinfo.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    RTLD_DI_LINKMAP = 2
+
+    def load_address(handle):
+        link_map = ctypes.c_void_p()
+        assert dlinfo(handle, RTLD_DI_LINKMAP, ctypes.byref(link_map)) == 0
+        return ctypes.c_size_t.from_address(link_map.value).value  # l_addr, first field
+
+    return dlsym, dlvsym, load_address
+
+
+def _comparable(symbol):
+    # What dlsym returns is the symbol's address only for these: an IFUNC gives the
+    # resolved function, TLS a thread's copy, a UNIQUE object the process-wide one, and
+    # st_value 0 (version-name markers) nothing at all.
+    return symbol.type in ("FUNC", "OBJECT", "NOTYPE") and symbol.bind != "UNIQUE" \
+        and symbol.value != 0
+
+
+def test_lookup_agrees_with_dlsym_and_dlvsym_on_system_libraries():
+    """Every name and every name@version of the loaded system libraries: lookup() finds
+    what glibc's dlsym (no version: the default, never a hidden version) and dlvsym
+    find."""
+    dlsym, dlvsym, load_address = _loader()
+    libraries = _loaded_system_libraries()
+    assert len(libraries) >= 3, libraries
+    unversioned = versioned = hidden_seen = 0
+    for path, handle in libraries.items():
+        image = ElfImage.from_file(path)
+        base = load_address(handle)
+        low = min(vaddr for _, vaddr, _, _, _ in image.load_segments)
+        high = max(vaddr + memsz for _, vaddr, _, memsz, _ in image.load_segments)
+        for name in sorted({symbol.name for symbol in image.symbols}):
+            ours = image.lookup(name)
+            theirs = dlsym(handle, name.encode())
+            if ours is None:
+                # Only hidden versions here: dlsym finds none of them (it may find the
+                # name in a library this one depends on).
+                assert theirs is None or not base + low <= theirs < base + high, (path, name)
+                assert all(s.hidden for s in image.symbols if s.name == name), (path, name)
+                hidden_seen += 1
+                continue
+            assert not ours.hidden, (path, ours)
+            if _comparable(ours):
+                assert theirs == base + ours.value, (path, ours)
+                unversioned += 1
+        for symbol in image.symbols:
+            if symbol.version is not None and _comparable(symbol):
+                assert image.lookup(symbol.name, symbol.version) == symbol
+                address = dlvsym(handle, symbol.name.encode(), symbol.version.encode())
+                assert address == base + symbol.value, (path, symbol)
+                versioned += 1
+                hidden_seen += symbol.hidden
+    assert unversioned > 1000 and versioned > 1000 and hidden_seen > 0
+
+
+def test_unversioned_lookup_takes_the_default_version_not_a_hidden_one():
+    """libm has exp@GLIBC_2.2.5 (GLIBC_2.0 on i386; hidden, for old binaries) and
+    exp@@GLIBC_2.29."""
+    images = [ElfImage.from_file(path) for path in _loaded_system_libraries()]
+    [image] = [image for image in images if image.soname == "libm.so.6"]
+    versions = {s.version: s.hidden for s in image.symbols if s.name == "exp"}
+    if len(versions) < 2:
+        pytest.skip(f"this libm has one version of exp: {versions}")
+    default = image.lookup("exp")
+    assert default.hidden is False and versions[default.version] is False
+    assert all(hidden for version, hidden in versions.items() if version != default.version)
+    for version, hidden in versions.items():  # GLIBC_2.2.5 on x86-64, GLIBC_2.0 on i386
+        if hidden:
+            old = image.lookup("exp", version)
+            assert old.hidden is True and old.value != default.value

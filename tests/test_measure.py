@@ -362,17 +362,47 @@ def test_render_histogram_text():
     edges, counts = stats.log_histogram(np.array([1000] * 90 + [50_000] * 10), 2)
     text = stats.render_histogram(edges, counts, width=20)
     lines = text.splitlines()
-    assert lines[0].count("#") == 20 and "90 (90%)" in lines[0]
-    assert "10 (10%)" in lines[-1]
-    assert "us" in text
+    assert lines[0].count("#") == 20 and lines[0].endswith(" 90 (90.0%)")
+    assert lines[-1].endswith(" 10 (10.0%)")
+    assert lines[0].split("|")[0].split() == ["724", "ns", "-", "1.02", "us"]
+    # Fixed decimals, no exponents: 1 of 1 value is "1 (100.0%)", not "1 (1e+02%)".
+    one = stats.render_histogram(*stats.log_histogram(np.array([5000]), 1))
+    assert one == "4.10 us - 8.19 us |" + "#" * 40 + " 1 (100.0%)"
     assert stats.render_histogram(*stats.log_histogram(np.array([], np.int64))) == "(no values)"
 
 
 def test_format_ns():
     assert stats.format_ns(850) == "850 ns"
-    assert stats.format_ns(12_345) == "12.3 us"
+    assert stats.format_ns(12_340) == "12.34 us"
     assert stats.format_ns(4_560_000) == "4.56 ms"
-    assert stats.format_ns(1.2e9) == "1.2 s"
+    assert stats.format_ns(1.2e9) == "1.20 s"
+    assert stats.format_ns(3166.020000000077) == "3.17 us"
+    assert stats.format_ns(999_999) == "1.00 ms"  # the unit after rounding, not "1e+03 us"
+    assert stats.format_ns(999.7) == "1.00 us"
+    assert stats.format_ns(4_000_000_000_000) == "4,000.00 s"
+    assert stats.format_ns(-1500) == "-1.50 us"
+    assert stats.format_ns(35.83, 1) == "35.8 ns" and stats.format_ns(35.83) == "36 ns"
+    assert stats.format_ns(np.int64(7)) == "7 ns" and stats.format_ns(np.float32(2e3)) == "2.00 us"
+    assert stats.format_ns(float("nan")) == "nan ns"
+    with pytest.raises(TypeError, match=r"format_ns\(\): value must be a number, got str"):
+        stats.format_ns("5")
+    with pytest.raises(ValueError, match=r"format_ns\(\): decimals must be from 0 to 9, got 12"):
+        stats.format_ns(5, 12)
+
+
+def test_format_count_percent_rate():
+    assert stats.format_count(1, "call") == "1 call"
+    assert stats.format_count(0, "call") == "0 calls"
+    assert stats.format_count(1_234_567, "gap") == "1,234,567 gaps"
+    assert stats.format_count(np.int64(2), "process", "processes") == "2 processes"
+    assert stats.format_percent(100) == "100.0%" and stats.format_percent(12.345, 2) == "12.35%"
+    assert stats.format_percent(0) == "0.0%" and stats.format_percent(0.001) == "<0.1%"
+    assert stats.format_rate(10_000) == "10,000.0 per second"
+    assert stats.format_rate(0.25, 2) == "0.25 per second"
+    with pytest.raises(TypeError, match=r"format_count\(\): count must be an int, got float"):
+        stats.format_count(1.0, "call")
+    with pytest.raises(TypeError, match=r"format_percent\(\): percent must be a number"):
+        stats.format_percent(None)
 
 
 def test_png_plots(tmp_path):
@@ -396,3 +426,17 @@ def test_missing_matplotlib_is_a_clear_message(tmp_path):
     """)
     result = run_python(code)
     assert result.stdout.strip() == "plotting needs matplotlib: pip install 'vdsotime[plot]'"
+
+
+def test_check_plot_path(tmp_path):
+    from vdsotime import plot
+
+    assert plot.check_plot_path(tmp_path / "a.png") == str(tmp_path / "a.png")
+    assert not (tmp_path / "a.png").exists()  # nothing written
+    with pytest.raises(TypeError, match=r"check_plot_path\(\): path must be str or "
+                                        r"os.PathLike, got int"):
+        plot.check_plot_path(5)
+    with pytest.raises(ValueError, match=r"must end in a format matplotlib writes: .*\.png"):
+        plot.check_plot_path(tmp_path / "a")
+    with pytest.raises(FileNotFoundError):
+        plot.check_plot_path(tmp_path / "missing" / "a.png")

@@ -480,13 +480,13 @@ KNOWN = {
               "stdout@GLIBC_2.2.5, saved_argv@SD_SHARED, _ZSt4cerr@GLIBCXX_3.4, ...) define "
               "it in their own .bss (.data.rel.ro for read-only objects such as vtables), "
               "and its DT_VERSYM index names the DT_VERNEED entry (vna_other) of the "
-              "library version; such a file has no DT_VERDEF at all. vdsotime resolves version indexes "
-              "against DT_VERDEF only, so symbol_at() raises \"symbol 'stdout' has version "
-              "index 2, which no version defines\" and the whole .symbols property (and "
-              "lookup() of that name) fails, although from_file() succeeds. readelf "
-              "(--dyn-syms, -D --dyn-syms and -V) reports stdout@GLIBC_2.2.5 (2), and glibc's "
-              "ld.so builds its version table from DT_VERNEED as well as DT_VERDEF, so the "
-              "file is valid.",
+              "library version; such a file has no DT_VERDEF at all. readelf (--dyn-syms, "
+              "-D --dyn-syms and -V) reports stdout@GLIBC_2.2.5 (2), and glibc's ld.so builds "
+              "its version table from DT_VERNEED as well as DT_VERDEF, so the file is valid. "
+              "The reader once resolved version indexes against DT_VERDEF only and raised "
+              "\"symbol 'stdout' has version index 2, which no version defines\" from "
+              ".symbols and lookup(); it follows DT_VERNEED too since this comparison found "
+              "that, so a file in this category now means a regression.",
         verdict="vdsotime wrong (pyelftools/readelf right)", justified=False),
     "pyelftools-crash": dict(
         title="pyelftools crashed the process",

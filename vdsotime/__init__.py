@@ -9,6 +9,10 @@ module's names, and any other name (``sleep``, ``strftime``, ...) is the time mo
 """
 
 import sys as _sys
+# The time module, bound once: names vdsotime does not define are forwarded to it, even
+# after a program puts vdsotime in its place (sys.modules["time"] = vdsotime). A builtin
+# module, and loaded by the interpreter at start-up already.
+import time as _stdlib_time
 
 if not _sys.platform.startswith("linux"):
     raise ImportError(
@@ -72,6 +76,10 @@ def get_include():
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _is_dunder(name):
+    return name.startswith("__") and name.endswith("__")
+
+
 def __getattr__(name):
     module = _LAZY.get(name)
     if module is not None:
@@ -82,7 +90,17 @@ def __getattr__(name):
     if name == "__version__":
         from importlib.metadata import version
         return version("vdsotime")
-    import time as _time
-    if not name.startswith("_") and hasattr(_time, name):
-        return getattr(_time, name)
+    # Every other name of the time module, private ones too (a drop-in must not break
+    # code that reads time._STRUCT_TM_ITEMS), looked up each time: tzset() changes
+    # timezone, altzone, daylight and tzname.
+    if not _is_dunder(name):
+        try:
+            return getattr(_stdlib_time, name)
+        except AttributeError:
+            pass
     raise AttributeError(f"module 'vdsotime' has no attribute {name!r}")
+
+
+def __dir__():
+    forwarded = (name for name in dir(_stdlib_time) if not _is_dunder(name))
+    return sorted({*globals(), *_LAZY, "__version__", *forwarded})

@@ -6,6 +6,19 @@ from typing import Any, NamedTuple, overload
 import numpy as np
 import numpy.typing as npt
 
+# The time module's other names, which vdsotime forwards (so that `import vdsotime as
+# time` type-checks as it runs); a name neither module has is an error.
+from time import (
+    altzone as altzone, asctime as asctime, clock_settime as clock_settime,
+    clock_settime_ns as clock_settime_ns, ctime as ctime, daylight as daylight,
+    get_clock_info as get_clock_info, gmtime as gmtime, localtime as localtime,
+    mktime as mktime, pthread_getcpuclockid as pthread_getcpuclockid, sleep as sleep,
+    strftime as strftime, strptime as strptime, struct_time as struct_time,
+    timezone as timezone, tzname as tzname, tzset as tzset,
+)
+
+_STRUCT_TM_ITEMS: int  # forwarded too; typeshed does not declare it in time
+
 __version__: str
 
 CLOCK_REALTIME: int
@@ -27,6 +40,7 @@ class Symbol(NamedTuple):
     size: int
     type: str
     bind: str
+    hidden: bool = False
 
 class ElfImage:
     @staticmethod
@@ -194,5 +208,3 @@ def bench(fn: Callable[..., object], *args: Any, n: int | None = None,
           warmup: int | None = None, **kwargs: Any) -> LatencyResult: ...
 def jitter(seconds: float, threshold_ns: float = 10_000,
            clock_id: int = ...) -> JitterResult: ...
-
-def __getattr__(name: str) -> Any: ...

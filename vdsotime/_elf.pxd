@@ -30,6 +30,13 @@ cdef struct Segment:
     uint32_t flags
 
 
+cdef struct UnversionedMatch:
+    # What a lookup without a version has seen of versioned definitions: the first one
+    # that is not hidden, and how many of those there are.
+    long long index
+    int defaults
+
+
 cdef class ElfImage:
     cdef object _owner                  # keeps the bytes behind _buf alive
     cdef const uint8_t* _buf
@@ -79,6 +86,8 @@ cdef class ElfImage:
     cdef bytes cstring(self, uint64_t offset, str what)
     cdef uint64_t vaddr_to_offset(self, uint64_t vaddr, uint64_t length, str what) except? 0xffffffffffffffff
     cdef object symbol_at(self, uint64_t index)
+    cdef long long _accept(self, uint64_t index, bytes name, object version,
+                           UnversionedMatch* match) except -2
     cdef long long find_symbol(self, bytes name, object version, uint32_t name_elf_hash,
                                uint32_t name_gnu_hash) except -2
     cdef int _parse_sysv_hash(self, uint64_t vaddr) except -1

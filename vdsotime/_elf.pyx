@@ -24,9 +24,11 @@ class ElfError(ValueError):
     """The bytes are not an ELF image this reader accepts, or they are malformed."""
 
 
-Symbol = record("Symbol", "name version value size type bind", doc=(
+Symbol = record("Symbol", "name version value size type bind hidden", defaults=(False,), doc=(
     "A defined dynamic symbol: name, version (str, or None when unversioned), "
-    "value (st_value), size (st_size), type ('FUNC', 'OBJECT', ...), bind ('GLOBAL', ...)."))
+    "value (st_value), size (st_size), type ('FUNC', 'OBJECT', ...), bind ('GLOBAL', ...), "
+    "hidden (True for a hidden version, name@VERSION, which only a lookup of that version "
+    "finds; False for the default version, name@@VERSION, and for unversioned symbols)."))
 
 # ELF constants, with the spec's names.
 cdef enum:
@@ -587,7 +589,8 @@ cdef class ElfImage:
         cdef Layout* L = &self._layout
         cdef uint64_t offset
         cdef uint8_t info
-        cdef uint16_t versym
+        cdef uint16_t versym, raw_versym
+        cdef bint hidden = False
         self._require()
         if index >= self._nsyms:
             raise ElfError(f"symbol {index} is past the symbol table ({self._nsyms} symbols)")
@@ -596,20 +599,23 @@ cdef class ElfImage:
         name = self.cstring(self.u32(offset + L.st_name, "st_name"), "symbol name")
         version = None
         if self._versym:
-            versym = self.u16(self._versym + 2 * index, "DT_VERSYM entry") & VERSYM_INDEX
+            raw_versym = self.u16(self._versym + 2 * index, "DT_VERSYM entry")
+            versym = raw_versym & VERSYM_INDEX
             if versym > 1:
                 entry = self._version_names.get(versym)
                 if entry is None:
                     raise ElfError(f"symbol {name.decode('utf-8', 'replace')!r} has "
                                    f"version index {versym}, which no version defines")
                 version = entry[0]
+                hidden = (raw_versym & VERSYM_HIDDEN) != 0
         stype = info & 0xf
         bind = info >> 4
         return Symbol(name.decode("utf-8", "surrogateescape"), version,
                       self.word(offset + L.st_value, "st_value"),
                       self.word(offset + L.st_size, "st_size"),
                       SYMBOL_TYPES[stype] if stype < 7 else ("IFUNC" if stype == 10 else str(stype)),
-                      SYMBOL_BINDS[bind] if bind < 3 else ("UNIQUE" if bind == 10 else str(bind)))
+                      SYMBOL_BINDS[bind] if bind < 3 else ("UNIQUE" if bind == 10 else str(bind)),
+                      hidden)
 
     cdef bint _is_candidate(self, uint64_t index, bytes name, object version) except -1:
         """Whether symbol ``index`` is a defined global ``name`` of ``version``."""
@@ -633,16 +639,44 @@ cdef class ElfImage:
         entry = self._version_names.get(versym)
         return entry is not None and entry[0] == version
 
+    cdef long long _accept(self, uint64_t index, bytes name, object version,
+                           UnversionedMatch* match) except -2:
+        """``index`` if the chain walk ends with this symbol, else -1 (walk on).
+
+        A lookup with a version wants exactly that version (as dlvsym). One without a
+        version takes what glibc's dlsym takes: an unversioned definition at once, else
+        the one versioned definition that is not hidden (name@@VERSION, the default),
+        which the walk notes in ``match`` and ``_unversioned_result`` returns at its end;
+        hidden versions (name@VERSION, such as exp@GLIBC_2.2.5 in libm beside the default
+        exp@@GLIBC_2.29) only answer a lookup of their own version."""
+        cdef uint16_t raw_versym
+        if not self._is_candidate(index, name, version):
+            return -1
+        if version is not None or not self._versym:
+            return index
+        raw_versym = self.u16(self._versym + 2 * index, "DT_VERSYM entry")
+        if (raw_versym & VERSYM_INDEX) <= 1:  # VER_NDX_LOCAL or VER_NDX_GLOBAL
+            return index
+        if not raw_versym & VERSYM_HIDDEN:
+            if match.defaults == 0:
+                match.index = index
+            match.defaults += 1
+        return -1
+
     cdef long long find_symbol(self, bytes name, object version, uint32_t name_elf_hash,
                                uint32_t name_gnu_hash) except -2:
         """Index of the defined global symbol ``name`` (of ``version``), or -1.
 
         The caller passes the name's two hashes (the vDSO key tables precompute them).
         Goes through the GNU hash table when there is one, else the SysV one, as the
-        dynamic loader does; never a linear scan.
+        dynamic loader does; never a linear scan. Which definition answers: ``_accept``.
         """
         cdef uint32_t h, chain_hash
         cdef uint64_t index, steps
+        cdef long long found
+        cdef UnversionedMatch match
+        match.index = -1
+        match.defaults = 0
         self._require()
         if self._gnu_hash and self._gnu_nbuckets == 0 or not self._hash and not self._gnu_hash \
                 or self._hash and not self._gnu_hash and self._sysv_nbucket == 0:
@@ -656,23 +690,26 @@ cdef class ElfImage:
             while True:
                 chain_hash = self.u32(self._gnu_chain + 4 * (index - self._gnu_symoffset),
                                       "DT_GNU_HASH chain")
-                if (chain_hash | 1) == (h | 1) and self._is_candidate(index, name, version):
-                    return index
+                if (chain_hash | 1) == (h | 1):
+                    found = self._accept(index, name, version, &match)
+                    if found >= 0:
+                        return found
                 if chain_hash & 1:
-                    return -1
+                    return _unversioned_result(&match)
                 index += 1
         h = name_elf_hash
         index = self._hash_word(self._hash + self._hash_entry * (2 + h % self._sysv_nbucket))
         steps = 0
         while index != 0:
-            if self._is_candidate(index, name, version):
-                return index
+            found = self._accept(index, name, version, &match)
+            if found >= 0:
+                return found
             steps += 1
             if steps > self._sysv_nchain:
                 raise ElfError("a DT_HASH chain loops (longer than nchain)")
             index = self._hash_word(self._hash + self._hash_entry *
                                     (2 + self._sysv_nbucket + index))
-        return -1
+        return _unversioned_result(&match)
 
     # -- Python surface ---------------------------------------------------------------
 
@@ -790,6 +827,11 @@ cdef class ElfImage:
         return (f"<ElfImage ELF{self._elf_class} {self._byteorder}-endian {self._machine} "
                 f"soname={self._soname!r} versions={self._versions!r} "
                 f"symbols={self._nsyms - 1 if self._nsyms else 0}>")
+
+
+cdef inline long long _unversioned_result(UnversionedMatch* match) noexcept:
+    # glibc takes a lone default version, and nothing when several claim to be the default.
+    return match.index if match.defaults == 1 else -1
 
 
 cdef ElfImage _image_over(object owner, const uint8_t* buf, uint64_t size,

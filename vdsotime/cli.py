@@ -5,9 +5,12 @@ Errors print one line on stderr and exit nonzero, without a traceback.
 
 import argparse
 import json
+import os
+import signal
 import sys
 
 import vdsotime
+from vdsotime._format import format_count, format_ns
 
 CLOCKSOURCE = "/sys/devices/system/clocksource/clocksource0/current_clocksource"
 
@@ -21,6 +24,17 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class VersionAction(argparse.Action):
+    """--version: the installed distribution's version, looked up only when asked."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"vdsotime {vdsotime.__version__}")
+        parser.exit()
 
 
 def _clocksource():
@@ -43,11 +57,14 @@ def cmd_info(args):
         print(json.dumps(data, indent=2))
         return 0
     if info.present:
-        print(f"vDSO:          {info.soname} at {info.base:#x}, {info.size} bytes, "
-              f"ELF{info.elf_class} {info.machine}")
+        print(f"vDSO:          {info.soname} at {info.base:#x}, "
+              f"{format_count(info.size, 'byte')}, ELF{info.elf_class} {info.machine}")
         print(f"versions:      {', '.join(info.versions) or '(none)'}")
+    elif info.base:
+        # Mapped by the kernel but not used: disabled, or not an image vdsotime accepts.
+        print(f"vDSO:          at {info.base:#x}, not used ({info.fallback_reason})")
     else:
-        print("vDSO:          not found")
+        print("vDSO:          not found (the kernel mapped none into this process)")
     print(f"clocksource:   {data['clocksource'] or 'unknown (cannot read ' + CLOCKSOURCE + ')'}")
     print("functions:")
     for name, binding in info.functions.items():
@@ -60,29 +77,44 @@ def cmd_info(args):
     if info.fallback_reason:
         print(f"fallback:      {info.fallback_reason}")
     if info.present:
-        print(f"symbols ({len(info.symbols)}):")
+        print(f"symbols ({len(info.symbols):,}):")
         _print_symbols(info.symbols)
     return 0
 
 
 def _print_symbols(symbols):
     for symbol in symbols:
-        version = f"@{symbol.version}" if symbol.version else ""
+        # readelf's notation: name@@VERSION for the default version, name@VERSION for a
+        # hidden one (or one needed from another file).
+        version = (f"@{symbol.version}" if symbol.hidden else f"@@{symbol.version}") \
+            if symbol.version else ""
         print(f"  {symbol.value:#010x} {symbol.size:6d} {symbol.type:7s} {symbol.bind:6s} "
               f"{symbol.name}{version}")
 
 
 def cmd_dump(args):
+    to_stdout = args.file == "-"
+    if to_stdout and sys.stdout.isatty():
+        raise CommandError("refusing to write the binary vDSO image to a terminal: "
+                           "redirect standard output, or give a FILE")
     try:
         image = vdsotime.vdso_image()
     except RuntimeError as exc:
         raise CommandError(str(exc)) from None
-    try:
-        with open(args.file, "wb") as f:
-            f.write(image)
-    except OSError as exc:
-        raise CommandError(f"cannot write {args.file}: {exc.strerror}") from None
-    print(f"wrote {len(image)} bytes of the vDSO to {args.file}", file=sys.stderr)
+    if to_stdout:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(image)
+        sys.stdout.buffer.flush()
+        where = "standard output"
+    else:
+        try:
+            with open(args.file, "wb") as f:
+                f.write(image)
+        except OSError as exc:
+            raise CommandError(f"cannot write {args.file}: {exc.strerror}") from None
+        where = args.file
+    print(f"wrote {format_count(len(image), 'byte')} of the vDSO to {where}",
+          file=sys.stderr)
     return 0
 
 
@@ -106,7 +138,7 @@ def cmd_inspect(args):
           f"soname {image.soname or '(none)'}")
     print(f"hash tables:   {', '.join(image.hash_styles)}")
     print(f"versions:      {', '.join(image.versions) or '(none)'}")
-    print(f"symbols ({len(symbols)}):")
+    print(f"symbols ({len(symbols):,}):")
     _print_symbols(symbols)
     return 0
 
@@ -155,30 +187,42 @@ class Progress:
             sys.stderr.flush()
 
 
-def cmd_clocks(args):
+def _clock_row(name, n):
+    """One clock's figures for ``vdsotime clocks``, each from ``n`` reads or fewer."""
     import time
 
     from vdsotime import _loops, measure
 
+    clock_id = getattr(vdsotime, name)
+    clock_stats = measure.overhead(clock_id, n)
+    python_ns = _per_call(vdsotime.clock_gettime_ns, clock_id, n)
+    stdlib_ns = _per_call(time.clock_gettime_ns, clock_id, n)
+    syscall_ns = _loops.syscall_loop(max(1, n // 10), clock_id) / max(1, n // 10)
+    return {
+        "clock": name, "clock_id": clock_id,
+        "vdsotime_c_ns": clock_stats.ns_per_call, "vdsotime_python_ns": python_ns,
+        "stdlib_python_ns": stdlib_ns, "syscall_c_ns": syscall_ns,
+        "resolution_ns": clock_stats.resolution_ns, "getres_ns": clock_stats.getres_ns,
+    }
+
+
+def cmd_clocks(args):
     n = args.n
     info = vdsotime.info()
     clocksource = _clocksource()
     rows = []
-    for name in ("CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_RAW",
-                 "CLOCK_REALTIME_COARSE", "CLOCK_MONOTONIC_COARSE", "CLOCK_BOOTTIME",
-                 "CLOCK_TAI", "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_THREAD_CPUTIME_ID"):
-        clock_id = getattr(vdsotime, name)
-        clock_stats = measure.overhead(clock_id, n)
-        python_ns = _per_call(vdsotime.clock_gettime_ns, clock_id, n)
-        stdlib_ns = _per_call(time.clock_gettime_ns, clock_id, n)
-        syscall_ns = _loops.syscall_loop(max(1, n // 10), clock_id) / max(1, n // 10)
-        rows.append({
-            "clock": name, "clock_id": clock_id,
-            "vdsotime_c_ns": clock_stats.ns_per_call, "vdsotime_python_ns": python_ns,
-            "stdlib_python_ns": stdlib_ns, "syscall_c_ns": syscall_ns,
-            "resolution_ns": clock_stats.resolution_ns, "getres_ns": clock_stats.getres_ns,
-        })
+    names = ("CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_RAW",
+             "CLOCK_REALTIME_COARSE", "CLOCK_MONOTONIC_COARSE", "CLOCK_BOOTTIME",
+             "CLOCK_TAI", "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_THREAD_CPUTIME_ID")
+    progress = Progress("vdsotime clocks")
+    try:
+        for done, name in enumerate(names):
+            progress(done, len(names))
+            rows.append(_clock_row(name, n))
+    finally:
+        progress.close()
     warning = None
+
     if clocksource in SYSCALL_CLOCKSOURCES:
         warning = (f"clocksource {clocksource} cannot be read from user space: every clock "
                    "read is a system call (the vDSO falls back to the kernel)")
@@ -195,7 +239,6 @@ def cmd_clocks(args):
     print()
     print(f"{'clock':26s} {'vdsotime C':>11s} {'vdsotime py':>12s} {'time py':>9s} "
           f"{'syscall C':>10s} {'resolution':>11s} {'getres':>9s}")
-    from vdsotime.stats import format_ns
     for row in rows:
         resolution = "-" if row["resolution_ns"] is None else format_ns(row["resolution_ns"])
         print(f"{row['clock']:26s} {row['vdsotime_c_ns']:8.1f} ns {row['vdsotime_python_ns']:9.1f} ns "
@@ -249,12 +292,12 @@ def cmd_bench(args):
         data["setup"] = setup
         print(json.dumps(data, indent=2))
         return 0
-    print(f"{result.n} calls of: {statement}")
-    print(f"timer overhead {stats.format_ns(result.overhead_ns)} subtracted, "
-          f"{result.warmup} warm-up calls")
+    print(f"{format_count(result.n, 'call')} of: {statement}")
+    print(f"timer overhead {format_ns(result.overhead_ns, 1)} subtracted, "
+          f"{format_count(result.warmup, 'warm-up call')}")
     print()
     for key in ("min", "p50", "p90", "p99", "p99.9", "max", "mean", "stdev"):
-        print(f"  {key:>6s}  {stats.format_ns(figures[key]):>10s}")
+        print(f"  {key:>6s}  {format_ns(figures[key]):>10s}")
     print()
     print(stats.render_histogram(*result.histogram(2)))
     return 0
@@ -264,6 +307,8 @@ def cmd_jitter(args):
     from vdsotime import measure, stats
 
     clock_id = CLOCK_CHOICES[args.clock]
+    if args.plot:
+        _check_plot(args.plot)  # before the run, not after it
     progress = Progress("vdsotime jitter")
     interrupted = False
     try:
@@ -278,23 +323,34 @@ def cmd_jitter(args):
         progress.close()
     if interrupted:
         print("vdsotime: interrupted; the run so far:", file=sys.stderr)
-    if args.plot:
-        try:
-            stats.plot_jitter(result, args.plot)
-        except ImportError as exc:
-            raise CommandError(str(exc)) from None
-        except OSError as exc:
-            raise CommandError(f"cannot write {args.plot}: {exc.strerror}") from None
+    # The results first, whatever becomes of the plot.
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
-        return 130 if interrupted else 0
-    print(result)
-    if len(result.gaps):
-        print()
-        print(stats.render_histogram(*result.histogram(2)))
+    else:
+        print(result)
+        if len(result.gaps):
+            print()
+            print(stats.render_histogram(*result.histogram(2)))
     if args.plot:
-        print(f"\nplot written to {args.plot}")
+        from vdsotime import plot
+        try:
+            plot.plot_jitter(result, args.plot)
+        except OSError as exc:
+            raise CommandError(f"cannot write the plot {args.plot}: {exc.strerror or exc}"
+                               ) from None
+        print(f"plot written to {args.plot}", file=sys.stderr)
     return 130 if interrupted else 0
+
+
+def _check_plot(path):
+    from vdsotime import plot
+    try:
+        plot.check_plot_path(path)
+    except (ImportError, ValueError) as exc:
+        raise CommandError(f"--plot: {exc}") from None
+    except OSError as exc:
+        raise CommandError(f"--plot: cannot write {path}: {exc.strerror} "
+                           f"({exc.filename})") from None
 
 
 CLOCK_CHOICES = {name[6:].lower(): getattr(vdsotime, name) for name in dir(vdsotime)
@@ -330,6 +386,7 @@ def build_parser():
     parser = ArgumentParser(
         prog="vdsotime",
         description="The kernel's fastest clocks: inspect the vDSO and how vdsotime uses it.")
+    parser.add_argument("--version", action=VersionAction)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     info = commands.add_parser("info", help="the vDSO, its symbols, and the backend of "
@@ -337,7 +394,8 @@ def build_parser():
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=cmd_info)
 
-    dump = commands.add_parser("dump", help="write the vDSO image of this process to FILE")
+    dump = commands.add_parser("dump", help="write the vDSO image of this process to FILE "
+                                            "(- for standard output)")
     dump.add_argument("file", metavar="FILE")
     dump.set_defaults(run=cmd_dump)
 
@@ -350,8 +408,8 @@ def build_parser():
     clocks = commands.add_parser("clocks", help="cost and resolution of every clock, beside "
                                                 "the time module and the raw system call")
     clocks.add_argument("--json", action="store_true", help="print JSON")
-    clocks.add_argument("-n", type=_whole_number(1), default=100_000, metavar="N",
-                        help="reads per clock (default 100000)")
+    clocks.add_argument("-n", type=_whole_number(2), default=100_000, metavar="N",
+                        help="reads per clock, at least 2 (default 100000)")
     clocks.set_defaults(run=cmd_clocks)
 
     bench = commands.add_parser("bench", help="per-call latency distribution of a Python "
@@ -375,7 +433,8 @@ def build_parser():
                         help="report gaps of at least T microseconds (default 10)")
     jitter.add_argument("--clock", choices=sorted(CLOCK_CHOICES), default="monotonic",
                         help="the clock to read (default monotonic)")
-    jitter.add_argument("--plot", metavar="FILE", help="write a PNG plot (needs matplotlib)")
+    jitter.add_argument("--plot", metavar="FILE", help="also write a plot, PNG for FILE.png "
+                                                       "(needs matplotlib)")
     jitter.add_argument("--json", action="store_true", help="print JSON")
     jitter.set_defaults(run=cmd_jitter)
     return parser
@@ -387,7 +446,17 @@ def main(argv=None):
     if args.command is None:
         args = parser.parse_args(["info"] + list(argv or []))
     try:
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (vdsotime info | head): stop quietly with the status of a
+        # process killed by SIGPIPE, as other Unix tools do. Point stdout at /dev/null so
+        # that the interpreter's last flush does not complain again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + signal.SIGPIPE
     except CommandError as exc:
         print(f"vdsotime: error: {exc}", file=sys.stderr)
         return 1
@@ -397,8 +466,6 @@ def main(argv=None):
     except (OSError, ValueError, TypeError) as exc:
         print(f"vdsotime: error: {exc}", file=sys.stderr)
         return 1
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

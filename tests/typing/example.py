@@ -1,9 +1,13 @@
 """A typed program using vdsotime's public API: mypy --strict must accept it."""
 
+import os
+import tempfile
+
 import numpy as np
 import numpy.typing as npt
 
 import vdsotime
+from vdsotime import plot, stats
 
 
 def elapsed_ns() -> int:
@@ -21,7 +25,7 @@ def describe() -> str:
     binding: vdsotime.Binding = info.functions["clock_gettime"]
     image = vdsotime.ElfImage.from_bytes(vdsotime.vdso_image())
     symbol = image.lookup("__vdso_clock_gettime", "LINUX_2.6")
-    name = symbol.name if symbol is not None else "missing"
+    name = symbol.name if symbol is not None and not symbol.hidden else "missing"
     return f"{binding.backend} {name} {image.soname} {info.fallback_reason}"
 
 
@@ -45,5 +49,23 @@ def seconds() -> float:
     return vdsotime.time() + sec + usec / 1e6 + cpu + node + gaps.stolen_percent
 
 
+def statistics() -> str:
+    samples = vdsotime.sample(1000)
+    figures: dict[str, float] = stats.summary(samples)
+    edges, counts = stats.log_histogram(samples, per_octave=2)
+    text: str = stats.render_histogram(edges, counts)
+    path: str = plot.check_plot_path(os.path.join(tempfile.gettempdir(), "unwritten.png"))
+    return (f"{stats.format_ns(figures['p50'])} {stats.format_count(len(counts), 'bucket')} "
+            f"{stats.format_percent(stats.percentile(samples, 50) / 1e3)} "
+            f"{stats.format_rate(1e6 / figures['mean'])} {len(text)} {path}")
+
+
+def like_the_time_module() -> str:
+    vdsotime.sleep(0)  # forwarded to the time module, and typed as there
+    stamp: vdsotime.struct_time = vdsotime.gmtime(0)
+    return vdsotime.strftime("%Y", stamp) + str(vdsotime._STRUCT_TM_ITEMS)
+
+
 if __name__ == "__main__":
-    print(elapsed_ns(), len(readings(10)), describe(), latency(), ticks_to_ns(), seconds())
+    print(elapsed_ns(), len(readings(10)), describe(), latency(), ticks_to_ns(), seconds(),
+          statistics(), like_the_time_module())

@@ -42,12 +42,14 @@ EXCLUSIONS = HERE / "exclusions.txt"
 SUITE = "bookworm"
 MIRROR = os.environ.get("VDSOTIME_I386_MIRROR", "http://deb.debian.org/debian")
 CACHE = Path(os.environ.get("VDSOTIME_I386_CACHE", "/var/cache/vdsotime-i386"))
-# The Cython of the build ("Cython>=3.1" in pyproject.toml), as a pure-Python wheel for
-# the root's CPython 3.11.
-CYTHON = "Cython>=3.1,<3.4"
+# The build requirements pyproject.toml names that bookworm's packages are too old for,
+# as pure-Python wheels for the root's CPython 3.11: Cython >= 3.1 (bookworm has 0.29) and
+# setuptools >= 77, the first to read an SPDX `license` (bookworm has 66), with the
+# packaging >= 24.2 it reads licence expressions with (bookworm has 23.0).
+BUILD_WHEELS = ("Cython>=3.1,<3.4", "setuptools>=77", "packaging>=24.2")
 ROOT_PYTHON = "3.11"
 # Bumped when the way a root is made changes, so that old caches are not reused.
-ROOT_FORMAT = 1
+ROOT_FORMAT = 2
 
 
 def packages():
@@ -73,7 +75,7 @@ def exclusions():
 
 
 def cache_key():
-    text = "\n".join([f"format {ROOT_FORMAT}", SUITE, MIRROR, CYTHON, *packages()])
+    text = "\n".join([f"format {ROOT_FORMAT}", SUITE, MIRROR, *BUILD_WHEELS, *packages()])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -146,12 +148,18 @@ def build_root(final):
         wheels.mkdir(parents=True)
         run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
              "--only-binary=:all:", "--platform", "any", "--implementation", "py",
-             "--python-version", ROOT_PYTHON, "--dest", wheels, CYTHON])
-        # A venv that sees Debian's packages (numpy, pytest, ...) and holds Cython.
+             "--python-version", ROOT_PYTHON, "--dest", wheels, *BUILD_WHEELS])
+        # A venv that sees Debian's packages (numpy, pytest, ...) and holds the wheels.
         run(["chroot", root, "python3", "-m", "venv", "--system-site-packages",
              "/opt/venv"])
         run(["chroot", root, "/opt/venv/bin/pip", "install", "--quiet", "--no-index",
              "--no-deps", *(f"/opt/wheels/{w.name}" for w in wheels.glob("*.whl"))])
+        # Cython imports pythran when it can (bookworm's scipy brings it), and pythran
+        # imports numpy 1.24's numpy.distutils, which breaks the distutils of setuptools
+        # >= 77. The build needs neither: the venv hides pythran.
+        site = root / "opt" / "venv" / "lib" / f"python{ROOT_PYTHON}" / "site-packages"
+        (site / "pythran.py").write_text(
+            'raise ImportError("the i386 leg hides pythran from the build (tools/i386/leg.py)")\n')
         for cached in (root / "var" / "cache" / "apt" / "archives").glob("*.deb"):
             cached.unlink()
         (building / "ready").write_text(time.strftime("%Y-%m-%d %H:%M:%S\n"))

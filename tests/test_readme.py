@@ -1,0 +1,43 @@
+"""The README's Python examples run as written: each block as a script of its own, in a
+child process, outside the source tree."""
+
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BLOCKS = re.findall(r"^```python\n(.*?)^```$", README.read_text(), re.S | re.M)
+
+# Extra arguments for a block that is a pyperf script: one value in one process, which
+# runs the whole pyperf path in well under a second.
+PYPERF_ARGS = ["--debug-single-value", "--quiet"]
+
+
+def test_the_readme_has_python_blocks():
+    assert len(BLOCKS) >= 7
+    assert all(block.strip() for block in BLOCKS)
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)),
+                         ids=[f"block{k}-{b.splitlines()[0][:30]}" for k, b in
+                              enumerate(BLOCKS)])
+def test_readme_block_runs(index, tmp_path):
+    block = BLOCKS[index]
+    if "sample_tsc" in block and platform.machine() != "x86_64":
+        pytest.skip("the TSC example is for x86-64")
+    # Packages of the test extra that a block uses (the i386 leg's root lacks some).
+    for module in re.findall(r"^import (\w+)|^from (\w+)", block, re.M):
+        name = module[0] or module[1]
+        if name in ("pyperf", "numba", "cffi", "matplotlib"):
+            pytest.importorskip(name, reason=f"the README example needs {name} "
+                                             "(pip install '.[test]')")
+    script = tmp_path / f"readme_block_{index}.py"
+    script.write_text(block)
+    args = PYPERF_ARGS if "pyperf.Runner()" in block else []
+    result = subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, (block, result.stdout[-3000:], result.stderr[-3000:])
