@@ -218,15 +218,23 @@ class ClusteredSamples:
         self.clusters = clusters
         self.sizes = np.array([cluster.size for cluster in clusters], dtype=np.float64)
         self.sums = np.array([cluster.sum(dtype=np.float64) for cluster in clusters])
-        pooled = np.concatenate(clusters).astype(np.float64)
-        values, index = np.unique(pooled, return_inverse=True)
-        if values.size > self.MAX_DISTINCT:
-            values, index = np.unique(_three_digits(pooled), return_inverse=True)
-        cluster_of = np.repeat(np.arange(len(clusters)), self.sizes.astype(np.int64))
+        # Each cluster's distinct values and counts, then one table over their union
+        # (sorting clusters one by one is cheaper than sorting the pooled samples).
+        tallies = [np.unique(cluster.astype(np.float64), return_counts=True)
+                   for cluster in clusters]
+        values = np.unique(np.concatenate([distinct for distinct, _ in tallies]))
+        self.exact = values.size <= self.MAX_DISTINCT
+        if not self.exact:
+            rounded = []
+            for distinct, counts in tallies:
+                coarse, inverse = np.unique(_three_digits(distinct), return_inverse=True)
+                rounded.append((coarse, np.bincount(inverse.ravel(), weights=counts)))
+            tallies = rounded
+            values = np.unique(np.concatenate([distinct for distinct, _ in tallies]))
         self.values = values
-        self.counts = np.bincount(cluster_of * values.size + index.ravel(),
-                                  minlength=len(clusters) * values.size
-                                  ).reshape(len(clusters), values.size).astype(np.float64)
+        self.counts = np.zeros((len(clusters), values.size))
+        for row, (distinct, counts) in zip(self.counts, tallies):
+            row[np.searchsorted(values, distinct)] = counts
 
     def __len__(self):
         return len(self.clusters)
@@ -236,6 +244,8 @@ class ClusteredSamples:
         statistic = _statistic_name(statistic)
         if statistic == "mean":
             return self.sums / self.sizes
+        if self.exact:  # from the table: each cluster alone is a resample of weight 1
+            return self.pooled(statistic, np.eye(len(self.clusters)))
         return np.array([np.percentile(cluster, statistic) for cluster in self.clusters])
 
     def pooled(self, statistic, weights=None):
@@ -243,6 +253,8 @@ class ClusteredSamples:
         resample (weights: replicates x clusters), as an array."""
         statistic = _statistic_name(statistic)
         if weights is None:
+            if self.exact and statistic != "mean":
+                return float(self.pooled(statistic, np.ones((1, len(self.clusters))))[0])
             pooled = np.concatenate(self.clusters)
             return float(pooled.mean() if statistic == "mean"
                          else np.percentile(pooled, statistic))
@@ -250,15 +262,27 @@ class ClusteredSamples:
         if statistic == "mean":
             return (weights @ self.sums) / (weights @ self.sizes)
         out = np.empty(len(weights))
-        chunk = max(1, 4_000_000 // self.values.size)
+        distinct = self.values.size
+        chunk = max(1, 4_000_000 // distinct)
         for start in range(0, len(weights), chunk):
             cumulative = np.cumsum(weights[start:start + chunk] @ self.counts, axis=1)
+            rows = len(cumulative)
             total = cumulative[:, -1]
             position = (total - 1) * (statistic / 100)
             low = np.floor(position)
-            # The values at ranks low and low + 1 (0-based), interpolated as numpy does.
-            below = (cumulative <= low[:, None]).sum(axis=1)
-            above = (cumulative <= np.minimum(low + 1, total - 1)[:, None]).sum(axis=1)
+            # The values at ranks low and low + 1 (0-based), interpolated as numpy does:
+            # the value at rank r is the first whose cumulative count exceeds r. Every row
+            # is sorted, so offsetting row k by k * (largest total + 1) sorts them all,
+            # and one searchsorted finds every row's answer.
+            offset = np.arange(rows) * (total.max() + 1)
+            flat = (cumulative + offset[:, None]).ravel()
+            row_start = np.arange(rows) * distinct
+
+            def index(rank):
+                return np.searchsorted(flat, rank + offset, side="right") - row_start
+
+            below = index(low)
+            above = index(np.minimum(low + 1, total - 1))
             out[start:start + chunk] = (self.values[below] + (position - low)
                                         * (self.values[above] - self.values[below]))
         return out
@@ -276,8 +300,9 @@ def bootstrap_ratio(a, b, statistic, weights_a, weights_b, level=0.95):
     replicates under the given weights, and the percentile interval at ``level``:
     (ratio, (low, high), replicates). With the same weights for a and b the clusters are
     resampled in pairs (the rounds of a comparison, which ran side by side)."""
+    base = a.pooled(statistic)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = b.pooled(statistic) / a.pooled(statistic) if a.pooled(statistic) else math.nan
+        ratio = b.pooled(statistic) / base if base else math.nan
         replicates = b.pooled(statistic, weights_b) / a.pooled(statistic, weights_a)
     finite = replicates[np.isfinite(replicates)]
     if not math.isfinite(ratio) or finite.size < len(replicates) / 2:
