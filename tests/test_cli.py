@@ -251,3 +251,92 @@ def test_progress_on_a_terminal():
     assert child.returncode == 0
     assert b"vdsotime jitter:" in b"".join(chunks) and b"%" in b"".join(chunks)
     assert b"jitter on CLOCK_MONOTONIC" in out
+
+
+# -- bench's outputs, compare ----------------------------------------------------------
+
+def test_bench_writes_pyperf_json_and_a_plot(tmp_path):
+    import pyperf
+
+    pyperf_path, plot_path = tmp_path / "bench.json", tmp_path / "latency.svg"
+    result = run("bench", "-n", "3000", "--timer", "monotonic", "--pyperf", str(pyperf_path),
+                 "--plot", str(plot_path), "--name", "sum100", "sum(range(100))")
+    assert result.returncode == 0, result.stderr
+    assert "monotonic timer, overhead" in result.stdout
+    assert f"pyperf JSON written to {pyperf_path}" in result.stdout
+    assert f"plot written to {plot_path}" in result.stdout
+    benchmark = pyperf.Benchmark.load(str(pyperf_path))
+    assert benchmark.get_name() == "sum100" and len(benchmark.get_values()) == 3000
+    assert b"<svg" in plot_path.read_bytes()[:500]
+
+
+def test_bench_prints_its_warnings():
+    # 50 calls: too few for p99 and p99.9, whatever the machine.
+    result = run("bench", "-n", "50", "pass")
+    assert result.returncode == 0, result.stderr
+    assert "warning: too few samples for p99 and p99.9: 50 calls" in result.stdout
+    data = json.loads(run("bench", "-n", "50", "--json", "pass").stdout)
+    assert any(text.startswith("too few samples") for text in data["warnings"])
+    assert data["metadata"]["statement"] == "pass" and data["metadata"]["timer"]
+
+
+@pytest.mark.parametrize("plot,message", [
+    ("out.bmpx", "the file name must end in one of"),
+    ("no/such/folder/out.png", "no folder"),
+])
+def test_plot_paths_are_checked_before_measuring(tmp_path, plot, message):
+    """The statement would leave a file behind if it ran even once: it must not."""
+    marker = tmp_path / "ran"
+    for command in (["bench", "-n", "5"], ["compare", "-n", "5", "-r", "2"]):
+        statements = [f"open({str(marker)!r}, 'w')"] * (1 if command[0] == "bench" else 2)
+        result = run(*command, "--plot", str(tmp_path / plot), *statements)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], result.stderr
+        assert not marker.exists()
+
+
+def test_compare_command(tmp_path):
+    plot_path = tmp_path / "compare.png"
+    result = run("compare", "-s", "data = list(range(200))", "-n", "1000", "-r", "12",
+                 "--plot", str(plot_path), "sum(data[:100])", "sum(data)")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("12 rounds, 2 candidates in random order each round (seed ")
+    assert "sum(data) is " in result.stdout and "x slower than sum(data[:100])" in result.stdout
+    assert "at p99: " in result.stdout
+    assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads(run("compare", "--json", "-n", "200", "-r", "6", "--seed", "5",
+                          "pass", "pass").stdout)
+    assert list(data["candidates"]) == ["pass", "pass #2"] and data["seed"] == 5
+    assert data["contrasts"][0]["verdict"].startswith(
+        ("no significant difference between pass #2 and pass", "pass #2 is "))
+
+
+def test_compare_command_in_processes():
+    result = run("compare", "-p", "2", "-r", "4", "-n", "200", "-s", "import math",
+                 "math.sqrt(2)", "math.sqrt(3)")
+    assert result.returncode == 0, result.stderr
+    assert "in 2 worker processes" in result.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (("compare", "pass"), "compare needs at least two statements"),
+    (("compare", "-p", "4", "-r", "3", "pass", "pass"),
+     "--rounds 3 is fewer than --processes 4"),
+    (("compare", "-n", "5", "-r", "2", "1/0", "pass"),
+     "the statement raised ZeroDivisionError: division by zero"),
+    (("compare", "-n", "5", "-r", "2", "-p", "2", "1/0", "pass"),
+     "the statement raised ZeroDivisionError: division by zero"),
+    (("compare", "x ==== 1", "pass"), "syntax error in stmt"),
+    (("compare", "-s", "import no_such_module_here", "pass", "pass"),
+     "setup failed: ModuleNotFoundError"),
+    (("compare", "-r", "1", "pass", "pass"), "expected a whole number >= 2"),
+    (("bench", "--timer", "sundial", "pass"), "invalid choice: 'sundial'"),
+])
+def test_compare_bad_arguments(args, message):
+    result = run(*args)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
