@@ -15,7 +15,7 @@ LAYERS = {
     "_record": 0, "_elf": 1, "_auxv": 2, "_vdso": 3, "clock": 4, "_hw": 4, "_args": 5,
     "_meta": 5, "_loops": 6, "_clock": 7, "_info": 7, "stats": 7, "_sample": 7,
     "_interop": 7, "_tsc": 8, "measure": 9, "numba": 8, "plot": 8, "runs": 10,
-    "compare": 10, "cli": 11, "pytest_plugin": 11,
+    "comparison": 10, "cli": 11, "pytest_plugin": 11,
 }
 # Imports that reach up on purpose: stats.plot_latency and stats.plot_jitter stayed as
 # wrappers when the plots moved to vdsotime.plot (the import runs when they are called).
