@@ -2,6 +2,7 @@
 power settings, the software versions and the moment. Read from /proc and /sys (each
 entry None where it cannot be read); no numpy, nothing slow."""
 
+import functools
 import os
 import platform
 import time
@@ -80,26 +81,21 @@ def vdsotime_version():
         return None
 
 
-_static = None
-
-
+@functools.lru_cache(maxsize=None)
 def _machine():
-    """The parts that do not change while a process runs (read once)."""
-    global _static
-    if _static is None:
-        uname = os.uname()
-        _static = {
-            "vdsotime_version": vdsotime_version(),
-            "python_version": platform.python_version(),
-            "python_implementation": platform.python_implementation(),
-            "cpu_model": cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "machine": uname.machine,
-            "kernel": uname.release,
-            "hostname": uname.nodename,
-            "tsc_flags": sorted(_hw.cpuinfo_flags() & TSC_FLAGS),
-        }
-    return _static
+    """The parts that do not change while a process runs (read once; callers copy)."""
+    uname = os.uname()
+    return {
+        "vdsotime_version": vdsotime_version(),
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "machine": uname.machine,
+        "kernel": uname.release,
+        "hostname": uname.nodename,
+        "tsc_flags": sorted(_hw.cpuinfo_flags() & TSC_FLAGS),
+    }
 
 
 def collect():

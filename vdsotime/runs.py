@@ -169,7 +169,7 @@ class RunComparison(record("RunComparison", _RUNS)):
     def __str__(self):
         metric = self.metric
         header = (f"{'benchmark':30s} {'old ' + metric:>10s} {'new ' + metric:>10s} "
-                  f"{'change':>8s} {'95% CI':>17s} {'p':>8s}  verdict")
+                  f"{'change':>9s} {'95% CI':>19s} {'p':>8s}  verdict")
         lines = [f"{self.old_label} -> {self.new_label}: {metric}, failing on a "
                  f"significant slowdown beyond +{self.fail_above:g}%", "", header]
         for change in self.changes:
@@ -183,7 +183,7 @@ class RunComparison(record("RunComparison", _RUNS)):
                        "no significant change")
             lines.append(f"{change.name[:30]:30s} {stats.format_ns(change.old):>10s} "
                          f"{stats.format_ns(change.new):>10s} "
-                         f"{100 * (change.ratio - 1):+7.1f}% {interval:>17s} "
+                         f"{100 * (change.ratio - 1):+8.1f}% {interval:>19s} "
                          f"{change.p_value:8.2g}  {verdict}")
         lines.append("")
         regressions = self.regressions
