@@ -330,3 +330,26 @@ def test_compare_command_in_processes():
                  "math.sqrt(2)", "math.sqrt(3)")
     assert result.returncode == 0, result.stderr
     assert "in 2 worker processes" in result.stdout
+
+
+def test_compare_ctrl_c_prints_the_rounds_so_far():
+    import signal
+    import time
+
+    script = shutil.which("vdsotime", path=os.path.dirname(sys.executable))
+    command = [script, "compare", "-n", "50", "-r", "100000",
+               "import time; time.sleep(0.001)", "pass"]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=NEUTRAL_CWD,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        time.sleep(2.0)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    assert "interrupted; the rounds so far" in err
+    assert "(interrupted), 2 candidates" in out.splitlines()[0]
+    # A verdict on the rounds so far (which one depends on how many there were).
+    assert out.splitlines()[3].startswith(("pass is ", "no significant difference between pass"))
