@@ -213,22 +213,28 @@ def test_jitter_command(tmp_path):
     assert data["interrupted"] is False
 
 
-@pytest.mark.parametrize("json_output", [False, True])
-def test_jitter_ctrl_c_prints_the_run_so_far(json_output):
+def interrupt(*args, after=1.5):
+    """Run the vdsotime command, send SIGINT ``after`` seconds later; the child process."""
     import signal
     import time
 
     script = shutil.which("vdsotime", path=os.path.dirname(sys.executable))
-    command = [script, "jitter", "--seconds", "60"] + (["--json"] if json_output else [])
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    child = subprocess.Popen([script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, cwd=NEUTRAL_CWD,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        time.sleep(1.5)
+        time.sleep(after)
         child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=30)
+        child.out, child.err = child.communicate(timeout=60)
     finally:
         child.kill()
+    return child
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_jitter_ctrl_c_prints_the_run_so_far(json_output):
+    child = interrupt("jitter", "--seconds", "60", *(["--json"] if json_output else []))
+    out, err = child.out, child.err
     assert child.returncode == 130, err
     assert "interrupted; the run so far" in err
     if json_output:
@@ -333,21 +339,9 @@ def test_compare_command_in_processes():
 
 
 def test_compare_ctrl_c_prints_the_rounds_so_far():
-    import signal
-    import time
-
-    script = shutil.which("vdsotime", path=os.path.dirname(sys.executable))
-    command = [script, "compare", "-n", "50", "-r", "100000",
-               "import time; time.sleep(0.001)", "pass"]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, cwd=NEUTRAL_CWD,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        time.sleep(2.0)
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=60)
-    finally:
-        child.kill()
+    child = interrupt("compare", "-n", "50", "-r", "100000",
+                      "import time; time.sleep(0.001)", "pass", after=2.0)
+    out, err = child.out, child.err
     assert child.returncode == 130, err
     assert "interrupted; the rounds so far" in err
     assert "(interrupted), 2 candidates" in out.splitlines()[0]
