@@ -152,6 +152,115 @@ def bench_accuracy(rounds):
     return rows
 
 
+def bench_timers(rounds, quick, function=None, args=(), number=None):
+    """bench(function) on each timer (default: a no-op), interleaved: per round, each
+    timer's median and trimmed mean (calls up to p99: the clock's 10 ns steps quantize
+    medians on some machines), the stdev of those calls, and the timer itself -- the
+    mean and stdev (up to p99) of 100,000 readings of its two reads around nothing,
+    the noise it adds to every sample. The TSC timer's figures as the median of the
+    per-round ratios to CLOCK_MONOTONIC's, and each figure's median over the rounds."""
+    import numpy as np
+
+    import vdsotime
+    from vdsotime import _loops, measure as measure_module
+
+    def noop():
+        pass
+
+    function = function or noop
+    number = number or (20_000 if quick else 200_000)
+    keys = ("median_ns", "trimmed_mean_ns", "stdev_to_p99_ns", "timer_ns",
+            "timer_stdev_ns")
+    figures = {"monotonic": [], "tsc": []}
+    readings = np.empty(100_000, dtype=np.int64)
+
+    def body(values):
+        return values[values <= np.percentile(values, 99)]
+
+    def run(timer):
+        tsc = timer == "tsc"
+        scale = measure_module.tsc_ns_per_tick() if tsc else 1.0
+
+        def measure():
+            samples = vdsotime.bench(function, *args, n=number, warmup=1000,
+                                     timer=timer).samples_ns
+            _loops.timer_overhead(readings, tsc)
+            timer_body = body(readings) * scale
+            figures[timer].append((float(np.median(samples)), float(body(samples).mean()),
+                                   float(body(samples).std()), float(timer_body.mean()),
+                                   float(timer_body.std())))
+            return 0.0
+        return measure
+
+    interleave({"tsc": run("tsc"), "monotonic": run("monotonic")}, rounds)
+    tsc, monotonic = (np.array(figures[timer]) for timer in ("tsc", "monotonic"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.median(tsc / monotonic, axis=0)
+    return {"rounds": rounds, "n": number,
+            "tsc": dict(zip(keys, np.median(tsc, axis=0).tolist())),
+            "monotonic": dict(zip(keys, np.median(monotonic, axis=0).tolist())),
+            "ratios": dict(zip(keys, ratios.tolist()))}
+
+
+def compare_overhead(rounds, quick):
+    """compare()'s own cost: its wall time against that of bench() timing the same
+    calls (each candidate's n x rounds calls in one go), interleaved; and the time of its
+    statistics (bootstrap and tests) alone. Two cases: a no-op with short rounds (n =
+    10,000: the worst case, its fixed cost per round against half a millisecond of
+    calls), and sum(range(100)) with compare()'s default n (about 50 ms per round)."""
+    import vdsotime
+    from vdsotime import comparison as comparison_module
+
+    def noop():
+        pass
+
+    comparison_rounds = 10 if quick else 20
+    cases = [("noop", noop, (), 2_000 if quick else 10_000),
+             ("sum, range(100)", sum, (range(100),), 10_000 if quick else None)]
+    rows = []
+    for label, function, args, n in cases:
+        kept = []
+
+        def run_compare():
+            start = time.perf_counter()
+            kept.append(vdsotime.compare(function, function, *args, n=n,
+                                         rounds=comparison_rounds))
+            return time.perf_counter() - start
+
+        def run_bench():
+            calls = kept[-1].results[kept[-1].baseline].n
+            start = time.perf_counter()
+            for _ in range(2):
+                vdsotime.bench(function, *args, n=calls, warmup=calls // 100)
+            return time.perf_counter() - start
+
+        run_compare()  # the reference needs the number of calls compare() chose
+        results = interleave({f"compare({label})": run_compare,
+                              f"bench({label}) x 2, same calls": run_bench}, rounds)
+        [row] = ratio_rows(results, [(f"compare({label})", f"bench({label}) x 2, same calls",
+                                      None)])
+        comparison = kept[-1]
+        names = list(comparison.results)
+        per_round = int(comparison.round_sizes[names[0]][0])
+
+        def conclude():
+            rows_by_round = [[comparison.results[name]._replace(
+                samples_ns=comparison.results[name].samples_ns[
+                    k * per_round:(k + 1) * per_round]) for name in names]
+                for k in range(comparison.rounds)]
+            start = time.perf_counter()
+            comparison_module._conclude([(name, None, None) for name in names],
+                                        rows_by_round, None, 0, comparison.orders,
+                                        comparison.round_process)
+            return time.perf_counter() - start
+
+        row.update(n=per_round, rounds=comparison_rounds,
+                   statistics_s=min(conclude() for _ in range(3)),
+                   seconds=row["ns"], reference_seconds=row["reference_ns"])
+        rows.append(row)
+    return rows
+
+
 def samplers(lib, rounds, quick):
     """Per-sample cost of the samplers against C loops and the best stdlib fills, the
     cost per sample across sizes, and the peak memory per sample."""
@@ -306,6 +415,10 @@ def main(argv=None):
 
     report["samplers"], report["scaling"], report["memory"] = samplers(lib, rounds, args.quick)
     report["bench_accuracy"] = bench_accuracy(5 if args.quick else 15)
+    report["bench_timers"] = bench_timers(5 if args.quick else 15, args.quick)
+    report["bench_timers_sum"] = bench_timers(5 if args.quick else 15, args.quick, sum,
+                                              (range(100),), 20_000 if args.quick else 100_000)
+    report["compare_overhead"] = compare_overhead(3 if args.quick else 7, args.quick)
     report["import"] = import_time(5 if args.quick else 21)
 
     if args.json:
@@ -337,6 +450,25 @@ def main(argv=None):
         print(f"{row['name']}: {row['ns']:.1f} ns, {row['reference']}: "
               f"{row['reference_ns']:.1f} ns, ratio {row['ratio']:.3f} (goal 0.75-1.25) "
               f"{verdict}")
+    for key, label in (("bench_timers", "noop"), ("bench_timers_sum", "sum, range(100)")):
+        timers = report[key]
+        print(f"bench({label}, n={timers['n']:,}) by timer, {timers['rounds']} interleaved "
+              "rounds:")
+        print(f"  {'':10s} {'median':>8s} {'trimmed mean':>13s} {'stdev to p99':>13s} "
+              f"{'timer':>7s} {'timer stdev':>12s}")
+        for timer in ("tsc", "monotonic"):
+            row = timers[timer]
+            print(f"  {timer:10s} {row['median_ns']:8.1f} {row['trimmed_mean_ns']:13.1f} "
+                  f"{row['stdev_to_p99_ns']:13.1f} {row['timer_ns']:7.1f} "
+                  f"{row['timer_stdev_ns']:12.2f}  ns")
+        row = timers["ratios"]
+        print(f"  {'tsc/mono':10s} {row['median_ns']:8.3f} {row['trimmed_mean_ns']:13.3f} "
+              f"{row['stdev_to_p99_ns']:13.3f} {row['timer_ns']:7.3f} "
+              f"{row['timer_stdev_ns']:12.3f}  (median of per-round ratios)")
+    for row in report["compare_overhead"]:
+        print(f"{row['name']} (n={row['n']:,}, rounds={row['rounds']}): "
+              f"{row['seconds']:.3f} s, {row['reference']}: {row['reference_seconds']:.3f} s, "
+              f"ratio {row['ratio']:.3f}; its statistics alone {row['statistics_s']:.3f} s")
     memory = report["memory"]
     print(f"peak memory of sample({memory['n']}): {memory['bytes_per_sample']:.3f} bytes "
           "per sample")

@@ -186,6 +186,18 @@ def test_bench_command():
     (("jitter", "--clock", "sundial"), "invalid choice"),
     (("clocks", "-n", "0"), "expected a whole number >= 2"),
     (("clocks", "-n", "1"), "expected a whole number >= 2"),
+    (("compare", "pass"), "compare needs at least two statements"),
+    (("compare", "-p", "4", "-r", "3", "pass", "pass"),
+     "--rounds 3 is fewer than --processes 4"),
+    (("compare", "-n", "5", "-r", "2", "1/0", "pass"),
+     "the statement raised ZeroDivisionError: division by zero"),
+    (("compare", "-n", "5", "-r", "2", "-p", "2", "1/0", "pass"),
+     "the statement raised ZeroDivisionError: division by zero"),
+    (("compare", "x ==== 1", "pass"), "syntax error in stmt"),
+    (("compare", "-s", "import no_such_module_here", "pass", "pass"),
+     "setup failed: ModuleNotFoundError"),
+    (("compare", "-r", "1", "pass", "pass"), "expected a whole number >= 2"),
+    (("bench", "--timer", "sundial", "pass"), "invalid choice: 'sundial'"),
 ])
 def test_measurement_commands_bad_arguments(args, message):
     result = run(*args)
@@ -207,22 +219,28 @@ def test_jitter_command(tmp_path):
     assert data["interrupted"] is False
 
 
-@pytest.mark.parametrize("json_output", [False, True])
-def test_jitter_ctrl_c_prints_the_run_so_far(json_output):
+def interrupt(*args, after=1.5):
+    """Run the vdsotime command, send SIGINT ``after`` seconds later; the child process."""
     import signal
     import time
 
     script = shutil.which("vdsotime", path=os.path.dirname(sys.executable))
-    command = [script, "jitter", "--seconds", "60"] + (["--json"] if json_output else [])
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    child = subprocess.Popen([script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, cwd=NEUTRAL_CWD,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        time.sleep(1.5)
+        time.sleep(after)
         child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=30)
+        child.out, child.err = child.communicate(timeout=60)
     finally:
         child.kill()
+    return child
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_jitter_ctrl_c_prints_the_run_so_far(json_output):
+    child = interrupt("jitter", "--seconds", "60", *(["--json"] if json_output else []))
+    out, err = child.out, child.err
     assert child.returncode == 130, err
     assert "interrupted; the run so far" in err
     if json_output:
@@ -341,10 +359,11 @@ def test_clocks_reports_progress(monkeypatch, capsys):
 def test_bench_text_for_people():
     result = run("bench", "-n", "1", "-w", "1", "pass")
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = [line for line in result.stdout.splitlines()
+             if line and not line.startswith("warning:")]
     assert lines[0] == "1 call of: pass"
-    assert lines[1].startswith("timer overhead ") and lines[1].endswith(
-        " subtracted, 1 warm-up call")
+    assert lines[1].startswith(("tsc timer, overhead ", "monotonic timer, overhead "))
+    assert lines[1].endswith(" subtracted, 1 warm-up call")
     assert lines[-1].endswith(" 1 (100.0%)")
     assert "e+" not in result.stdout
 
@@ -401,3 +420,81 @@ def test_jitter_prints_its_results_when_the_plot_fails(monkeypatch, capsys, tmp_
     assert captured.out.startswith("jitter on CLOCK_MONOTONIC: ")
     assert captured.err == (f"vdsotime: error: cannot write the plot {target}: No space left "
                             "on device\n")
+
+
+# -- bench's outputs, compare ----------------------------------------------------------
+
+def test_bench_writes_pyperf_json_and_a_plot(tmp_path):
+    import pyperf
+
+    pyperf_path, plot_path = tmp_path / "bench.json", tmp_path / "latency.svg"
+    result = run("bench", "-n", "3000", "--timer", "monotonic", "--pyperf", str(pyperf_path),
+                 "--plot", str(plot_path), "--name", "sum100", "sum(range(100))")
+    assert result.returncode == 0, result.stderr
+    assert "monotonic timer, overhead" in result.stdout
+    assert f"pyperf JSON written to {pyperf_path}" in result.stdout
+    assert f"plot written to {plot_path}" in result.stdout
+    benchmark = pyperf.Benchmark.load(str(pyperf_path))
+    assert benchmark.get_name() == "sum100" and len(benchmark.get_values()) == 3000
+    assert b"<svg" in plot_path.read_bytes()[:500]
+
+
+def test_bench_prints_its_warnings():
+    # 50 calls: too few for p99 and p99.9, whatever the machine.
+    result = run("bench", "-n", "50", "pass")
+    assert result.returncode == 0, result.stderr
+    assert "warning: too few samples for p99 and p99.9: 50 calls" in result.stdout
+    data = json.loads(run("bench", "-n", "50", "--json", "pass").stdout)
+    assert any(text.startswith("too few samples") for text in data["warnings"])
+    assert data["metadata"]["statement"] == "pass" and data["metadata"]["timer"]
+
+
+@pytest.mark.parametrize("plot,message", [
+    ("out.bmpx", "must end in a format matplotlib writes"),
+    ("no/such/folder/out.png", "No such file or directory"),
+])
+def test_plot_paths_are_checked_before_measuring(tmp_path, plot, message):
+    """The statement would leave a file behind if it ran even once: it must not."""
+    marker = tmp_path / "ran"
+    for command in (["bench", "-n", "5"], ["compare", "-n", "5", "-r", "2"]):
+        statements = [f"open({str(marker)!r}, 'w')"] * (1 if command[0] == "bench" else 2)
+        result = run(*command, "--plot", str(tmp_path / plot), *statements)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], result.stderr
+        assert not marker.exists()
+
+
+def test_compare_command(tmp_path):
+    plot_path = tmp_path / "compare.png"
+    result = run("compare", "-s", "data = list(range(200))", "-n", "1000", "-r", "12",
+                 "--plot", str(plot_path), "sum(data[:100])", "sum(data)")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("12 rounds, 2 candidates in random order each round (seed ")
+    assert "sum(data) is " in result.stdout and "x slower than sum(data[:100])" in result.stdout
+    assert "at p99: " in result.stdout
+    assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads(run("compare", "--json", "-n", "200", "-r", "6", "--seed", "5",
+                          "pass", "pass").stdout)
+    assert list(data["candidates"]) == ["pass", "pass #2"] and data["seed"] == 5
+    assert data["contrasts"][0]["verdict"].startswith(
+        ("no significant difference between pass #2 and pass", "pass #2 is "))
+
+
+def test_compare_command_in_processes():
+    result = run("compare", "-p", "2", "-r", "4", "-n", "200", "-s", "import math",
+                 "math.sqrt(2)", "math.sqrt(3)")
+    assert result.returncode == 0, result.stderr
+    assert "in 2 worker processes" in result.stdout
+
+
+def test_compare_ctrl_c_prints_the_rounds_so_far():
+    child = interrupt("compare", "-n", "50", "-r", "100000",
+                      "import time; time.sleep(0.001)", "pass", after=2.0)
+    out, err = child.out, child.err
+    assert child.returncode == 130, err
+    assert "interrupted; the rounds so far" in err
+    assert "(interrupted), 2 candidates" in out.splitlines()[0]
+    # A verdict on the rounds so far (which one depends on how many there were).
+    assert out.splitlines()[3].startswith(("pass is ", "no significant difference between pass"))

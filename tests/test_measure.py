@@ -97,17 +97,19 @@ def test_bench_subtracts_the_trimmed_mean_of_the_timer_exactly(monkeypatch):
     # 1 % would add a 10,000 ns outlier if it were counted.
     timer_pattern = np.array([40] * 980 + [41] * 10 + [10_000] * 10, dtype=np.int64)
 
-    def fake_time_calls(function, args, kwargs, out, start, stop):
+    def fake_time_calls(function, args, kwargs, out, start, stop, tsc=False):
+        assert not tsc
         for i in range(start, stop):
             out[i] = raw_pattern[i % len(raw_pattern)]
         return stop - start
 
-    def fake_timer_overhead(out):
+    def fake_timer_overhead(out, tsc=False):
+        assert not tsc
         out[:] = timer_pattern[:len(out)]
 
     monkeypatch.setattr(measure._loops, "time_calls", fake_time_calls)
     monkeypatch.setattr(measure._loops, "timer_overhead", fake_timer_overhead)
-    result = vdsotime.bench(len, [], n=600, warmup=0)
+    result = vdsotime.bench(len, [], n=600, warmup=0, timer="monotonic")
     kept = timer_pattern[timer_pattern <= np.percentile(timer_pattern, 99)]
     assert result.overhead_ns == kept.mean() == (980 * 40 + 10 * 41) / 990
     expected = np.maximum(np.tile(raw_pattern, 100) - 40, 0)  # round(40.01...) == 40
@@ -440,3 +442,175 @@ def test_check_plot_path(tmp_path):
         plot.check_plot_path(tmp_path / "a")
     with pytest.raises(FileNotFoundError):
         plot.check_plot_path(tmp_path / "missing" / "a.png")
+
+
+# -- timers, metadata, warnings, assertions -------------------------------------------
+
+@pytest.mark.parametrize("timer", ["monotonic", "tsc"])
+def test_bench_timers_measure_a_known_floor(timer):
+    """A 2 ms sleep cannot take less than 2 ms: on either timer (TSC ticks converted
+    with the calibration) every sample is at least that."""
+    result = vdsotime.bench(stdlib_time.sleep, 0.002, n=20, warmup=1, timer=timer)
+    assert result.metadata["timer"] == timer
+    assert (result.samples_ns >= 2_000_000).all(), result.samples_ns
+    assert 0 < result.overhead_ns < 10_000
+    if timer == "tsc":
+        assert result.metadata["tsc_ns_per_tick"] > 0
+
+
+def test_bench_tsc_subtracts_the_trimmed_mean_in_ticks(monkeypatch):
+    """With the TSC timer, samples are round((ticks - trimmed mean of the timer's ticks)
+    * ns_per_tick), clamped at 0: checked exactly on stand-in loops."""
+    from vdsotime import measure
+
+    raw_pattern = np.array([300, 90, 60, 1000], dtype=np.int64)  # ticks
+    timer_pattern = np.array([52] * 500 + [78] * 490 + [9_999] * 10, dtype=np.int64)
+
+    def fake_time_calls(function, args, kwargs, out, start, stop, tsc=False):
+        assert tsc
+        out[start:stop] = np.resize(raw_pattern, stop - start)
+        return stop - start
+
+    def fake_timer_overhead(out, tsc=False):
+        assert tsc
+        out[:] = timer_pattern[:len(out)]
+
+    monkeypatch.setattr(measure._loops, "time_calls", fake_time_calls)
+    monkeypatch.setattr(measure._loops, "timer_overhead", fake_timer_overhead)
+    monkeypatch.setattr(measure, "tsc_ns_per_tick", lambda: 0.4)
+    result = vdsotime.bench(len, [], n=400, warmup=0, timer="tsc")
+    ticks = (500 * 52 + 490 * 78) / 990
+    assert result.overhead_ns == pytest.approx(ticks * 0.4)
+    expected = np.maximum(np.rint((np.tile(raw_pattern, 100) - ticks) * 0.4), 0)
+    assert np.array_equal(result.samples_ns, expected.astype(np.int64))
+
+
+def test_default_timer_is_the_tsc_where_invariant():
+    from vdsotime import _hw, measure
+
+    invariant = _hw.HAVE_TSC and _hw.tsc_invariant()[0]
+    assert measure.choose_timer("bench", None) == ("tsc" if invariant else "monotonic")
+    assert vdsotime.bench(len, [], n=10).metadata["timer"] == measure.choose_timer("bench", None)
+
+
+@pytest.mark.parametrize("timer,error,message", [
+    ("rdtsc", ValueError, "timer must be 'monotonic' or 'tsc'"),
+    (1, ValueError, "timer must be 'monotonic' or 'tsc'"),
+])
+def test_bench_bad_timer(timer, error, message):
+    with pytest.raises(error, match=message):
+        vdsotime.bench(len, [], n=10, timer=timer)
+
+
+def test_bench_refuses_a_tsc_that_is_not_invariant(monkeypatch):
+    from vdsotime import _hw
+
+    monkeypatch.setattr(_hw, "tsc_invariant", lambda: (False, "no constant_tsc"))
+    with pytest.raises(ValueError, match=r"timer='tsc' needs an invariant TSC.*"
+                                         r"no constant_tsc.*timer='monotonic'"):
+        vdsotime.bench(len, [], n=10, timer="tsc")
+    assert vdsotime.bench(len, [], n=10).metadata["timer"] == "monotonic"
+
+
+def test_bench_metadata_makes_runs_comparable():
+    import platform
+
+    result = vdsotime.bench(len, [], n=100, warmup=5)
+    metadata = result.metadata
+    for key in ("vdsotime_version", "python_version", "python_implementation",
+                "cpu_model", "cpu_count", "kernel", "clocksource", "tsc_flags",
+                "cpu_governor", "cpu_boost", "hostname", "date", "timer_overhead_ns",
+                "n", "warmup", "name", "timer"):
+        assert key in metadata, key
+    assert metadata["python_version"] == platform.python_version()
+    assert metadata["kernel"] == os.uname().release and metadata["hostname"] == os.uname().nodename
+    assert metadata["cpu_count"] == os.cpu_count()
+    assert metadata["clocksource"] == open("/sys/devices/system/clocksource/clocksource0/"
+                                           "current_clocksource").read().strip()
+    assert metadata["n"] == 100 and metadata["warmup"] == 5 and metadata["name"] == "len"
+    assert metadata["timer_overhead_ns"] == result.overhead_ns
+    assert json.loads(json.dumps(result.to_dict()))["metadata"] == metadata
+
+
+def _synthetic(samples, overhead_ns=20.0, **metadata):
+    metadata = {"machine": "x86_64", "clocksource": "tsc", "cpu_governor": None, **metadata}
+    samples = np.asarray(samples, dtype=np.int64)
+    return vdsotime.LatencyResult("f", samples, overhead_ns, len(samples), 0, metadata)
+
+
+def test_no_warnings_for_a_steady_run():
+    rng = np.random.default_rng(1)
+    assert _synthetic(rng.normal(1000, 30, 10_000).astype(np.int64)).warnings == []
+
+
+@pytest.mark.parametrize("make,expected", [
+    (lambda rng: _synthetic(np.r_[rng.normal(1000, 20, 6000), rng.normal(2500, 40, 4000)]),
+     ["high dispersion: the stdev of the calls up to p99",
+      "2 modes: 998 ns (60%), 2.51 us (40%): the calls ran at more than one speed"]),
+    (lambda rng: _synthetic(np.r_[np.full(9_880, 1000), np.linspace(5000, 20_000, 120)]),
+     ["high dispersion: p99 (7.40 us) is 7.4x the median (1.00 us)"]),
+    (lambda rng: _synthetic(rng.normal(1000, 30, 500)),
+     ["too few samples for p99 and p99.9: 500 calls leave 0.5 beyond p99.9 (n >= 10,000 "
+      "gives it 10)"]),
+    (lambda rng: _synthetic(rng.normal(1000, 30, 5_000)),
+     ["too few samples for p99.9: 5,000 calls leave 5 beyond p99.9 (n >= 10,000 gives it 10)"]),
+    (lambda rng: _synthetic(rng.normal(1000, 30, 200)),
+     ["too few samples for p99 and p99.9: 200 calls leave 0.2 beyond p99.9"]),
+    (lambda rng: _synthetic(np.full(10_000, 1000), overhead_ns=600),
+     ["the timer's overhead (600 ns) is comparable to the time measured (median 1.00 us)"]),
+    (lambda rng: _synthetic(rng.normal(1000, 30, 10_000), clocksource="hpet"),
+     ["clocksource hpet, not tsc: every clock read is a system call"]),
+    (lambda rng: _synthetic(rng.normal(1000, 30, 10_000), clocksource="kvm-clock"),
+     ["clocksource kvm-clock, not tsc: clock reads are slower and less steady"]),
+    (lambda rng: _synthetic(rng.normal(1000, 30, 10_000), clocksource="arch_sys_counter",
+                            machine="aarch64"), []),
+    (lambda rng: _synthetic(rng.normal(1000, 30, 10_000), cpu_governor="powersave"),
+     ["CPU frequency governor powersave, not performance"]),
+    (lambda rng: _synthetic(rng.normal(1000, 30, 10_000), cpu_governor="performance"), []),
+])
+def test_instability_warnings(make, expected):
+    warnings = make(np.random.default_rng(7)).warnings
+    assert len(warnings) == len(expected), warnings
+    for text, start in zip(warnings, expected):
+        assert text.startswith(start), (text, start)
+
+
+def test_warnings_are_printed_and_serialised():
+    result = _synthetic(np.full(300, 1000), cpu_governor="powersave")
+    assert "  warning: CPU frequency governor powersave" in str(result)
+    assert result.to_dict()["warnings"] == result.warnings
+
+
+def test_assert_below_passes_and_fails_readably():
+    result = _synthetic(np.r_[np.full(9_850, 1_000), np.full(150, 30_000)])
+    result.assert_below(p50=1_000, p90="1us", max="30 us", mean=1_435)
+    with pytest.raises(AssertionError) as failure:
+        result.assert_below(p50="2us", p99=20_000, p999="1ms", max="20us", mean=1_434)
+    message = str(failure.value)
+    assert message.splitlines()[0] == ("f: p99 = 30.00 us is above its limit of 20.00 us; "
+                                       "max = 30.00 us is above its limit of 20.00 us; "
+                                       "mean = 1.44 us is above its limit of 1.43 us")
+    assert message.splitlines()[1] == ("  10,000 calls: p50 1 us  p99 30 us  p99.9 30 us  "
+                                       "max 30 us (timer overhead 20 ns subtracted)")
+    assert message.splitlines()[2].startswith("  warning: high dispersion")
+
+
+@pytest.mark.parametrize("limits,error,message", [
+    ({}, TypeError, "give at least one limit"),
+    ({"p99x": 5}, TypeError, "p99x is not a figure"),
+    ({"median": 5}, TypeError, "median is not a figure"),
+    ({"p99": "fast"}, ValueError, "p99 must be a duration such as 20000, '20us'"),
+    ({"p99": -1}, ValueError, "p99 must be a duration in ns"),
+    ({"p99": "20 parsecs"}, ValueError, "p99 must be a duration"),
+])
+def test_assert_below_bad_input(limits, error, message):
+    with pytest.raises(error, match=message):
+        _synthetic(np.full(10, 100)).assert_below(**limits)
+
+
+def test_assert_below_names_figures_like_the_summary():
+    from vdsotime.measure import _figure_name
+
+    assert [_figure_name(key) for key in ("p50", "p9", "p99", "p999", "p9999", "p100",
+                                          "max", "mean", "min")] == [
+        "p50", "p9", "p99", "p99.9", "p99.99", "p100", "max", "mean", "min"]

@@ -53,6 +53,8 @@ __all__ = [
     "perf_counter", "perf_counter_ns", "process_time", "process_time_ns",
     "realtime_coarse_ns", "sample", "sample_cpu", "sample_every", "sample_tsc",
     "tai_ns", "thread_time", "thread_time_ns", "time", "time_ns", "vdso_image",
+    # Comparing and gating (issue #12)
+    "Comparison", "RunComparison", "compare", "compare_runs", "load_run", "save_run",
 ]
 
 # Loaded on first use, so that importing vdsotime stays cheap.
@@ -65,6 +67,9 @@ _LAZY = {
     "overhead": "vdsotime.measure", "bench": "vdsotime.measure",
     "jitter": "vdsotime.measure", "ClockStats": "vdsotime.measure",
     "LatencyResult": "vdsotime.measure", "JitterResult": "vdsotime.measure",
+    "compare": "vdsotime.comparison", "Comparison": "vdsotime.comparison",
+    "save_run": "vdsotime.runs", "load_run": "vdsotime.runs",
+    "compare_runs": "vdsotime.runs", "RunComparison": "vdsotime.runs",
 }
 
 

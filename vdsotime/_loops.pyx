@@ -212,6 +212,20 @@ cdef int timer_block(FillLoop* fill, Py_ssize_t start, Py_ssize_t stop) noexcept
     return 0
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef int tsc_timer_block(FillLoop* fill, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    """Two ordered TSC reads around nothing: what the TSC timer of timed_calls costs,
+    in ticks."""
+    cdef int64_t* out = <int64_t*>fill.out
+    cdef uint64_t before
+    cdef Py_ssize_t i
+    for i in range(start, stop):
+        before = vt_rdtsc_ordered()
+        out[i] = <int64_t>(vt_rdtsc_ordered() - before)
+    return 0
+
+
 cdef int syscall_block(FillLoop* fill, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
     """The real clock_gettime system call, bypassing the vDSO."""
     cdef timespec ts
@@ -287,14 +301,16 @@ cdef int _require_tsc(str function) except -1:
     return 0
 
 
-def timer_overhead(int64_t[::1] out not None):
+def timer_overhead(int64_t[::1] out not None, bint tsc=False):
     """Fill ``out`` with the cost of timed_calls' timer: two CLOCK_MONOTONIC reads around
-    nothing, in ns."""
+    nothing, in ns (with ``tsc``: two ordered TSC reads, in ticks)."""
     cdef FillLoop state
     cdef Py_ssize_t done = 0
+    if tsc:
+        _require_tsc("timer_overhead")
     if out.shape[0]:
-        run_fill(&state, timer_block, &out[0], out.shape[0], c.CLOCK_MONOTONIC,
-                 "timer_overhead()", &done)
+        run_fill(&state, tsc_timer_block if tsc else timer_block, &out[0], out.shape[0],
+                 c.CLOCK_MONOTONIC, "timer_overhead()", &done)
 
 
 def syscall_loop(Py_ssize_t n, clock_id):
@@ -628,11 +644,35 @@ cdef struct CallsLoop:
     PyObject* kwargs        # NULL without keyword arguments
 
 
+# The two timers of timed calls, as types: each step below is a specialisation of one
+# loop, so neither carries the other's timer or a branch between them.
+cdef struct MonotonicTimer:
+    char unused
+
+
+cdef struct TscTimer:
+    char unused
+
+
+ctypedef fused CallTimer:
+    MonotonicTimer
+    TscTimer
+
+
+cdef inline int64_t stamp(CallTimer* timer) noexcept nogil:
+    """CLOCK_MONOTONIC in ns, or lfence; rdtsc in ticks (the read cannot start before the
+    instructions ahead of it finish)."""
+    if CallTimer is TscTimer:
+        return <int64_t>vt_rdtsc_ordered()
+    else:
+        return c.monotonic_ns()
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef int calls_step(Loop* loop) except -1:
-    """Time one call per element: CLOCK_MONOTONIC just before and just after. The
-    deadline is checked every 64 calls, outside the timed window."""
+cdef inline int timed_calls(Loop* loop, CallTimer* timer) except -1:
+    """Time one call per element: the timer just before and just after. The deadline is
+    checked every 64 calls, outside the timed window."""
     cdef CallsLoop* calls = <CallsLoop*>loop
     cdef object function = <object>calls.function
     cdef tuple args = <tuple>calls.args
@@ -641,9 +681,9 @@ cdef int calls_step(Loop* loop) except -1:
     cdef int64_t before
     if calls.kwargs == NULL:
         while i < loop.total:
-            before = c.monotonic_ns()
+            before = stamp(timer)
             function(*args)
-            calls.out[i] = c.monotonic_ns() - before
+            calls.out[i] = stamp(timer) - before
             i += 1
             loop.done = i
             if (i & 63) == 0 and i < loop.total and past_deadline(loop):
@@ -651,9 +691,9 @@ cdef int calls_step(Loop* loop) except -1:
     else:
         kwargs = <dict>calls.kwargs
         while i < loop.total:
-            before = c.monotonic_ns()
+            before = stamp(timer)
             function(*args, **kwargs)
-            calls.out[i] = c.monotonic_ns() - before
+            calls.out[i] = stamp(timer) - before
             i += 1
             loop.done = i
             if (i & 63) == 0 and i < loop.total and past_deadline(loop):
@@ -661,12 +701,23 @@ cdef int calls_step(Loop* loop) except -1:
     return True
 
 
+cdef int calls_step(Loop* loop) except -1:
+    return timed_calls(loop, <MonotonicTimer*>NULL)
+
+
+cdef int calls_step_tsc(Loop* loop) except -1:
+    return timed_calls(loop, <TscTimer*>NULL)
+
+
 def time_calls(function, tuple args not None, dict kwargs, int64_t[::1] out not None,
-               Py_ssize_t start, Py_ssize_t stop):
-    """Time ``function(*args, **kwargs)`` once per element of ``out[start:stop]``.
-    Returns the number of calls finished (all of them, unless an exception -- from the
-    callable, or Ctrl-C -- propagates; then ``exc.calls_done`` says how many)."""
+               Py_ssize_t start, Py_ssize_t stop, bint tsc=False):
+    """Time ``function(*args, **kwargs)`` once per element of ``out[start:stop]``, in ns
+    on CLOCK_MONOTONIC (with ``tsc``: in TSC ticks, x86 only). Returns the number of
+    calls finished (all of them, unless an exception -- from the callable, or Ctrl-C --
+    propagates; then ``exc.calls_done`` says how many)."""
     cdef CallsLoop state
+    if tsc:
+        _require_tsc("time_calls")
     if not 0 <= start <= stop <= out.shape[0]:
         raise ValueError(f"time_calls(): need 0 <= start <= stop <= {out.shape[0]}, got "
                          f"{start}, {stop}")
@@ -676,7 +727,7 @@ def time_calls(function, tuple args not None, dict kwargs, int64_t[::1] out not 
     state.loop.total = stop - start
     state.loop.hold_gil = True
     state.loop.step = NULL
-    state.loop.gil_step = calls_step
+    state.loop.gil_step = calls_step_tsc if tsc else calls_step
     state.out = &out[start]
     state.function = <PyObject*>function
     state.args = <PyObject*>args

@@ -16,7 +16,15 @@ CLOCKSOURCE = "/sys/devices/system/clocksource/clocksource0/current_clocksource"
 
 
 class CommandError(Exception):
-    """A problem to report in one line, with exit status 1."""
+    """A problem to report in one line, with exit status ``status`` (1 by default)."""
+
+    status = 1
+
+
+class GateError(CommandError):
+    """compare-runs could not compare: exit status 2, apart from a regression's 1."""
+
+    status = 2
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -258,33 +266,68 @@ def _per_call(function, clock_id, n):
     return best / number * 1e9
 
 
-def cmd_bench(args):
-    from vdsotime import measure, stats
+def _statements(statements, setup):
+    """The statements compiled after the setup (timeit's habits), or a CommandError."""
+    from vdsotime import measure
 
-    statement = "\n".join(args.stmt) or "pass"
-    setup = "\n".join(args.setup) or "pass"
-    namespace = {}
     try:
-        exec(compile(setup, "<setup>", "exec"), namespace)
-        source = "def __vdsotime_statement():\n" + "".join(
-            f"    {line}\n" for line in statement.splitlines())
-        exec(compile(source, "<stmt>", "exec"), namespace)
-    except SyntaxError as exc:
-        line = exc.lineno - (exc.filename == "<stmt>")  # the wrapper's def line
-        raise CommandError(f"syntax error in {exc.filename[1:-1]}: {exc.msg} "
-                           f"(line {line})") from None
-    except Exception as exc:  # the user's setup failed: say how, in one line
-        raise CommandError(f"setup failed: {type(exc).__name__}: {exc}") from None
-    progress = Progress("vdsotime bench")
+        return measure.compile_statements(statements, "\n".join(setup) or "pass")
+    except measure.StatementError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _write(what, path, write):
     try:
-        result = measure._bench(namespace["__vdsotime_statement"], (), {}, args.number,
-                                args.warmup, progress)
+        write()
+    except ImportError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+
+
+def _measured(run, label):
+    """run() with progress, turning the statement's exceptions into one line."""
+    from vdsotime.measure import StatementError
+
+    progress = Progress(label)
+    try:
+        return run(progress)
     except (KeyboardInterrupt, CommandError):
         raise
+    except StatementError as exc:
+        raise CommandError(str(exc)) from None
     except Exception as exc:
         raise CommandError(f"the statement raised {type(exc).__name__}: {exc}") from None
     finally:
         progress.close()
+
+
+def cmd_bench(args):
+    from vdsotime import measure, runs, stats
+
+    statement = "\n".join(args.stmt) or "pass"
+    setup = "\n".join(args.setup) or "pass"
+    [function] = _statements([statement], args.setup)
+    _check_plot(args.plot)
+    if args.save and os.path.exists(args.save):
+        try:
+            runs.load_run(args.save)  # refuse a file it would not add to, before measuring
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"--save: {exc}") from None
+    result = _measured(lambda progress: measure._bench(function, (), {}, args.number,
+                                                       args.warmup, progress, args.timer),
+                       "vdsotime bench")
+    name = args.name or statement
+    result = result._replace(name=name, metadata=dict(result.metadata, name=name,
+                                                      statement=statement, setup=setup))
+    if args.save:
+        _write("the run", args.save,
+               lambda: runs.save_run(args.save, {name: result}, merge=True))
+    if args.pyperf:
+        _write("pyperf JSON", args.pyperf, lambda: result.to_pyperf(args.pyperf))
+    if args.plot:
+        from vdsotime import plot
+        _write("the plot", args.plot, lambda: plot.plot_latency(result, args.plot))
     figures = result.summary()
     if args.json:
         data = result.to_dict()
@@ -293,22 +336,94 @@ def cmd_bench(args):
         print(json.dumps(data, indent=2))
         return 0
     print(f"{format_count(result.n, 'call')} of: {statement}")
-    print(f"timer overhead {format_ns(result.overhead_ns, 1)} subtracted, "
-          f"{format_count(result.warmup, 'warm-up call')}")
+    print(f"{result.metadata['timer']} timer, overhead {format_ns(result.overhead_ns, 1)} "
+          f"subtracted, {format_count(result.warmup, 'warm-up call')}")
     print()
     for key in ("min", "p50", "p90", "p99", "p99.9", "max", "mean", "stdev"):
         print(f"  {key:>6s}  {format_ns(figures[key]):>10s}")
     print()
     print(stats.render_histogram(*result.histogram(2)))
+    if result.warnings:
+        print()
+        for text in result.warnings:
+            print(f"warning: {text}")
+    for what, path in (("saved as " + repr(name) + " in", args.save),
+                       ("pyperf JSON written to", args.pyperf),
+                       ("plot written to", args.plot)):
+        if path:
+            print(f"{what} {path}")
     return 0
+
+
+def cmd_compare(args):
+    from vdsotime import comparison as comparison_module
+
+    if len(args.stmt) < 2:
+        raise CommandError("compare needs at least two statements")
+    if args.rounds is not None and args.processes and args.rounds < args.processes:
+        raise CommandError(f"--rounds {args.rounds} is fewer than --processes "
+                           f"{args.processes}: every process runs at least one round")
+    _check_plot(args.plot)
+    setup = "\n".join(args.setup) or "pass"
+    interrupted = False
+    try:
+        comparison = _measured(lambda progress: comparison_module._compare(
+            list(zip(_names(args.stmt), args.stmt)), None, (), {}, args.number,
+            args.rounds, args.processes, args.warmup, setup, args.timer, args.seed,
+            progress), "vdsotime compare")
+    except KeyboardInterrupt as exc:
+        comparison = getattr(exc, "partial_result", None)
+        if comparison is None:
+            raise
+        interrupted = True
+        print("vdsotime: interrupted; the rounds so far:", file=sys.stderr)
+    if args.plot:
+        from vdsotime import plot
+        _write("the plot", args.plot, lambda: plot.plot_comparison(comparison, args.plot))
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2))
+    else:
+        print(comparison)
+        if args.plot:
+            print(f"plot written to {args.plot}")
+    return 130 if interrupted else 0
+
+
+def _names(statements):
+    """Candidate names: the statements on one line each (compare() tells repeats apart)."""
+    return ["; ".join(line.strip() for line in statement.splitlines()) or "pass"
+            for statement in statements]
+
+
+def cmd_compare_runs(args):
+    from vdsotime import runs
+
+    loaded = []
+    for path in (args.old, args.new):
+        try:
+            loaded.append(runs.load_run(path))
+        except OSError as exc:
+            raise GateError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise GateError(str(exc)) from None
+    comparison = runs.compare_runs(*loaded, metric=args.metric, fail_above=args.fail_above)
+    comparison = comparison._replace(old_label=args.old, new_label=args.new)
+    if not comparison.changes:
+        raise GateError(f"no benchmark is in both {args.old} and {args.new}")
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2))
+    else:
+        print(comparison)
+    for text in comparison.warnings:
+        print(f"vdsotime: warning: {text}", file=sys.stderr)
+    return 1 if comparison.failed else 0
 
 
 def cmd_jitter(args):
     from vdsotime import measure, stats
 
     clock_id = CLOCK_CHOICES[args.clock]
-    if args.plot:
-        _check_plot(args.plot)  # before the run, not after it
+    _check_plot(args.plot)  # before the run, not after it
     progress = Progress("vdsotime jitter")
     interrupted = False
     try:
@@ -343,6 +458,9 @@ def cmd_jitter(args):
 
 
 def _check_plot(path):
+    """Refuse an unusable plot path before measuring anything (None: no plot)."""
+    if path is None:
+        return
     from vdsotime import plot
     try:
         plot.check_plot_path(path)
@@ -380,6 +498,14 @@ def _whole_number(minimum):
                                              f"{text!r}")
         return value
     return parse
+
+
+def _percent(text):
+    from vdsotime import runs
+    try:
+        return runs.parse_percent(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser():
@@ -422,8 +548,57 @@ def build_parser():
                        help="timed calls (default: about one second's worth)")
     bench.add_argument("-w", "--warmup", type=_whole_number(0), default=None, metavar="W",
                        help="untimed calls first (default n/100)")
+    bench.add_argument("--timer", choices=("monotonic", "tsc"), default=None,
+                       help="the timer around each call (default: tsc where it is "
+                            "invariant)")
+    bench.add_argument("--save", metavar="FILE",
+                       help="add the result to the saved run FILE (JSON; created if needed)")
+    bench.add_argument("--name", metavar="NAME",
+                       help="the benchmark's name in --save and --pyperf files (default: "
+                            "the statement)")
+    bench.add_argument("--pyperf", metavar="FILE", help="write pyperf's JSON format to FILE")
+    bench.add_argument("--plot", metavar="FILE",
+                       help="write the latency histogram (PNG, SVG, PDF...; needs "
+                            "matplotlib)")
     bench.add_argument("--json", action="store_true", help="print JSON")
     bench.set_defaults(run=cmd_bench)
+
+    compare = commands.add_parser(
+        "compare", help="is B faster than A? statements timed in interleaved rounds of "
+                        "random order, with a verdict (timeit's habits)")
+    compare.add_argument("stmt", nargs="+", metavar="STMT",
+                         help="two or more statements to compare, the first the baseline")
+    compare.add_argument("-s", "--setup", action="append", default=[], metavar="SETUP",
+                         help="run once first (repeatable)")
+    compare.add_argument("-n", "--number", type=_whole_number(1), default=None,
+                         metavar="N", help="calls per statement per round (default: about "
+                                           "50 ms worth)")
+    compare.add_argument("-w", "--warmup", type=_whole_number(0), default=None, metavar="W",
+                         help="untimed calls before each (default n/100)")
+    compare.add_argument("-r", "--rounds", type=_whole_number(2), default=None, metavar="R",
+                         help="rounds (default 20, or 2 per process)")
+    compare.add_argument("-p", "--processes", type=_whole_number(1), default=None,
+                         metavar="P", help="run the rounds in P fresh processes, one after "
+                                           "another")
+    compare.add_argument("--timer", choices=("monotonic", "tsc"), default=None,
+                         help="the timer around each call (default: tsc where invariant)")
+    compare.add_argument("--seed", type=_whole_number(0), default=None,
+                         help="seed of the round orders and the bootstrap")
+    compare.add_argument("--plot", metavar="FILE", help="write the comparison plot")
+    compare.add_argument("--json", action="store_true", help="print JSON")
+    compare.set_defaults(run=cmd_compare)
+
+    compare_runs = commands.add_parser(
+        "compare-runs", help="the CI gate: compare two saved runs by benchmark name; exit "
+                             "1 on a significant slowdown beyond the threshold")
+    compare_runs.add_argument("old", metavar="OLD", help="the saved run to compare with")
+    compare_runs.add_argument("new", metavar="NEW", help="the saved run to judge")
+    compare_runs.add_argument("--fail-above", type=_percent, default=5.0, metavar="PCT",
+                              help="the slowdown allowed, in percent (5 or 5%%; default 5)")
+    compare_runs.add_argument("--metric", choices=("p50", "p99", "mean"), default="p50",
+                              help="the figure compared (default p50)")
+    compare_runs.add_argument("--json", action="store_true", help="print JSON")
+    compare_runs.set_defaults(run=cmd_compare_runs)
 
     jitter = commands.add_parser("jitter", help="spin on a core and report every pause "
                                                 "(interrupts, preemption, steal)")
@@ -459,7 +634,7 @@ def main(argv=None):
         return 128 + signal.SIGPIPE
     except CommandError as exc:
         print(f"vdsotime: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.status
     except KeyboardInterrupt:
         print("vdsotime: interrupted", file=sys.stderr)
         return 130

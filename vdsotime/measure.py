@@ -1,9 +1,11 @@
 """Measurement tools: clock overhead and resolution, per-call latency of a Python
 callable, and a jitter (hiccup) detector. Loaded on first use (it imports numpy)."""
 
+import math
+
 import numpy as np
 
-from vdsotime import _args, _clock, _loops, _sample, stats
+from vdsotime import _args, _clock, _hw, _loops, _meta, _sample, stats
 from vdsotime._record import record
 
 _CLOCK_NAMES = {value: name for name, value in vars(_clock).items()
@@ -116,9 +118,34 @@ def overhead(clock_id=_clock.CLOCK_MONOTONIC, n=100_000):
 
 # -- bench ----------------------------------------------------------------------------
 
-class LatencyResult(record("LatencyResult", "name samples_ns overhead_ns n warmup")):
+_LATENCY = "name samples_ns overhead_ns n warmup metadata"
+
+# The timers bench() reads around each call, and the default: the one with the lower
+# and steadier bench(noop) where both exist (bench/run.py measures them side by side).
+TIMERS = ("monotonic", "tsc")
+DEFAULT_TIMER = "tsc"
+
+# What the instability checks call high: the spread of the calls up to p99 against the
+# median, p99 against p50, samples beyond a percentile, timer overhead against p50.
+DISPERSION_LIMIT = 0.5
+TAIL_RATIO_LIMIT = 4.0
+TAIL_SAMPLES = 10
+OVERHEAD_SHARE_LIMIT = 0.5
+# Samples count as spread over +-10 ns when looking for modes: virtualised clocks step in
+# 10 ns (and back-to-back reads cannot tell finer steps), which must not read as modes.
+MODE_RESOLUTION_NS = 10
+# Clocksources that the vDSO cannot read: every clock read is a system call.
+SYSCALL_CLOCKSOURCES = frozenset({"xen", "hpet", "acpi_pm", "jiffies", "pit",
+                                  "refined-jiffies"})
+
+
+class LatencyResult(record("LatencyResult", _LATENCY, defaults=(None,))):
     """Per-call latency of a callable: ``samples_ns`` (int64, one per call, the timer's
-    own ``overhead_ns`` subtracted and clamped at 0), ``percentile(q)``, ``summary()``."""
+    own ``overhead_ns`` subtracted and clamped at 0), ``percentile(q)``, ``summary()``;
+    ``metadata`` (a dict: machine, versions, timer, counts, date -- what makes two runs
+    comparable), ``warnings`` (what makes this one doubtful), interop with pyperf
+    (``to_pyperf``) and HdrHistogram (``to_hgrm``, ``to_hdr``), and ``assert_below``
+    for tests."""
 
     __slots__ = ()
 
@@ -133,17 +160,183 @@ class LatencyResult(record("LatencyResult", "name samples_ns overhead_ns n warmu
     def histogram(self, per_octave=4):
         return stats.log_histogram(self.samples_ns, per_octave)
 
+    @property
+    def warnings(self):
+        """Why these figures may mislead, as pyperf check says it: a list of sentences
+        (empty when nothing is suspect). See ``instability()``."""
+        return instability(self)
+
     def to_dict(self):
         return {"name": self.name, "n": self.n, "warmup": self.warmup,
-                "overhead_ns": self.overhead_ns, "summary_ns": self.summary()}
+                "overhead_ns": self.overhead_ns, "summary_ns": self.summary(),
+                "metadata": self.metadata or {}, "warnings": self.warnings}
+
+    def to_pyperf(self, path):
+        """Write pyperf's JSON format to ``path`` (``.json``, or ``.json.gz``): one
+        benchmark named ``name``, its values the per-call times in seconds, for
+        ``python -m pyperf stats|hist|compare_to``. pyperf refuses values of 0: calls
+        that the overhead subtraction brought to 0 ns are written as 1 ns."""
+        from vdsotime import _interop
+        _interop.write_pyperf(path, {self.name: self})
+
+    def to_hgrm(self, unit="us"):
+        """HdrHistogram's percentile distribution text (``.hgrm``: Value, Percentile,
+        TotalCount, 1/(1-Percentile)), values in ``unit`` ("ns", "us" or "ms"). The
+        values are the exact samples, not bucketed."""
+        from vdsotime import _interop
+        return _interop.hgrm(self.samples_ns, unit)
+
+    def to_hdr(self):
+        """HdrHistogram's compressed, base64 encoded histogram (V2 format, 3 significant
+        digits, values in ns), made by the optional ``hdrhistogram`` package."""
+        from vdsotime import _interop
+        return _interop.hdr(self.samples_ns)
+
+    def assert_below(self, **limits):
+        """Raise AssertionError unless every figure is at or below its limit:
+        ``assert_below(p99=20_000, p50="2us", max="1ms")``. Keywords: ``p50``, ``p90``,
+        ``p99``, ``p999`` (p99.9), ``p9999`` (p99.99), any ``p<digits>``, ``min``,
+        ``mean``, ``max``; limits in ns, or strings with a unit (ns, us, ms, s). The
+        message names every figure over its limit, with the distribution around it."""
+        if not limits:
+            raise TypeError("assert_below(): give at least one limit, e.g. p99=20_000")
+        checks = [(_figure_name(key), key, _duration_ns(value, key))
+                  for key, value in limits.items()]
+        failures = []
+        for label, key, limit in checks:
+            value = _figure(self.samples_ns, key)
+            if not value <= limit:
+                failures.append(f"{label} = {stats.format_ns(value)} is above its limit of "
+                                f"{stats.format_ns(limit)}")
+        if failures:
+            figures = self.summary()
+            context = "  ".join(f"{key} {stats.format_ns(figures[key])}"
+                                for key in ("p50", "p99", "p99.9", "max"))
+            lines = [f"{self.name}: " + "; ".join(failures),
+                     f"  {self.n:,} calls: {context} (timer overhead "
+                     f"{stats.format_ns(self.overhead_ns)} subtracted)"]
+            lines += [f"  warning: {text}" for text in self.warnings]
+            raise AssertionError("\n".join(lines))
 
     def __str__(self):
         figures = self.summary()
-        return (f"{self.name}: {self.n} calls, median {stats.format_ns(figures['p50'])} "
-                f"per call (timer overhead {stats.format_ns(self.overhead_ns)} subtracted)\n"
-                f"  {_summary_lines(self.samples_ns)}\n"
-                f"  mean {stats.format_ns(figures['mean'])}  "
-                f"stdev {stats.format_ns(figures['stdev'])}")
+        timer = (self.metadata or {}).get("timer")
+        lines = [f"{self.name}: {self.n} calls, median {stats.format_ns(figures['p50'])} "
+                 f"per call ({timer + ' timer, ' if timer else ''}overhead "
+                 f"{stats.format_ns(self.overhead_ns)} subtracted)",
+                 f"  {_summary_lines(self.samples_ns)}",
+                 f"  mean {stats.format_ns(figures['mean'])}  "
+                 f"stdev {stats.format_ns(figures['stdev'])}"]
+        lines += [f"  warning: {text}" for text in self.warnings]
+        return "\n".join(lines)
+
+
+def _figure_name(key):
+    """'p99.9' for p999, 'p50' for p50, 'max' for max; ValueError for anything else."""
+    if key in ("min", "mean", "max"):
+        return key
+    digits = key[1:]
+    if key.startswith("p") and digits.isdigit():
+        q = float(f"99.{digits[2:]}") if digits.startswith("99") and len(digits) > 2 \
+            else float(digits)
+        if q <= 100:
+            return f"p{q:g}"
+    raise TypeError(f"assert_below(): {key} is not a figure: use p50, p90, p99, p999 "
+                    "(p99.9), p9999, any p<digits>, min, mean or max")
+
+
+def _figure(samples, key):
+    if key in ("min", "max"):
+        return float(getattr(samples, key)())
+    if key == "mean":
+        return float(samples.mean())
+    return stats.percentile(samples, float(_figure_name(key)[1:]))
+
+
+_UNITS = {"ns": 1, "us": 1e3, "\u00b5s": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def _duration_ns(value, name):
+    """A duration in ns from a number (ns) or a string with a unit ('20us', '1.5 ms')."""
+    if isinstance(value, str):
+        text = value.strip()
+        for unit in sorted(_UNITS, key=len, reverse=True):
+            if text.endswith(unit):
+                try:
+                    number = float(text[:-len(unit)])
+                except ValueError:
+                    break
+                if math.isfinite(number) and number >= 0:
+                    return number * _UNITS[unit]
+                break
+        raise ValueError(f"{name} must be a duration such as 20000, '20us' or '1.5ms', "
+                         f"got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a duration in ns (a number >= 0) or a string "
+                         f"with a unit, got {value!r}")
+    return float(value)
+
+
+def instability(result):
+    """The instability warnings of a LatencyResult, as ``pyperf check`` gives them:
+
+    - high dispersion: the stdev of the calls up to p99 above half the median (the
+      slowest 1 % are interrupts, which the tail figures report), or p99 above 4x p50;
+    - two or more modes (``stats.modes``): the two-speed pattern of shared VMs;
+    - too few samples for p99 or p99.9 (fewer than 10 beyond the percentile);
+    - a timer overhead of at least half the median: the figures are mostly the timer's;
+    - a clocksource other than tsc on x86 (any that the vDSO cannot read, elsewhere);
+    - a CPU frequency governor other than performance.
+    """
+    samples = result.samples_ns
+    metadata = result.metadata or {}
+    found = []
+    if len(samples) == 0:
+        return ["no samples"]
+    p50, p99 = (float(v) for v in np.percentile(samples, (50, 99)))
+    body = samples[samples <= p99]
+    if p50 > 0 and body.std() > DISPERSION_LIMIT * p50:
+        found.append(f"high dispersion: the stdev of the calls up to p99 "
+                     f"({stats.format_ns(body.std())}) is {100 * body.std() / p50:.0f}% of "
+                     f"the median ({stats.format_ns(p50)})")
+    if p50 > 0 and p99 > TAIL_RATIO_LIMIT * p50:
+        found.append(f"high dispersion: p99 ({stats.format_ns(p99)}) is {p99 / p50:.1f}x "
+                     f"the median ({stats.format_ns(p50)})")
+    peaks = stats.modes(samples, MODE_RESOLUTION_NS)
+    if len(peaks) >= 2:
+        listed = ", ".join(f"{stats.format_ns(value)} ({100 * share:.0f}%)"
+                           for value, share in peaks)
+        found.append(f"{len(peaks)} modes: {listed}: the calls ran at more than one speed "
+                     "(on a shared VM, a neighbour's load; also CPU frequency changes, or "
+                     "code that takes two paths)")
+    # Rounded: 100 - 99.9 is 0.0999999999999943 in binary floating point.
+    beyond = {q: round(len(samples) * (100 - q) / 100, 6) for q in (99, 99.9)}
+    thin = [q for q in (99, 99.9) if beyond[q] < TAIL_SAMPLES]
+    if thin:
+        q = thin[-1]
+        needed = math.ceil(round(TAIL_SAMPLES * 100 / (100 - q), 6))
+        found.append(f"too few samples for {' and '.join(f'p{t:g}' for t in thin)}: "
+                     f"{stats.format_count(len(samples), 'call')} leave {beyond[q]:.3g} "
+                     f"beyond p{q:g} "
+                     f"(n >= {needed:,} gives it {TAIL_SAMPLES})")
+    if result.overhead_ns >= OVERHEAD_SHARE_LIMIT * p50:
+        found.append(f"the timer's overhead ({stats.format_ns(result.overhead_ns)}) is "
+                     f"comparable to the time measured (median {stats.format_ns(p50)}): "
+                     "the figures are mostly the timer's; time a batch of calls instead")
+    clocksource = metadata.get("clocksource")
+    x86 = metadata.get("machine") in ("x86_64", "i386", "i686")
+    if clocksource and (clocksource in SYSCALL_CLOCKSOURCES
+                        or (x86 and clocksource != "tsc")):
+        found.append(f"clocksource {clocksource}, not tsc: "
+                     + ("every clock read is a system call"
+                        if clocksource in SYSCALL_CLOCKSOURCES else
+                        "clock reads are slower and less steady"))
+    governor = metadata.get("cpu_governor")
+    if governor and governor != "performance":
+        found.append(f"CPU frequency governor {governor}, not performance: the frequency, "
+                     "and the latency with it, changes with the load")
+    return found
 
 
 def _describe(function):
@@ -154,20 +347,91 @@ def _describe(function):
     return name or repr(function)
 
 
-def bench(fn, *args, n=None, warmup=None, **kwargs):
+class StatementError(ValueError):
+    """A statement or setup (timeit's habits) that does not compile, or a setup that
+    raises: the message says which and where, in one line."""
+
+
+def compile_statements(statements, setup="pass"):
+    """Functions that run each of ``statements`` (Python source, several lines allowed),
+    compiled in one namespace after running ``setup`` in it, as timeit does."""
+    namespace = {}
+    functions = []
+    try:
+        exec(compile(setup or "pass", "<setup>", "exec"), namespace)
+        for k, statement in enumerate(statements):
+            source = f"def __vdsotime_statement_{k}():\n" + "".join(
+                f"    {line}\n" for line in (statement or "pass").splitlines())
+            exec(compile(source, "<stmt>", "exec"), namespace)
+            functions.append(namespace[f"__vdsotime_statement_{k}"])
+    except SyntaxError as exc:
+        line = exc.lineno - (exc.filename == "<stmt>")  # the wrapper's def line
+        raise StatementError(f"syntax error in {exc.filename[1:-1]}: {exc.msg} "
+                             f"(line {line})") from None
+    except Exception as exc:  # the user's setup failed: say how, in one line
+        raise StatementError(f"setup failed: {type(exc).__name__}: {exc}") from None
+    return functions
+
+
+def bench(fn, *args, n=None, warmup=None, timer=None, **kwargs):
     """Per-call latency of ``fn(*args, **kwargs)``, as a LatencyResult.
 
     - ``fn``, ``args``, ``kwargs``: what to call.
     - ``n``: timed calls (default: about a second's worth, 100 to 1,000,000).
     - ``warmup``: untimed calls first (default n / 100, 10 to 1000).
+    - ``timer``: "tsc" (lfence; rdtsc, ticks converted to ns with ``calibrate_tsc()``,
+      where the TSC is invariant) or "monotonic" (CLOCK_MONOTONIC through the vDSO). The
+      default is the TSC where it is invariant, which gives the lower and steadier
+      ``bench(noop)``, else CLOCK_MONOTONIC.
 
-    Each call is timed in a Cython loop by CLOCK_MONOTONIC reads just before and after
-    it. The same two reads around nothing measure the timer's own overhead, which is
-    subtracted (clamped at 0) and reported as ``overhead_ns``. An ``n`` whose samples
-    cannot fit in memory is refused before any call. Exceptions from ``fn`` propagate;
-    on Ctrl-C, ``exc.partial_result`` is the LatencyResult of the calls timed so far.
+    Each call is timed in a Cython loop by timer reads just before and after it. The
+    same two reads around nothing measure the timer's own overhead, which is subtracted
+    (clamped at 0) and reported as ``overhead_ns``. ``result.metadata`` records the timer
+    and the machine; ``result.warnings`` what may make the figures unreliable. An ``n``
+    whose samples cannot fit in memory is refused before any call. Exceptions from
+    ``fn`` propagate; on Ctrl-C, ``exc.partial_result`` is the LatencyResult of the
+    calls timed so far.
     """
-    return _bench(fn, args, kwargs, n, warmup, None)
+    return _bench(fn, args, kwargs, n, warmup, None, timer)
+
+
+def choose_timer(function, timer):
+    """The timer to use: ``timer`` checked ("monotonic" or "tsc"), or the default --
+    the TSC where it is invariant, else CLOCK_MONOTONIC."""
+    if timer is None:
+        usable = _hw.HAVE_TSC and _hw.tsc_invariant()[0]
+        return DEFAULT_TIMER if usable else "monotonic"
+    if timer not in TIMERS:
+        raise ValueError(f"{function}(): timer must be 'monotonic' or 'tsc' (None for the "
+                         f"default), got {timer!r}")
+    if timer == "tsc":
+        _hw.require_tsc(function)
+        invariant, source = _hw.tsc_invariant()
+        if not invariant:
+            raise ValueError(f"{function}(): timer='tsc' needs an invariant TSC, and this "
+                             f"one may change rate ({source}): use timer='monotonic'")
+    return timer
+
+
+_calibration = None
+
+
+def tsc_ns_per_tick():
+    """The TSC's ns per tick, calibrated once per process (50 ms, on first use)."""
+    global _calibration
+    if _calibration is None:
+        from vdsotime import _tsc
+        _calibration = _tsc.calibrate_tsc(0.05, warn=False)
+    return _calibration.ns_per_tick
+
+
+def probe_ns(fn, args, kwargs, timer, ns_per_tick=None, calls=100):
+    """The median time of ``calls`` calls of ``fn(*args, **kwargs)`` in ns (at least
+    1): an estimate to choose counts with."""
+    tsc = timer == "tsc"
+    probe = np.empty(calls, dtype=np.int64)
+    _loops.time_calls(fn, tuple(args), dict(kwargs), probe, 0, calls, tsc)
+    return max(float(np.median(probe)) * (ns_per_tick if tsc else 1.0), 1.0)
 
 
 def default_counts(per_call_ns):
@@ -177,17 +441,23 @@ def default_counts(per_call_ns):
     return n, int(min(1000, max(10, n // 100)))
 
 
-def _latency(fn, raw, timer, n, warmup):
+def _latency(fn, raw, timer, n, warmup, ns_per_tick=None, metadata=None):
     """The LatencyResult of ``raw`` per-call times, the timer's overhead taken from
     ``timer``: its mean without the slowest 1 % (interrupted reads). The clock's steps
     quantize each sample (10 ns on some machines), so a median would flip between two
-    steps; the trimmed mean does not."""
-    overhead_ns = float(timer[timer <= np.percentile(timer, 99)].mean())
-    samples = np.maximum(raw - int(round(overhead_ns)), 0).astype(np.int64)
-    return LatencyResult(_describe(fn), samples, overhead_ns, n, warmup)
+    steps; the trimmed mean does not. With ``ns_per_tick``, both are TSC ticks."""
+    overhead = float(timer[timer <= np.percentile(timer, 99)].mean())
+    if ns_per_tick is None:
+        samples = np.maximum(raw - int(round(overhead)), 0).astype(np.int64)
+        scale = 1.0
+    else:
+        samples = np.maximum(np.rint((raw - overhead) * ns_per_tick), 0).astype(np.int64)
+        scale = ns_per_tick
+    metadata = dict(metadata or {}, n=n, warmup=warmup, timer_overhead_ns=overhead * scale)
+    return LatencyResult(_describe(fn), samples, overhead * scale, n, warmup, metadata)
 
 
-def _bench(fn, args, kwargs, n, warmup, progress):
+def _bench(fn, args, kwargs, n, warmup, progress, timer=None, ns_per_tick=None):
     if not callable(fn):
         raise TypeError(f"bench(): fn must be callable, got {type(fn).__name__}")
     if n is not None:
@@ -195,42 +465,55 @@ def _bench(fn, args, kwargs, n, warmup, progress):
         _check_memory("bench", "n", n, 8)
     if warmup is not None:
         warmup = _args.count("bench", "warmup", warmup, 0)
+    timer = choose_timer("bench", timer)
+    tsc = timer == "tsc"
+    if tsc and ns_per_tick is None:
+        ns_per_tick = tsc_ns_per_tick()
+    metadata = _meta.collect()
+    metadata.update(name=_describe(fn), timer=timer)
+    if tsc:
+        metadata["tsc_ns_per_tick"] = ns_per_tick
     args, kwargs = tuple(args), dict(kwargs)
     # A first call and a short estimate choose the counts.
-    probe = np.empty(max(1, min(100, n or 100, warmup if warmup else 100)), dtype=np.int64)
-    _loops.time_calls(fn, args, kwargs, probe, 0, len(probe))
-    per_call = max(float(np.median(probe)), 1.0)
+    per_call = probe_ns(fn, args, kwargs, timer, ns_per_tick,
+                        max(1, min(100, n or 100, warmup if warmup else 100)))
     chosen_n, chosen_warmup = default_counts(per_call)
     n = chosen_n if n is None else n
     warmup = chosen_warmup if warmup is None else warmup
     if warmup:
-        _loops.time_calls(fn, args, kwargs, np.empty(warmup, dtype=np.int64), 0, warmup)
+        _loops.time_calls(fn, args, kwargs, np.empty(warmup, dtype=np.int64), 0, warmup,
+                          tsc)
     raw = np.empty(n, dtype=np.int64)
     # In steps of about 0.1 s: progress, and the timer's overhead measured beside each step
     # (so that it is measured under the same conditions as the calls).
     step = max(1, int(0.1e9 / per_call))
     steps = (n + step - 1) // step
-    timer = np.empty(steps * 1000, dtype=np.int64)
+    timer_readings = np.empty(steps * 1000, dtype=np.int64)
     done = 0
+
+    def result(count, readings):
+        return _latency(fn, raw[:count], readings, count, warmup,
+                        ns_per_tick if tsc else None, metadata)
+
     try:
         for k, start in enumerate(range(0, n, step)):
             stop = min(n, start + step)
-            _loops.time_calls(fn, args, kwargs, raw, start, stop)
+            _loops.time_calls(fn, args, kwargs, raw, start, stop, tsc)
             done = stop
-            _loops.timer_overhead(timer[k * 1000:(k + 1) * 1000])
+            _loops.timer_overhead(timer_readings[k * 1000:(k + 1) * 1000], tsc)
             if progress is not None:
                 progress(stop, n)
     except BaseException as exc:
         done += getattr(exc, "calls_done", 0)
         if done and isinstance(exc, KeyboardInterrupt):
             def partial():
-                measured = timer[:max(1, k) * 1000]
+                measured = timer_readings[:max(1, k) * 1000]
                 if k == 0:
-                    _loops.timer_overhead(measured)
-                return _latency(fn, raw[:done], measured, done, warmup)
+                    _loops.timer_overhead(measured, tsc)
+                return result(done, measured)
             _attach_partial(exc, partial)
         raise
-    return _latency(fn, raw, timer, n, warmup)
+    return result(n, timer_readings)
 
 
 # -- jitter ---------------------------------------------------------------------------

@@ -66,6 +66,23 @@ def like_the_time_module() -> str:
     return vdsotime.strftime("%Y", stamp) + str(vdsotime._STRUCT_TM_ITEMS)
 
 
+def comparing(folder: str) -> bool:
+    comparison: vdsotime.Comparison = vdsotime.compare("pass", "x = 1", n=50, rounds=4)
+    low, high = comparison.ci
+    result = vdsotime.bench(sorted, [3, 1, 2], n=100, timer="monotonic")
+    result.assert_below(p99="1s", max=1e9)
+    warnings: list[str] = result.warnings
+    path = f"{folder}/run.json"
+    vdsotime.save_run(path, {"sorted": result})
+    loaded: dict[str, vdsotime.LatencyResult] = vdsotime.load_run(path)
+    gate: vdsotime.RunComparison = vdsotime.compare_runs(path, loaded, fail_above=5)
+    text: str = result.to_hgrm()
+    return comparison.significant or low > high or gate.failed or not text or bool(warnings)
+
+
 if __name__ == "__main__":
-    print(elapsed_ns(), len(readings(10)), describe(), latency(), ticks_to_ns(), seconds(),
-          statistics(), like_the_time_module())
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        print(elapsed_ns(), len(readings(10)), describe(), latency(), ticks_to_ns(),
+              seconds(), statistics(), like_the_time_module(), comparing(folder))

@@ -1,0 +1,221 @@
+"""Saved runs (save_run, load_run, bench --save) and the CI gate (compare_runs,
+vdsotime compare-runs): exact round trips, the gate's exit status on a real regression
+and on identical runs, warnings when the runs' machines differ."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import vdsotime
+from vdsotime import runs
+
+from oracle import NEUTRAL_CWD
+
+
+def cli(*args, timeout=600):
+    script = shutil.which("vdsotime", path=os.path.dirname(sys.executable))
+    return subprocess.run([script, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=NEUTRAL_CWD)
+
+
+def _result(samples, name="f", **metadata):
+    samples = np.asarray(samples, dtype=np.int64)
+    return vdsotime.LatencyResult(name, samples, 21.25, len(samples), 7,
+                                  {"cpu_model": "A", "clocksource": "tsc", **metadata})
+
+
+def test_save_and_load_round_trip_bit_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    measured = vdsotime.bench(sorted, [3, 1, 2], n=5_000)
+    extremes = _result(np.r_[0, rng.integers(0, 2**62, 1000), 2**63 - 1])
+    path = tmp_path / "run.json"
+    vdsotime.save_run(path, {"sorted": measured, "extremes": extremes})
+    loaded = vdsotime.load_run(path)
+    assert list(loaded) == ["sorted", "extremes"]
+    for name, original in (("sorted", measured), ("extremes", extremes)):
+        again = loaded[name]
+        assert again.samples_ns.dtype == np.int64
+        assert np.array_equal(again.samples_ns, original.samples_ns)
+        assert again.overhead_ns == original.overhead_ns  # floats round-trip in JSON
+        assert (again.n, again.warmup) == (original.n, original.warmup)
+        assert again.metadata == json.loads(json.dumps(original.metadata))
+        assert again.name == name
+    document = json.loads(path.read_text())
+    assert document["format"] == "vdsotime-run" and document["version"] == 1
+    entry = document["benchmarks"][0]
+    assert entry["samples"]["encoding"] == "zlib+base64"
+    assert entry["samples"]["dtype"] == "<i8"
+    assert entry["summary_ns"]["p50"] == measured.summary()["p50"]
+
+
+def test_save_run_merge_adds_and_replaces(tmp_path):
+    path = tmp_path / "run.json"
+    vdsotime.save_run(path, {"a": _result([1, 2]), "b": _result([3, 4])})
+    vdsotime.save_run(path, {"b": _result([5, 6]), "c": _result([7])}, merge=True)
+    loaded = vdsotime.load_run(path)
+    assert list(loaded) == ["a", "b", "c"]
+    assert loaded["b"].samples_ns.tolist() == [5, 6]
+    vdsotime.save_run(path, {"z": _result([9])})  # without merge: replaced
+    assert list(vdsotime.load_run(path)) == ["z"]
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary left
+
+
+@pytest.mark.parametrize("content,message", [
+    ("not json", "is not JSON"),
+    ('{"benchmarks": []}', "is not a saved vdsotime run"),
+    ('{"format": "vdsotime-run", "version": 99}', "run format version 99"),
+    ('{"format": "vdsotime-run", "version": 1, "benchmarks": [{"name": "x"}]}',
+     "benchmark 0 is malformed"),
+])
+def test_load_run_refuses_other_files(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        vdsotime.load_run(path)
+
+
+@pytest.mark.parametrize("results,message", [
+    ({}, "results must be a non-empty dict"),
+    ([1], "results must be a non-empty dict"),
+    ({"": None}, "benchmark names must be non-empty strings"),
+    ({"x": [1, 2]}, r"results\['x'\] must be a LatencyResult, got list"),
+])
+def test_save_run_bad_input(tmp_path, results, message):
+    with pytest.raises(TypeError, match=message):
+        vdsotime.save_run(tmp_path / "x.json", results)
+
+
+def test_compare_runs_on_synthetic_runs():
+    """Known answers: a run against itself changes nothing; against a copy 3x slower
+    it regresses significantly (every block of the new run above every block of the
+    old: the exact rank-sum p-value of 20 against 20 is 2 / C(40, 20))."""
+    rng = np.random.default_rng(1)
+    old = {"f": _result(rng.integers(900, 1100, 20_000)), "gone": _result([1, 2, 3])}
+    same = vdsotime.compare_runs(old, old)
+    [change] = [c for c in same.changes if c.name == "f"]
+    assert change.ratio == 1.0 and not change.significant and not same.failed
+    slower = {"f": _result(old["f"].samples_ns * 3), "new": _result([1])}
+    verdict = vdsotime.compare_runs(old, slower, fail_above=5)
+    [change] = verdict.changes
+    assert change.ratio == pytest.approx(3, rel=0.01) and change.regression
+    assert change.p_value == pytest.approx(2 / 137846528820)
+    assert verdict.failed and verdict.only_old == ["gone"] and verdict.only_new == ["new"]
+    # Beyond the threshold only: 3x is within +250 %.
+    assert not vdsotime.compare_runs(old, slower, fail_above=250).failed
+    faster = vdsotime.compare_runs(slower, old)
+    assert faster.changes[0].improvement and not faster.failed
+    text = str(verdict)
+    assert "REGRESSION" in text and "1 significant regression beyond +5%: f" in text
+    assert "warning: gone: only in the old run" in text
+
+
+def test_compare_runs_metrics_and_bad_input():
+    rng = np.random.default_rng(2)
+    base = rng.integers(900, 1100, 20_000)
+    tail = base.copy()
+    tail[::50] *= 10  # 2 % of the calls ten times slower: p99 moves, p50 does not
+    old, new = {"f": _result(base)}, {"f": _result(tail)}
+    assert not vdsotime.compare_runs(old, new, "p50").failed
+    assert vdsotime.compare_runs(old, new, "p99").failed
+    assert vdsotime.compare_runs(old, new, "mean").failed
+    with pytest.raises(ValueError, match="metric must be p50, p99, mean"):
+        vdsotime.compare_runs(old, new, "median")
+    with pytest.raises(ValueError, match="fail_above must be a percentage >= 0"):
+        vdsotime.compare_runs(old, new, fail_above=-1)
+
+
+def test_compare_runs_warns_when_the_machines_differ():
+    rng = np.random.default_rng(3)
+    samples = rng.integers(900, 1100, 1000)
+    old = {"f": _result(samples, cpu_model="AMD EPYC", clocksource="tsc")}
+    new = {"f": _result(samples, cpu_model="Intel Xeon", clocksource="hpet")}
+    warnings = vdsotime.compare_runs(old, new).warnings
+    assert "the runs differ in CPU model: 'AMD EPYC' (old) vs 'Intel Xeon' (new)" in warnings
+    assert "the runs differ in clocksource: 'tsc' (old) vs 'hpet' (new)" in warnings
+
+
+@pytest.mark.parametrize("text,value", [("5", 5.0), ("5%", 5.0), (" 2.5 % ", 2.5),
+                                        ("0", 0.0)])
+def test_parse_percent(text, value):
+    assert runs.parse_percent(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "five", "-1", "nan", "5%%", "inf"])
+def test_parse_percent_refuses(text):
+    with pytest.raises(ValueError, match="expected a percentage such as 5 or 5%"):
+        runs.parse_percent(text)
+
+
+# -- the command line -----------------------------------------------------------------
+
+def test_gate_fails_on_a_synthetic_regression_and_passes_identical_runs(tmp_path):
+    """sum(range(300)) saved as NEW against sum(range(100)) as OLD under one name: a
+    ~3x slowdown, significant by far (exit 1). OLD against itself: exit 0."""
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    for path, statement in ((old, "sum(range(100))"), (new, "sum(range(300))")):
+        result = cli("bench", "--save", path, "--name", "sum", "-n", "20000", statement)
+        assert result.returncode == 0, result.stderr
+        assert f"saved as 'sum' in {path}" in result.stdout
+    gate = cli("compare-runs", old, new, "--fail-above", "5%")
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    assert "REGRESSION" in gate.stdout
+    assert "1 significant regression beyond +5%: sum" in gate.stdout
+    same = cli("compare-runs", old, old)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "no significant change" in same.stdout
+    assert "no significant regression beyond +5%" in same.stdout
+    data = json.loads(cli("compare-runs", "--json", "--metric", "p99", old, new).stdout)
+    assert data["metric"] == "p99" and data["failed"] is True
+    assert data["changes"][0]["name"] == "sum" and data["changes"][0]["ratio"] > 1.5
+
+
+def test_bench_save_adds_to_the_file(tmp_path):
+    path = tmp_path / "run.json"
+    for name in ("one", "two", "one"):
+        assert cli("bench", "--save", path, "--name", name, "-n", "200", "pass").returncode == 0
+    loaded = vdsotime.load_run(path)
+    assert list(loaded) == ["one", "two"]
+    assert loaded["one"].metadata["statement"] == "pass" and loaded["one"].n == 200
+    # Without --name, the statement names it.
+    cli("bench", "--save", path, "-n", "100", "x = 1")
+    assert "x = 1" in vdsotime.load_run(path)
+
+
+def test_gate_warns_about_different_machines(tmp_path):
+    rng = np.random.default_rng(4)
+    samples = rng.integers(900, 1100, 2000)
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    vdsotime.save_run(old, {"f": _result(samples, clocksource="tsc")})
+    vdsotime.save_run(new, {"f": _result(samples, clocksource="hpet")})
+    result = cli("compare-runs", old, new)
+    assert result.returncode == 0
+    assert ("vdsotime: warning: the runs differ in clocksource: 'tsc' (old) vs 'hpet' (new)"
+            in result.stderr)
+
+
+@pytest.mark.parametrize("args,status,message", [
+    (("compare-runs", "/no/such.json", "/no/such.json"), 2,
+     "cannot read /no/such.json: No such file or directory"),
+    (("compare-runs", "{bad}", "{bad}"), 2, "is not a saved vdsotime run"),
+    (("compare-runs", "{old}", "{other}"), 2, "no benchmark is in both"),
+    (("compare-runs", "{old}", "{old}", "--fail-above", "lots"), 2,
+     "expected a percentage such as 5 or 5%, got 'lots'"),
+    (("compare-runs", "{old}", "{old}", "--metric", "p75"), 2, "invalid choice: 'p75'"),
+    (("bench", "--save", "{bad}", "-n", "10", "pass"), 1, "--save: "),
+])
+def test_gate_errors_are_one_line(tmp_path, args, status, message):
+    files = {"old": tmp_path / "old.json", "other": tmp_path / "other.json",
+             "bad": tmp_path / "bad.json"}
+    vdsotime.save_run(files["old"], {"f": _result([1, 2, 3, 4])})
+    vdsotime.save_run(files["other"], {"g": _result([1, 2, 3, 4])})
+    files["bad"].write_text("{}")
+    result = cli(*(arg.format(**files) for arg in args))
+    assert result.returncode == status, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,294 @@
+"""Saved runs and the CI gate: ``save_run``/``load_run`` keep LatencyResults in a JSON
+file (metadata, summary and every per-call sample), and ``compare_runs`` says, per
+benchmark, whether NEW is significantly slower than OLD beyond a threshold.
+
+The file: ``{"format": "vdsotime-run", "version": 1, "benchmarks": [...]}``, each
+benchmark with ``name``, ``n``, ``warmup``, ``overhead_ns``, ``metadata``,
+``summary_ns`` (for people and other tools) and ``samples``: the int64 samples in
+little-endian order, zlib-compressed, base64-encoded (``"encoding": "zlib+base64"``,
+``"dtype": "<i8"``). Loading gives the samples back bit for bit.
+"""
+
+import base64
+import json
+import os
+import zlib
+
+import numpy as np
+
+from vdsotime import _meta, stats
+from vdsotime._record import record
+from vdsotime.measure import LatencyResult
+
+FORMAT = "vdsotime-run"
+VERSION = 1
+METRICS = ("p50", "p99", "mean")
+# Contiguous blocks of a run that compare_runs treats as its units.
+BLOCKS = 20
+REPLICATES = 2000
+ALPHA = 0.05
+
+
+def _check_results(function, results):
+    if not isinstance(results, dict) or not results:
+        raise TypeError(f"{function}(): results must be a non-empty dict of "
+                        f"{{name: LatencyResult}}, got {type(results).__name__}")
+    for name, result in results.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{function}(): benchmark names must be non-empty strings, "
+                            f"got {name!r}")
+        if not isinstance(result, LatencyResult):
+            raise TypeError(f"{function}(): results[{name!r}] must be a LatencyResult, got "
+                            f"{type(result).__name__}")
+
+
+def _encode(samples):
+    raw = np.ascontiguousarray(samples, dtype="<i8").tobytes()
+    return {"encoding": "zlib+base64", "dtype": "<i8", "count": len(samples),
+            "data": base64.b64encode(zlib.compress(raw, 6)).decode("ascii")}
+
+
+def _decode(data, where):
+    if data.get("encoding") != "zlib+base64" or data.get("dtype") != "<i8":
+        raise ValueError(f"{where}: unknown sample encoding {data.get('encoding')!r} / "
+                         f"{data.get('dtype')!r} (expected zlib+base64, <i8)")
+    samples = np.frombuffer(zlib.decompress(base64.b64decode(data["data"])), dtype="<i8")
+    if len(samples) != data.get("count"):
+        raise ValueError(f"{where}: {len(samples)} samples where the file says "
+                         f"{data.get('count')}")
+    return samples.astype(np.int64)
+
+
+def _benchmark_json(name, result):
+    return {"name": name, "n": result.n, "warmup": result.warmup,
+            "overhead_ns": result.overhead_ns, "metadata": result.metadata or {},
+            "summary_ns": result.summary(), "samples": _encode(result.samples_ns)}
+
+
+def save_run(path, results, *, merge=False):
+    """save_run(path, {name: LatencyResult, ...}, *, merge=False)
+
+    Write the results to the JSON file ``path`` (replaced atomically). With ``merge``,
+    the benchmarks already in the file are kept, except those of the same names."""
+    _check_results("save_run", results)
+    path = os.fspath(path)
+    combined = {}
+    if merge and os.path.exists(path):
+        combined.update(load_run(path))
+    combined.update(results)
+    document = {"format": FORMAT, "version": VERSION,
+                "benchmarks": [_benchmark_json(name, result)
+                               for name, result in combined.items()]}
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(document, f, indent=1)
+            f.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def load_run(path):
+    """load_run(path) -> dict[str, LatencyResult], in the file's order."""
+    path = os.fspath(path)
+    with open(path, encoding="utf-8") as f:
+        try:
+            document = json.load(f)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not JSON: {exc}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a saved vdsotime run (no \"format\": \"{FORMAT}\"; "
+                         "make one with save_run() or vdsotime bench --save)")
+    if document.get("version") != VERSION:
+        raise ValueError(f"{path}: run format version {document.get('version')!r}, this "
+                         f"vdsotime reads version {VERSION}")
+    results = {}
+    for index, item in enumerate(document.get("benchmarks", [])):
+        where = f"{path}: benchmark {index}"
+        try:
+            name = item["name"]
+            results[name] = LatencyResult(name, _decode(item["samples"], where),
+                                          float(item["overhead_ns"]), int(item["n"]),
+                                          int(item["warmup"]), dict(item["metadata"]))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{where} is malformed ({type(exc).__name__}: {exc})") from None
+    return results
+
+
+# -- the gate -------------------------------------------------------------------------
+
+_ROW = ("name old new ratio ci p_value significant regression improvement")
+
+
+class RunChange(record("RunChange", _ROW)):
+    """One benchmark in both runs: the metric's ``old`` and ``new`` values (ns),
+    ``ratio`` = new / old, its 95 % bootstrap ``ci``, the rank-sum ``p_value``,
+    ``significant``, and whether it is a ``regression`` (significant, and slower beyond
+    the threshold) or an ``improvement`` (significant, and faster beyond it)."""
+
+    __slots__ = ()
+
+
+_RUNS = "changes metric fail_above only_old only_new differences old_label new_label"
+
+
+class RunComparison(record("RunComparison", _RUNS)):
+    """compare_runs()'s answer: ``changes`` (RunChange per benchmark in both runs),
+    ``only_old``/``only_new`` (names), ``differences`` (metadata that differ:
+    (what, old, new)), ``failed`` (any regression), ``warnings``; ``str()`` is the
+    table the CLI prints."""
+
+    __slots__ = ()
+
+    @property
+    def regressions(self):
+        return [change for change in self.changes if change.regression]
+
+    @property
+    def failed(self):
+        return bool(self.regressions)
+
+    @property
+    def warnings(self):
+        found = [f"the runs differ in {what}: {old!r} (old) vs {new!r} (new)"
+                 for what, old, new in self.differences]
+        found += [f"{name}: only in the old run" for name in self.only_old]
+        found += [f"{name}: only in the new run" for name in self.only_new]
+        return found
+
+    def to_dict(self):
+        return {"metric": self.metric, "fail_above_percent": self.fail_above,
+                "failed": self.failed, "warnings": self.warnings,
+                "changes": [change._asdict() for change in self.changes]}
+
+    def __str__(self):
+        metric = self.metric
+        header = (f"{'benchmark':30s} {'old ' + metric:>10s} {'new ' + metric:>10s} "
+                  f"{'change':>9s} {'95% CI':>19s} {'p':>8s}  verdict")
+        lines = [f"{self.old_label} -> {self.new_label}: {metric}, failing on a "
+                 f"significant slowdown beyond +{self.fail_above:g}%", "", header]
+        for change in self.changes:
+            low, high = change.ci
+            interval = ("-" if low != low else
+                        f"{100 * (low - 1):+.1f}..{100 * (high - 1):+.1f}%")
+            verdict = ("REGRESSION" if change.regression else
+                       "improvement" if change.improvement else
+                       "slower" if change.significant and change.ratio > 1 else
+                       "faster" if change.significant and change.ratio < 1 else
+                       "no significant change")
+            lines.append(f"{change.name[:30]:30s} {stats.format_ns(change.old):>10s} "
+                         f"{stats.format_ns(change.new):>10s} "
+                         f"{100 * (change.ratio - 1):+8.1f}% {interval:>19s} "
+                         f"{change.p_value:8.2g}  {verdict}")
+        lines.append("")
+        regressions = self.regressions
+        if regressions:
+            lines.append(f"{len(regressions)} significant regression"
+                         f"{'s' if len(regressions) > 1 else ''} beyond +{self.fail_above:g}%:"
+                         f" {', '.join(change.name for change in regressions)}")
+        else:
+            lines.append(f"no significant regression beyond +{self.fail_above:g}%")
+        lines += [f"warning: {text}" for text in self.warnings]
+        return "\n".join(lines)
+
+
+def parse_percent(text):
+    """A threshold in percent from '5', '5%' or '2.5 %' (a float >= 0); ValueError
+    saying what was expected otherwise."""
+    cleaned = str(text).strip()
+    cleaned = cleaned[:-1].strip() if cleaned.endswith("%") else cleaned
+    try:
+        value = float(cleaned)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e6:  # also refuses nan
+        raise ValueError(f"expected a percentage such as 5 or 5%, got {text!r}")
+    return value
+
+
+def metric_statistic(metric):
+    """'mean', or the percentile a metric names ('p50' -> 50.0, 'p99.9' -> 99.9)."""
+    if metric == "mean":
+        return "mean"
+    if isinstance(metric, str) and metric.startswith("p"):
+        try:
+            q = float(metric[1:])
+        except ValueError:
+            q = -1
+        if 0 <= q <= 100:
+            return q
+    raise ValueError(f"metric must be p50, p99, mean or another p<percentile>, got "
+                     f"{metric!r}")
+
+
+def _blocks(samples, blocks):
+    """The run as up to ``blocks`` contiguous blocks of at least 2 samples."""
+    count = max(1, min(blocks, len(samples) // 2))
+    return np.array_split(np.asarray(samples), count)
+
+
+def compare_changes(old_samples, new_samples, statistic, rng, blocks=BLOCKS):
+    """(old, new, ratio, ci, p_value, significant) for two independent runs, each cut
+    into contiguous blocks (calls close in time share conditions; the blocks are the
+    units): the ratio of the pooled statistic, its percentile bootstrap interval
+    (blocks resampled independently in each run) and the exact rank-sum test on the
+    blocks' statistics."""
+    old = stats.ClusteredSamples(_blocks(old_samples, blocks))
+    new = stats.ClusteredSamples(_blocks(new_samples, blocks))
+    ratio, ci, _ = stats.bootstrap_ratio(
+        old, new, statistic, stats.cluster_weights(len(old), REPLICATES, rng),
+        stats.cluster_weights(len(new), REPLICATES, rng))
+    p_value = (stats.rank_sum_test(new.per_cluster(statistic), old.per_cluster(statistic))
+               if len(old) > 1 and len(new) > 1 else 1.0)
+    significant = bool(p_value < ALPHA and ci[0] == ci[0] and not ci[0] <= 1 <= ci[1])
+    return old.pooled(statistic), new.pooled(statistic), ratio, ci, p_value, significant
+
+
+def compare_runs(old, new, metric="p50", fail_above=5.0, *, seed=0):
+    """compare_runs(old, new, metric="p50", fail_above=5.0) -> RunComparison
+
+    Compare two runs (``{name: LatencyResult}``, or paths of saved runs) benchmark by
+    benchmark. A benchmark *regresses* when NEW's ``metric`` ("p50", "p99", "mean")
+    is above OLD's by more than ``fail_above`` percent and the difference is
+    significant: rank-sum p < 0.05 on the runs' 20 contiguous blocks, and a 95 %
+    bootstrap interval of the ratio that excludes 1. ``seed`` fixes the bootstrap."""
+    labels = []
+    runs = []
+    for side, run in (("old", old), ("new", new)):
+        if isinstance(run, (str, os.PathLike)):
+            labels.append(os.fspath(run))
+            run = load_run(run)
+        else:
+            labels.append(f"{side} run")
+            _check_results("compare_runs", run)
+        runs.append(run)
+    old, new = runs
+    statistic = metric_statistic(metric)
+    if isinstance(fail_above, bool) or not isinstance(fail_above, (int, float)) \
+            or not 0 <= fail_above < 1e6:
+        raise ValueError(f"compare_runs(): fail_above must be a percentage >= 0, got "
+                         f"{fail_above!r}")
+    rng = np.random.default_rng(seed)
+    changes = []
+    differences = []
+    for name in old:
+        if name not in new:
+            continue
+        old_value, new_value, ratio, ci, p_value, significant = compare_changes(
+            old[name].samples_ns, new[name].samples_ns, statistic, rng)
+        beyond = abs(ratio - 1) * 100 > fail_above
+        changes.append(RunChange(name, old_value, new_value, ratio, ci, p_value,
+                                 significant, significant and beyond and ratio > 1,
+                                 significant and beyond and ratio < 1))
+        for difference in _meta.differences(old[name].metadata or {},
+                                            new[name].metadata or {}):
+            if difference not in differences:
+                differences.append(difference)
+    return RunComparison(changes, metric, float(fail_above),
+                         [name for name in old if name not in new],
+                         [name for name in new if name not in old], differences, *labels)
