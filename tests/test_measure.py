@@ -590,8 +590,9 @@ def test_assert_below_passes_and_fails_readably():
     assert message.splitlines()[0] == ("f: p99 = 30.00 us is above its limit of 20.00 us; "
                                        "max = 30.00 us is above its limit of 20.00 us; "
                                        "mean = 1.44 us is above its limit of 1.43 us")
-    assert message.splitlines()[1] == ("  10,000 calls: p50 1 us  p99 30 us  p99.9 30 us  "
-                                       "max 30 us (timer overhead 20 ns subtracted)")
+    assert message.splitlines()[1] == ("  10,000 calls: p50 1.00 us  p99 30.00 us  "
+                                       "p99.9 30.00 us  max 30.00 us (timer overhead 20 ns "
+                                       "subtracted)")
     assert message.splitlines()[2].startswith("  warning: high dispersion")
 
 
