@@ -13,7 +13,7 @@ COMPILER_DIRECTIVES = {
     "cdivision": True,
 }
 
-MODULES = ("_elf", "_auxv", "_vdso", "_hw", "_args", "_clock", "_loops", "_sample")
+MODULES = ("_elf", "_auxv", "_vdso", "_hw", "_args", "_clock", "_loops", "_sample", "_probe")
 
 
 class LinuxOnlyBuildExt(build_ext):

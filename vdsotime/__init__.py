@@ -30,6 +30,7 @@ except ImportError as exc:  # pragma: no cover - depends on how the package was 
 from vdsotime._auxv import auxv, vdso_image
 from vdsotime._vdso import Binding, address
 from vdsotime._clock import (
+    CLOCK_AUX, CLOCK_AUX_LAST,
     CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW,
     CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_TAI,
     CLOCK_THREAD_CPUTIME_ID, boottime_ns, clock_getres, clock_getres_ns, clock_gettime,
@@ -38,7 +39,8 @@ from vdsotime._clock import (
     realtime_coarse_ns, tai_ns, thread_time, thread_time_ns, time, time_ns)
 
 __all__ = [
-    "Binding", "CLOCK_BOOTTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_COARSE",
+    "Binding", "CLOCK_AUX", "CLOCK_AUX_LAST",
+    "CLOCK_BOOTTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_COARSE",
     "CLOCK_MONOTONIC_RAW", "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_REALTIME",
     "CLOCK_REALTIME_COARSE", "CLOCK_TAI", "CLOCK_THREAD_CPUTIME_ID", "ClockStats",
     "ElfError", "ElfImage", "JitterResult", "LatencyResult", "Symbol", "TscCalibration",
@@ -49,6 +51,8 @@ __all__ = [
     "perf_counter", "perf_counter_ns", "process_time", "process_time_ns",
     "realtime_coarse_ns", "sample", "sample_cpu", "sample_every", "sample_tsc",
     "tai_ns", "thread_time", "thread_time_ns", "time", "time_ns", "vdso_image",
+    # clock health, dynamic POSIX clocks
+    "Health", "NtpState", "TscSkew", "health", "ntp_state", "tsc_skew",
 ]
 
 # Loaded on first use, so that importing vdsotime stays cheap.
@@ -61,6 +65,9 @@ _LAZY = {
     "overhead": "vdsotime.measure", "bench": "vdsotime.measure",
     "jitter": "vdsotime.measure", "ClockStats": "vdsotime.measure",
     "LatencyResult": "vdsotime.measure", "JitterResult": "vdsotime.measure",
+    "health": "vdsotime._health", "ntp_state": "vdsotime._health",
+    "tsc_skew": "vdsotime._health", "Health": "vdsotime._health",
+    "NtpState": "vdsotime._health", "TscSkew": "vdsotime._health",
 }
 
 
