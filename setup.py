@@ -13,7 +13,8 @@ COMPILER_DIRECTIVES = {
     "cdivision": True,
 }
 
-MODULES = ("_elf", "_auxv", "_vdso", "_hw", "_args", "_clock", "_loops", "_sample", "_probe")
+MODULES = ("_elf", "_auxv", "_vdso", "_hw", "_args", "_clock", "_loops", "_sample", "_probe",
+           "_mock")
 
 
 class LinuxOnlyBuildExt(build_ext):

@@ -15,8 +15,9 @@ LAYERS = {
     "_record": 0, "_elf": 1, "_auxv": 2, "_vdso": 3, "clock": 4, "_hw": 4, "_args": 5,
     "_loops": 6, "_clock": 7, "_info": 7, "stats": 7, "_sample": 7, "_tsc": 8, "measure": 8,
     "numba": 8, "cli": 10,
-    # Clock health (doctor), the system-call probe and adjtimex.
-    "_probe": 6, "_health": 9,
+    # The system-call probe and adjtimex, clock health (doctor); the mock clock and its
+    # public door; dynamic POSIX clocks.
+    "_probe": 6, "_health": 9, "_mock": 6, "testing": 8, "_posix_clock": 8,
 }
 IMPORT = re.compile(r"^\s*(?:from\s+vdsotime(?:\.(\w+))?\s+c?import\s+([\w, ()]+)|"
                     r"import\s+vdsotime\.(\w+))", re.MULTILINE)

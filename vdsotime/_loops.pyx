@@ -298,22 +298,23 @@ def timer_overhead(int64_t[::1] out not None):
 
 
 def syscall_loop(Py_ssize_t n, clock_id):
-    """Nanoseconds (CLOCK_MONOTONIC) that ``n`` raw clock_gettime system calls take
-    (the time64 call on 32-bit ABIs, as the vDSO retry path makes it)."""
+    """Nanoseconds (the real CLOCK_MONOTONIC, which a mock clock does not change) that
+    ``n`` raw clock_gettime system calls take (the time64 call on 32-bit ABIs, as the
+    vDSO retry path makes it)."""
     cdef FillLoop state
     cdef Py_ssize_t done = 0
     cdef int64_t start
     cdef clockid_t clock = _args.readable_clock(clock_id, "syscall_loop")
     if n < 1:
         raise ValueError(f"syscall_loop(): n must be >= 1, got {n}")
-    start = c.monotonic_ns()
+    start = deadline_clock()
     run_fill(&state, syscall_block, NULL, n, clock, _failed("syscall_loop", clock), &done)
-    return c.monotonic_ns() - start
+    return deadline_clock() - start
 
 
 def cimport_loop(Py_ssize_t n, clock_id=c.CLOCK_MONOTONIC):
-    """Nanoseconds (CLOCK_MONOTONIC) that ``n`` cimported ``clock_gettime_ns(clock_id)``
-    calls take in a C loop -- the cost per call without Python (numpy.random's
+    """Nanoseconds (the real CLOCK_MONOTONIC) that ``n`` cimported
+    ``clock_gettime_ns(clock_id)`` calls take in a C loop -- the cost per call without Python (numpy.random's
     ``_benchmark`` idea). Returns (elapsed_ns, checksum); the checksum keeps the compiler
     from dropping the calls."""
     cdef FillLoop state
@@ -322,9 +323,9 @@ def cimport_loop(Py_ssize_t n, clock_id=c.CLOCK_MONOTONIC):
     cdef clockid_t clock = _args.readable_clock(clock_id, "cimport_loop")
     if n < 1:
         raise ValueError(f"cimport_loop(): n must be >= 1, got {n}")
-    start = c.monotonic_ns()
+    start = deadline_clock()
     run_fill(&state, cimport_block, NULL, n, clock, _failed("cimport_loop", clock), &done)
-    return c.monotonic_ns() - start, state.checksum
+    return deadline_clock() - start, state.checksum
 
 
 # -- paced sampling ---------------------------------------------------------------------
@@ -415,7 +416,7 @@ cdef bint pairs_step(Loop* loop) noexcept nogil:
     cdef int64_t before, after, best_width, best_middle
     cdef uint64_t ticks, best_ticks
     while b < loop.total:
-        while c.monotonic_ns() < pairs.next_start:
+        while deadline_clock() < pairs.next_start:
             pairs.reads += 1
             if (pairs.reads & SPIN_MASK) == 0 and past_deadline(loop):
                 loop.done = b
@@ -424,9 +425,9 @@ cdef bint pairs_step(Loop* loop) noexcept nogil:
         best_middle = 0
         best_ticks = 0
         for k in range(pairs.tries):
-            before = c.monotonic_ns()
+            before = deadline_clock()
             ticks = vt_rdtsc_ordered()
-            after = c.monotonic_ns()
+            after = deadline_clock()
             if best_width < 0 or after - before < best_width:
                 best_width = after - before
                 best_middle = before + (after - before) // 2
@@ -446,7 +447,9 @@ cdef bint pairs_step(Loop* loop) noexcept nogil:
 def tsc_pairs(Py_ssize_t bursts, Py_ssize_t tries, int64_t spacing_ns):
     """Paired readings for TSC calibration: ``bursts`` bursts, ``spacing_ns`` apart; in
     each, ``tries`` reads of (CLOCK_MONOTONIC, lfence+rdtsc, CLOCK_MONOTONIC), of which the
-    tightest is kept. Returns arrays (clock_ns at the middle, ticks, bracket width ns).
+    tightest is kept. CLOCK_MONOTONIC as bound at import: the TSC is never mocked, so
+    neither is its calibration. Returns arrays (clock_ns at the middle, ticks, bracket
+    width ns).
     Ctrl-C interrupts it between bursts."""
     import numpy as np
 
@@ -471,7 +474,7 @@ def tsc_pairs(Py_ssize_t bursts, Py_ssize_t tries, int64_t spacing_ns):
     state.widths = &widths_view[0]
     state.tries = tries
     state.spacing = spacing_ns
-    state.next_start = c.monotonic_ns()
+    state.next_start = deadline_clock()
     state.reads = 1
     drive(&state.loop, "tsc_pairs(): reading CLOCK_MONOTONIC failed")
     return middles, ticks, widths
