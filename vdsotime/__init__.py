@@ -52,8 +52,8 @@ __all__ = [
     "realtime_coarse_ns", "sample", "sample_cpu", "sample_every", "sample_tsc",
     "tai_ns", "thread_time", "thread_time_ns", "time", "time_ns", "vdso_image",
     # clock health, dynamic POSIX clocks
-    "Health", "NtpState", "TscSkew", "clock_from_fd", "health", "ntp_state", "open_clock",
-    "tsc_skew",
+    "ClockHealth", "CpuHealth", "Health", "NtpState", "TscHealth", "TscOffset", "TscSkew",
+    "clock_from_fd", "health", "ntp_state", "open_clock", "tsc_skew",
 ]
 
 # Loaded on first use, so that importing vdsotime stays cheap.
@@ -69,6 +69,8 @@ _LAZY = {
     "health": "vdsotime._health", "ntp_state": "vdsotime._health",
     "tsc_skew": "vdsotime._health", "Health": "vdsotime._health",
     "NtpState": "vdsotime._health", "TscSkew": "vdsotime._health",
+    "TscOffset": "vdsotime._health", "ClockHealth": "vdsotime._health",
+    "TscHealth": "vdsotime._health", "CpuHealth": "vdsotime._health",
     "clock_from_fd": "vdsotime._posix_clock", "open_clock": "vdsotime._posix_clock",
 }
 

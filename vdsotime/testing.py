@@ -73,27 +73,27 @@ class MockClock:
 
     __slots__ = ("step_ns", "_start_ns", "_active")
 
-    def __init__(self, start_ns, step_ns):
+    def __init__(self, start_ns: "int | None", step_ns: int) -> None:
         self._start_ns = start_ns
         self.step_ns = step_ns
         self._active = False
 
-    def __enter__(self):
+    def __enter__(self) -> "MockClock":
         _mock.install(-1 if self._start_ns is None else self._start_ns, self.step_ns)
         self._active = True
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> bool:
         self._active = False
         _mock.uninstall()
         return False
 
-    def _check(self, function):
+    def _check(self, function: str) -> None:
         if not self._active:
             raise RuntimeError(f"MockClock.{function}(): the mock clock is not active "
                                "(use it inside its with block)")
 
-    def advance(self, ns):
+    def advance(self, ns: int) -> None:
         """Move every mocked clock forward by ``ns`` nanoseconds (an int >= 0)."""
         self._check("advance")
         ns = _args.count("MockClock.advance", "ns", ns, 0)
@@ -101,7 +101,7 @@ class MockClock:
             raise ValueError(f"MockClock.advance(): ns={ns} takes mock time past 2**62 ns")
         _mock.advance(ns)
 
-    def set(self, ns, clock_id=_clock.CLOCK_REALTIME):
+    def set(self, ns: int, clock_id: int = _clock.CLOCK_REALTIME) -> None:
         """Make ``clock_id`` (default CLOCK_REALTIME) read ``ns`` now; the other clocks
         keep their readings. Any value >= 0, earlier than now included (a step of the
         wall clock); setting a monotonic clock back is allowed too, and is then the
@@ -116,22 +116,22 @@ class MockClock:
                              f"(mocked: {_mock.mocked_clock_ids()})")
 
     @property
-    def elapsed_ns(self):
+    def elapsed_ns(self) -> int:
         """Mock nanoseconds since entry: advance() calls and steps."""
         return _mock.elapsed_ns()
 
     @property
-    def clock_ids(self):
+    def clock_ids(self) -> "tuple[int, ...]":
         """The clock ids mock time covers."""
         return tuple(_mock.mocked_clock_ids())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "active" if self._active else "inactive"
         return (f"MockClock({state}, start_ns={self._start_ns}, step_ns={self.step_ns}, "
                 f"elapsed_ns={_mock.elapsed_ns() if self._active else None})")
 
 
-def mock_clock(start_ns=None, step_ns=0):
+def mock_clock(start_ns: "int | None" = None, step_ns: int = 0) -> MockClock:
     """mock_clock(start_ns=None, step_ns=0) -> context manager giving a MockClock
 
     Within the ``with`` block, every clock read through vdsotime returns mock time (see

@@ -4,6 +4,7 @@ import numpy as np
 import numpy.typing as npt
 
 import vdsotime
+from vdsotime.testing import mock_clock
 
 
 def elapsed_ns() -> int:
@@ -45,5 +46,17 @@ def seconds() -> float:
     return vdsotime.time() + sec + usec / 1e6 + cpu + node + gaps.stolen_percent
 
 
+def trust() -> str:
+    report: vdsotime.Health = vdsotime.health(skew=False)
+    skew: vdsotime.TscSkew = vdsotime.tsc_skew(rounds=100)
+    ntp: vdsotime.NtpState = vdsotime.ntp_state()
+    userspace = [clock.name for clock in report.clocks if clock.userspace]
+    with mock_clock(start_ns=0) as clock:
+        clock.advance(vdsotime.CLOCK_AUX)
+        mocked: int = vdsotime.monotonic_ns()
+    return f"{userspace} {skew.max_skew_ns} {ntp.synchronized} {mocked}"
+
+
 if __name__ == "__main__":
-    print(elapsed_ns(), len(readings(10)), describe(), latency(), ticks_to_ns(), seconds())
+    print(elapsed_ns(), len(readings(10)), describe(), latency(), ticks_to_ns(), seconds(),
+          trust())
