@@ -19,6 +19,7 @@ from oracle import interrupt_child, run_python
 from requires import require_command
 
 CLOCKSOURCE = "/sys/devices/system/clocksource/clocksource0"
+CLI = "import sys; from vdsotime.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def _sys(path):
@@ -34,8 +35,7 @@ def report():
 # -- doctor --json: the contract's keys ---------------------------------------------------
 
 def test_doctor_json_has_the_contract_keys():
-    result = run_python("import sys; from vdsotime.cli import main; sys.exit(main(sys.argv[1:]))",
-                        "doctor", "--json")
+    result = run_python(CLI, "doctor", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert {"clocksource", "available_clocksources", "clocks", "tsc", "ntp",
@@ -53,8 +53,7 @@ def test_doctor_json_has_the_contract_keys():
 
 
 def test_doctor_text_names_every_clock_and_the_clocksource():
-    result = run_python("import sys; from vdsotime.cli import main; sys.exit(main(sys.argv[1:]))",
-                        "doctor", "--no-skew")
+    result = run_python(CLI, "doctor", "--no-skew")
     assert result.returncode == 0, result.stderr
     assert f"clocksource     {_sys(f'{CLOCKSOURCE}/current_clocksource')}" in result.stdout
     for name in kernel.ALL_CLOCKS:
@@ -104,7 +103,8 @@ class Timex(ctypes.Structure):
                 ("time_sec", ctypes.c_long), ("time_usec", ctypes.c_long),
                 ("tick", ctypes.c_long), ("ppsfreq", ctypes.c_long), ("jitter", ctypes.c_long),
                 ("shift", ctypes.c_int), ("stabil", ctypes.c_long), ("jitcnt", ctypes.c_long),
-                ("calcnt", ctypes.c_long), ("errcnt", ctypes.c_long), ("stbcnt", ctypes.c_long),
+                ("calcnt", ctypes.c_long), ("errcnt", ctypes.c_long),
+                ("stbcnt", ctypes.c_long),
                 ("tai", ctypes.c_int), ("padding", ctypes.c_int * 11)]
 
 
@@ -123,7 +123,8 @@ def test_ntp_state_is_adjtimexs():
         ours = vdsotime.ntp_state()
         state_after, after = _adjtimex()
         fields = ("status", "offset", "freq", "maxerror", "esterror", "tai")
-        if state == state_after and all(getattr(before, f) == getattr(after, f) for f in fields):
+        if state == state_after and all(getattr(before, name) == getattr(after, name)
+                                        for name in fields):
             break
     else:
         pytest.fail("adjtimex kept changing between two readings")
@@ -281,7 +282,8 @@ def test_tsc_skew_is_bounded_and_consistent_from_run_to_run():
             # The intersection is never wider than the fastest round.
             width_ns = (offset.high_ticks - offset.low_ticks) * skew.ns_per_tick
             assert width_ns <= offset.round_trip_ns + 1e-6
-        assert skew.max_skew_ns == max(max(abs(o.low_ns), abs(o.high_ns)) for o in skew.offsets)
+        assert skew.max_skew_ns == max(max(abs(offset.low_ns), abs(offset.high_ns))
+                                       for offset in skew.offsets)
     # Both runs measured the same offsets: their bounds share a value.
     for a, b in zip(first.offsets, second.offsets):
         assert max(a.low_ticks, b.low_ticks) <= min(a.high_ticks, b.high_ticks), (a, b)

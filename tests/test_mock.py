@@ -26,7 +26,8 @@ def _real_again():
     """The table reads the kernel's clocks again: readings between two syscalls."""
     for clock_id in (vdsotime.CLOCK_MONOTONIC, vdsotime.CLOCK_REALTIME):
         before = kernel.clock_gettime_ns(clock_id)
-        assert before <= vdsotime.clock_gettime_ns(clock_id) <= kernel.clock_gettime_ns(clock_id)
+        value = vdsotime.clock_gettime_ns(clock_id)
+        assert before <= value <= kernel.clock_gettime_ns(clock_id)
     seconds, _ = vdsotime.gettimeofday()
     assert abs(seconds - kernel.clock_gettime_ns(0) // 10**9) <= 1
 
@@ -72,7 +73,8 @@ def test_default_start_is_each_clocks_real_reading():
 
 def test_step_makes_every_reading_distinct():
     with mock_clock(start_ns=0, step_ns=3):
-        assert [vdsotime.monotonic_ns(), vdsotime.time_ns(), vdsotime.monotonic_ns()] == [0, 3, 6]
+        readings = [vdsotime.monotonic_ns(), vdsotime.time_ns(), vdsotime.monotonic_ns()]
+        assert readings == [0, 3, 6]
 
 
 def test_mock_time_is_thread_safe():
@@ -106,7 +108,8 @@ def test_other_clocks_and_errors_stay_the_kernels():
         # Another process's CPU clock reads the real clock.
         clock_id = kernel.process_cpu_clock(os.getppid())
         before = kernel.clock_gettime_ns(clock_id)
-        assert before <= vdsotime.clock_gettime_ns(clock_id) <= kernel.clock_gettime_ns(clock_id)
+        value = vdsotime.clock_gettime_ns(clock_id)
+        assert before <= value <= kernel.clock_gettime_ns(clock_id)
         # Resolution: the real clock's.
         for clock_id in (1, 5):
             assert vdsotime.clock_getres_ns(clock_id) == kernel.clock_getres_ns(clock_id)
@@ -248,13 +251,15 @@ CAPSULE_C = textwrap.dedent("""
         struct timeval tv;
         if (clocks == NULL)
             return NULL;
-        if (clocks->clock_gettime(CLOCK_MONOTONIC, &ts) != 0 || clocks->gettimeofday(&tv, NULL) != 0)
+        if (clocks->clock_gettime(CLOCK_MONOTONIC, &ts) != 0
+                || clocks->gettimeofday(&tv, NULL) != 0)
             return PyErr_Format(PyExc_OSError, "clock read failed");
         return Py_BuildValue("LLL", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec,
                              (long long)tv.tv_sec, (long long)clocks->time(NULL));
     }
 
-    static PyMethodDef methods[] = {{"read", read_clocks, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+    static PyMethodDef methods[] = {
+        {"read", read_clocks, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
     static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "capsuled", NULL, -1, methods};
     PyMODINIT_FUNC PyInit_capsuled(void) { return PyModule_Create(&module); }
 """)

@@ -143,9 +143,9 @@ class TscSkew(record("TscSkew", _SKEW)):
     def __str__(self):
         verdict = ("comparable" if self.comparable
                    else "NOT comparable" + ("" if self.monotonic else " (out of order)"))
+        order = "monotonic" if self.monotonic else "NOT monotonic"
         lines = [f"TSC skew against CPU {self.reference_cpu}: |skew| <= "
-                 f"{self.max_skew_ns:.0f} ns, {'monotonic' if self.monotonic else 'NOT monotonic'}"
-                 f", {verdict} across CPUs"]
+                 f"{self.max_skew_ns:.0f} ns, {order}, {verdict} across CPUs"]
         lines += [f"  {offset}" for offset in self.offsets[1:]]
         return "\n".join(lines)
 
@@ -289,7 +289,8 @@ def _costs(clock_ids, calls, rounds):
     vdsotime. Interleaving puts the figures under the same load; the fastest round is the
     one least disturbed (preemption and interrupts only ever add time), which a median of
     a few rounds is not on a busy machine."""
-    through, syscall = {clock_id: [] for clock_id in clock_ids}, {clock_id: [] for clock_id in clock_ids}
+    through = {clock_id: [] for clock_id in clock_ids}
+    syscall = {clock_id: [] for clock_id in clock_ids}
     coarse = []
     for _ in range(rounds):
         coarse.append(_loops.cimport_loop(calls, _clock.CLOCK_MONOTONIC_COARSE)[0] / calls)
@@ -407,7 +408,8 @@ def _listdir(path):
 
 def cpu_health():
     governors = {_read(f"{CPU_DIR}/{name}/cpufreq/scaling_governor")
-                 for name in _listdir(CPU_DIR) if name[3:].isdigit() and name.startswith("cpu")}
+                 for name in _listdir(CPU_DIR)
+                 if name.startswith("cpu") and name[3:].isdigit()}
     governors.discard(None)
     return CpuHealth(",".join(sorted(governors)) or None, _boost(),
                      _cpu_list(_read(f"{CPU_DIR}/isolated")),
@@ -478,10 +480,11 @@ class Health(record("Health", _HEALTH)):
         if tsc.present:
             flags = [name for name in ("constant_tsc", "nonstop_tsc", "tsc_known_freq",
                                        "tsc_reliable") if getattr(tsc, name)]
+            unstable = ("marked UNSTABLE by the kernel" if tsc.unstable
+                        else "not marked unstable")
             lines.append(f"TSC             {' '.join(flags) or 'no flags'}; "
                          f"{'invariant' if tsc.invariant else 'NOT invariant'} "
-                         f"({tsc.invariant_source}); "
-                         f"{'marked UNSTABLE by the kernel' if tsc.unstable else 'not marked unstable'}")
+                         f"({tsc.invariant_source}); {unstable}")
             if tsc.skew is not None:
                 lines += ["                " + line for line in str(tsc.skew).splitlines()]
         else:

@@ -868,15 +868,14 @@ def tsc_ping_pong(int reference_cpu, int other_cpu, Py_ssize_t rounds, int64_t s
     cdef SkewSide[2] sides
     cdef pthread_t[2] threads
     cdef bint[2] started
-    cdef uint64_t[::1] first_view, last_view, reply_view
+    cdef uint64_t[:, ::1] readings_view
     cdef int error = 0, side
     _require_tsc("tsc_skew")
     if rounds < 2 or seconds_ns < 1 or timeout_ns < 1:
-        raise ValueError("tsc_ping_pong(): need rounds >= 2, seconds_ns >= 1, timeout_ns >= 1")
-    first = np.zeros(rounds, dtype=np.uint64)
-    last = np.zeros(rounds, dtype=np.uint64)
-    reply = np.zeros(rounds, dtype=np.uint64)
-    first_view, last_view, reply_view = first, last, reply
+        raise ValueError("tsc_ping_pong(): need rounds >= 2, seconds_ns >= 1, "
+                         "timeout_ns >= 1")
+    readings = np.zeros((3, rounds), dtype=np.uint64)  # first, last, reply
+    readings_view = readings
     shared = <SkewShared*>vt_alloc_lines(sizeof(SkewShared))
     if shared == NULL:
         raise MemoryError()
@@ -886,7 +885,9 @@ def tsc_ping_pong(int reference_cpu, int other_cpu, Py_ssize_t rounds, int64_t s
     shared.rounds = rounds
     shared.timeout_ns = timeout_ns
     shared.budget_until = deadline_clock() + seconds_ns
-    shared.first, shared.last, shared.reply = &first_view[0], &last_view[0], &reply_view[0]
+    shared.first = &readings_view[0, 0]
+    shared.last = &readings_view[1, 0]
+    shared.reply = &readings_view[2, 0]
     started[0] = started[1] = False
     try:
         for side in range(2):
@@ -915,4 +916,5 @@ def tsc_ping_pong(int reference_cpu, int other_cpu, Py_ssize_t rounds, int64_t s
         seen_cpus = (shared.seen_cpu[0], shared.seen_cpu[1])
         timed_out = shared.error == -ETIMEDOUT
         free(shared)
-    return first[:done], last[:done], reply[:done], seen_cpus, timed_out
+    first, last, reply = readings[:, :done]
+    return first, last, reply, seen_cpus, timed_out
