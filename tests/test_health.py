@@ -250,7 +250,7 @@ def test_probe_leaves_the_rest_of_the_process_alone():
 def test_syscall_clocksource_gets_the_recommendation():
     clocks = tuple(_health.ClockHealth(name, clock_id, False, 610.0, 600.0, 20.0, "seccomp")
                    for name, clock_id in (("CLOCK_REALTIME", 0), ("CLOCK_MONOTONIC", 1)))
-    tsc = _health.TscHealth(True, True, "cpuid", True, True, True, False, False, None)
+    tsc = _health.TscHealth(True, True, "cpuid", True, True, True, False, False, None, None)
     ntp = vdsotime.ntp_state()._replace(synchronized=True, maxerror_ns=1000)
     cpu = _health.CpuHealth("performance", False, (), ())
     lines = _health.recommendations("hpet", ("tsc", "hpet"), clocks, tsc, ntp,
@@ -354,3 +354,15 @@ SKEW_INTERRUPT = textwrap.dedent("""
 @needs_two_cpus
 def test_ctrl_c_interrupts_tsc_skew():
     assert interrupt_child(SKEW_INTERRUPT) < 1.0
+
+
+def test_a_failed_skew_measurement_is_reported_not_raised(monkeypatch):
+    def starved(*args, **kwargs):
+        raise TimeoutError("tsc_skew(): CPU 1 did not answer within 0.5 s")
+
+    monkeypatch.setattr(_health, "tsc_skew", starved)
+    tsc = _health.tsc_health(("tsc",), skew=True)
+    if len(CPUS) < 2 or not tsc.present:
+        assert tsc.skew_error is None  # nothing was attempted
+        return
+    assert tsc.skew is None and "did not answer" in tsc.skew_error

@@ -253,6 +253,7 @@ class TscHealth(NamedTuple):
     tsc_reliable: bool
     unstable: bool
     skew: TscSkew | None
+    skew_error: str | None
     def to_dict(self) -> dict[str, Any]: ...
 
 class CpuHealth(NamedTuple):

@@ -336,7 +336,7 @@ def clock_health(clock_ids=None, *, calls=200, rounds=15):
 # -- TSC flags, CPU policy, time namespace --------------------------------------------
 
 _TSC = ("present invariant invariant_source constant_tsc nonstop_tsc tsc_known_freq "
-        "tsc_reliable unstable skew")
+        "tsc_reliable unstable skew skew_error")
 
 
 class TscHealth(record("TscHealth", _TSC)):
@@ -344,7 +344,8 @@ class TscHealth(record("TscHealth", _TSC)):
     flags ``constant_tsc``, ``nonstop_tsc``, ``tsc_known_freq``, ``tsc_reliable``
     (/proc/cpuinfo), ``unstable`` (the kernel marked it unstable: the CPU has a TSC, yet
     the TSC is not among the available clocksources, or tsc=unstable was given at boot),
-    and ``skew`` (a ``TscSkew``, or None when not measured)."""
+    ``skew`` (a ``TscSkew``, or None when not measured) and ``skew_error`` (why the
+    measurement failed, when it did: a CPU too busy to answer, for instance)."""
 
     __slots__ = ()
 
@@ -360,12 +361,15 @@ def tsc_health(available_clocksources, skew=True):
     present = _hw.HAVE_TSC and "tsc" in flags
     cmdline = (_read("/proc/cmdline") or "").split()
     unstable = present and ("tsc" not in available_clocksources or "tsc=unstable" in cmdline)
-    measured = None
+    measured = error = None
     if skew and present and len(os.sched_getaffinity(0)) > 1:
-        measured = tsc_skew()
+        try:
+            measured = tsc_skew()
+        except (OSError, RuntimeError) as exc:  # TimeoutError: a CPU never answered
+            error = str(exc)
     return TscHealth(present, invariant, source, "constant_tsc" in flags,
                      "nonstop_tsc" in flags, "tsc_known_freq" in flags,
-                     "tsc_reliable" in flags, unstable, measured)
+                     "tsc_reliable" in flags, unstable, measured, error)
 
 
 _CPU = "governor boost isolated nohz_full"
@@ -487,6 +491,8 @@ class Health(record("Health", _HEALTH)):
                          f"({tsc.invariant_source}); {unstable}")
             if tsc.skew is not None:
                 lines += ["                " + line for line in str(tsc.skew).splitlines()]
+            elif tsc.skew_error is not None:
+                lines.append(f"                TSC skew not measured: {tsc.skew_error}")
         else:
             lines.append("TSC             none")
         lines.append(f"NTP             {self.ntp}")
