@@ -185,10 +185,12 @@ def tsc_skew(cpus=None, rounds=20_000, *, seconds=0.5, calibration=None):
     bound excludes 0 saw a reading go backwards between CPUs (``monotonic`` False).
 
     The threads spin without the GIL; each CPU pair runs for at most
-    ``seconds / (len(cpus) - 1)``, every wait for the other thread gives up after
-    0.5 s on CLOCK_MONOTONIC, and Ctrl-C stops it within milliseconds. Ticks are
-    converted with ``calibration`` (default: a 50 ms ``calibrate_tsc()``); both are
-    reported. The defaults take well under a second. x86 only (NotImplementedError
+    ``seconds / (len(cpus) - 1)``, and a wait for the other thread gives up after that
+    long again (20 to 200 ms, on CLOCK_MONOTONIC), keeping the rounds done so far; so the
+    whole takes at most about twice ``seconds``, and Ctrl-C stops it within milliseconds.
+    A CPU that answers no round at all is a TimeoutError. Ticks are converted with
+    ``calibration`` (default: a 50 ms ``calibrate_tsc()``); both are reported. On an idle
+    machine the defaults take about a tenth of a second. x86 only (NotImplementedError
     elsewhere).
     """
     import time
@@ -211,15 +213,17 @@ def tsc_skew(cpus=None, rounds=20_000, *, seconds=0.5, calibration=None):
     reference = cpus[0]
     offsets = [TscOffset(reference, 0.0, 0.0, 0, 0, 0, 0.0, 0)]
     per_pair_ns = int(seconds * 1e9 / max(1, len(cpus) - 1))
+    timeout_ns = min(max(per_pair_ns, 20_000_000), 200_000_000)
     for cpu in cpus[1:]:
-        first, last, reply, seen, timed_out = _loops.tsc_ping_pong(reference, cpu, rounds,
-                                                                   per_pair_ns)
+        first, last, reply, seen, timed_out = _loops.tsc_ping_pong(
+            reference, cpu, rounds, per_pair_ns, timeout_ns)
         for where, expected in zip(seen, (reference, cpu)):
             if where not in (-1, expected):
                 raise RuntimeError(f"tsc_skew(): a thread pinned to CPU {expected} ran on "
                                    f"CPU {where}")
         if len(first) < 2:
-            reason = "did not answer within 0.5 s" if timed_out else "ran no round"
+            reason = (f"did not answer within {timeout_ns / 1e9:g} s" if timed_out
+                      else "ran no round")
             raise TimeoutError(f"tsc_skew(): CPU {cpu} {reason} (is it busy with "
                                "a higher-priority task?)")
         first, last, reply = (array.view(np.int64) for array in (first, last, reply))
@@ -270,8 +274,14 @@ class ClockHealth(record("ClockHealth", _CLOCK)):
     def __str__(self):
         return (f"{self.name:26s} {self.verdict:12s} {self.ns_per_call:8.1f} ns "
                 f"{self.syscall_ns_per_call:8.1f} ns "
-                f"{self.ns_per_call / self.syscall_ns_per_call:9.2f}x "
-                f"{self.ns_per_call / self.coarse_ns_per_call:9.1f}x")
+                f"{_ratio(self.ns_per_call, self.syscall_ns_per_call, 2)} "
+                f"{_ratio(self.ns_per_call, self.coarse_ns_per_call, 1)}")
+
+
+def _ratio(value, reference, digits):
+    """value / reference as a 10-wide column; "-" when the reference measured as 0 (a
+    loop shorter than the clock's resolution)."""
+    return f"{value / reference:9.{digits}f}x" if reference > 0 else f"{'-':>10s}"
 
 
 def _aux_clocks_enabled():
