@@ -145,6 +145,13 @@ def test_nesting_is_refused_and_leaves_the_outer_mock_alone():
     _real_again()
 
 
+def test_reachable_as_an_attribute_after_import_vdsotime():
+    result = run_python("import sys, vdsotime\n"
+                        "with vdsotime.testing.mock_clock(start_ns=5):\n"
+                        "    print(vdsotime.monotonic_ns(), 'numpy' in sys.modules)")
+    assert result.stdout.split() == ["5", "False"], result.stderr
+
+
 def test_mock_clock_outside_its_block_refuses():
     with mock_clock() as clock:
         pass

@@ -90,6 +90,9 @@ def __getattr__(name):
         value = getattr(importlib.import_module(module), name)
         globals()[name] = value
         return value
+    if name == "testing":  # the submodule (vdsotime.testing.mock_clock), on first use
+        import importlib
+        return importlib.import_module("vdsotime.testing")
     if name == "__version__":
         from importlib.metadata import version
         return version("vdsotime")
