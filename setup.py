@@ -21,7 +21,8 @@ COMPILER_DIRECTIVES = {
     "cdivision": True,
 }
 
-MODULES = ("_elf", "_auxv", "_vdso", "_hw", "_args", "_clock", "_loops", "_sample")
+MODULES = ("_elf", "_auxv", "_vdso", "_hw", "_args", "_clock", "_loops", "_sample", "_probe",
+           "_mock")
 
 DEBUG_BUILD = os.environ.get("VDSOTIME_DEBUG_BUILD", "") not in ("", "0")
 # The last -g option wins, and ours come after Python's own CFLAGS (which often hold -g).

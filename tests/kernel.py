@@ -71,3 +71,13 @@ ALL_CLOCKS = {
     "CLOCK_MONOTONIC_COARSE": 6, "CLOCK_BOOTTIME": 7, "CLOCK_TAI": 11,
 }
 EINVAL = errno.EINVAL
+
+
+def process_cpu_clock(pid):
+    """The CPU-time clock id of process ``pid``, from libc's clock_getcpuclockid (the
+    time module has no such function, only pthread_getcpuclockid for threads)."""
+    clock_id = ctypes.c_int()
+    error = libc.clock_getcpuclockid(ctypes.c_int(pid), ctypes.byref(clock_id))
+    if error:
+        raise OSError(error, os.strerror(error))
+    return clock_id.value

@@ -34,6 +34,7 @@ except ImportError as exc:  # pragma: no cover - depends on how the package was 
 from vdsotime._auxv import auxv, vdso_image
 from vdsotime._vdso import Binding, address
 from vdsotime._clock import (
+    CLOCK_AUX, CLOCK_AUX_LAST,
     CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW,
     CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_TAI,
     CLOCK_THREAD_CPUTIME_ID, boottime_ns, clock_getres, clock_getres_ns, clock_gettime,
@@ -42,10 +43,12 @@ from vdsotime._clock import (
     realtime_coarse_ns, tai_ns, thread_time, thread_time_ns, time, time_ns)
 
 __all__ = [
-    "Binding", "CLOCK_BOOTTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_COARSE",
+    "Binding", "CLOCK_AUX", "CLOCK_AUX_LAST",
+    "CLOCK_BOOTTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_COARSE",
     "CLOCK_MONOTONIC_RAW", "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_REALTIME",
     "CLOCK_REALTIME_COARSE", "CLOCK_TAI", "CLOCK_THREAD_CPUTIME_ID", "ClockStats",
-    "ElfError", "ElfImage", "JitterResult", "LatencyResult", "Symbol", "TscCalibration",
+    "ElfError", "ElfImage", "JitterResult", "JitterWarning", "LatencyResult", "Symbol",
+    "TscCalibration",
     "TscWarning", "VdsoInfo", "address", "auxv", "bench", "boottime_ns",
     "calibrate_tsc", "clock_getres", "clock_getres_ns", "clock_gettime",
     "clock_gettime_ns", "get_include", "getcpu", "gettimeofday", "info", "jitter",
@@ -55,6 +58,9 @@ __all__ = [
     "tai_ns", "thread_time", "thread_time_ns", "time", "time_ns", "vdso_image",
     # Comparing and gating (issue #12)
     "Comparison", "RunComparison", "compare", "compare_runs", "load_run", "save_run",
+    # clock health, dynamic POSIX clocks
+    "ClockHealth", "CpuHealth", "Health", "NtpState", "TscHealth", "TscOffset", "TscSkew",
+    "clock_from_fd", "health", "ntp_state", "open_clock", "tsc_skew",
 ]
 
 # Loaded on first use, so that importing vdsotime stays cheap.
@@ -67,9 +73,16 @@ _LAZY = {
     "overhead": "vdsotime.measure", "bench": "vdsotime.measure",
     "jitter": "vdsotime.measure", "ClockStats": "vdsotime.measure",
     "LatencyResult": "vdsotime.measure", "JitterResult": "vdsotime.measure",
+    "JitterWarning": "vdsotime.measure",
     "compare": "vdsotime.comparison", "Comparison": "vdsotime.comparison",
     "save_run": "vdsotime.runs", "load_run": "vdsotime.runs",
     "compare_runs": "vdsotime.runs", "RunComparison": "vdsotime.runs",
+    "health": "vdsotime._health", "ntp_state": "vdsotime._health",
+    "tsc_skew": "vdsotime._health", "Health": "vdsotime._health",
+    "NtpState": "vdsotime._health", "TscSkew": "vdsotime._health",
+    "TscOffset": "vdsotime._health", "ClockHealth": "vdsotime._health",
+    "TscHealth": "vdsotime._health", "CpuHealth": "vdsotime._health",
+    "clock_from_fd": "vdsotime._posix_clock", "open_clock": "vdsotime._posix_clock",
 }
 
 
@@ -92,6 +105,9 @@ def __getattr__(name):
         value = getattr(importlib.import_module(module), name)
         globals()[name] = value
         return value
+    if name == "testing":  # the submodule (vdsotime.testing.mock_clock), on first use
+        import importlib
+        return importlib.import_module("vdsotime.testing")
     if name == "__version__":
         from importlib.metadata import version
         return version("vdsotime")
@@ -108,4 +124,4 @@ def __getattr__(name):
 
 def __dir__():
     forwarded = (name for name in dir(_stdlib_time) if not _is_dunder(name))
-    return sorted({*globals(), *_LAZY, "__version__", *forwarded})
+    return sorted({*globals(), *_LAZY, "__version__", "testing", *forwarded})

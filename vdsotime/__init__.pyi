@@ -1,5 +1,5 @@
 # Type stubs for vdsotime's public API (the compiled modules and the lazily loaded ones).
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from os import PathLike
 from typing import Any, NamedTuple, overload
 
@@ -30,6 +30,8 @@ CLOCK_REALTIME_COARSE: int
 CLOCK_MONOTONIC_COARSE: int
 CLOCK_BOOTTIME: int
 CLOCK_TAI: int
+CLOCK_AUX: int
+CLOCK_AUX_LAST: int
 
 class ElfError(ValueError): ...
 
@@ -265,6 +267,8 @@ class RunComparison(NamedTuple):
     def warnings(self) -> list[str]: ...
     def to_dict(self) -> dict[str, Any]: ...
 
+class JitterWarning(RuntimeWarning): ...
+
 class JitterResult(NamedTuple):
     gaps: npt.NDArray[np.void]
     loops: int
@@ -272,6 +276,7 @@ class JitterResult(NamedTuple):
     threshold_ns: int
     clock_id: int
     start_ns: int
+    interrupted: bool = False
     @property
     def max_gap_ns(self) -> int: ...
     @property
@@ -311,3 +316,97 @@ def compare_runs(old: Mapping[str, LatencyResult] | str | PathLike[str],
                  seed: int = 0) -> RunComparison: ...
 def jitter(seconds: float, threshold_ns: float = 10_000,
            clock_id: int = ...) -> JitterResult: ...
+
+class NtpState(NamedTuple):
+    synchronized: bool
+    status: int
+    maxerror_ns: int
+    esterror_ns: int
+    offset_ns: int
+    frequency_ppm: float
+    tai_offset_s: int
+    clock_state: str
+    flags: tuple[str, ...]
+    def to_dict(self) -> dict[str, Any]: ...
+
+class TscOffset(NamedTuple):
+    cpu: int
+    low_ns: float
+    high_ns: float
+    low_ticks: int
+    high_ticks: int
+    rounds: int
+    round_trip_ns: float
+    violations: int
+    def to_dict(self) -> dict[str, Any]: ...
+
+class TscSkew(NamedTuple):
+    offsets: tuple[TscOffset, ...]
+    max_skew_ns: float
+    comparable: bool
+    monotonic: bool
+    reference_cpu: int
+    ns_per_tick: float
+    invariant: bool
+    seconds: float
+    def to_dict(self) -> dict[str, Any]: ...
+
+class ClockHealth(NamedTuple):
+    name: str
+    id: int
+    userspace: bool
+    ns_per_call: float
+    syscall_ns_per_call: float
+    coarse_ns_per_call: float
+    method: str
+    @property
+    def verdict(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+class TscHealth(NamedTuple):
+    present: bool
+    invariant: bool
+    invariant_source: str
+    constant_tsc: bool
+    nonstop_tsc: bool
+    tsc_known_freq: bool
+    tsc_reliable: bool
+    unstable: bool
+    skew: TscSkew | None
+    skew_error: str | None
+    def to_dict(self) -> dict[str, Any]: ...
+
+class CpuHealth(NamedTuple):
+    governor: str | None
+    boost: bool | None
+    isolated: tuple[int, ...]
+    nohz_full: tuple[int, ...]
+    def to_dict(self) -> dict[str, Any]: ...
+
+class Health(NamedTuple):
+    clocksource: str | None
+    available_clocksources: tuple[str, ...]
+    clocks: tuple[ClockHealth, ...]
+    tsc: TscHealth
+    ntp: NtpState
+    timens_offsets: dict[str, int] | None
+    cpu: CpuHealth
+    recommendations: tuple[str, ...]
+    backend: Binding
+    def to_dict(self) -> dict[str, Any]: ...
+
+def health(*, skew: bool = True) -> Health: ...
+def ntp_state() -> NtpState: ...
+def tsc_skew(cpus: Iterable[int] | None = None, rounds: int = 20_000, *, seconds: float = 0.5,
+             calibration: TscCalibration | None = None) -> TscSkew: ...
+def clock_from_fd(fd: int) -> int: ...
+
+class open_clock:
+    path: str
+    fd: int
+    clock_id: int
+    def __init__(self, path: str | PathLike[str]) -> None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> int: ...
+    def __exit__(self, *exc_info: object) -> bool: ...
+

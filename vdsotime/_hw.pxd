@@ -25,6 +25,15 @@ cdef extern from *:
         __asm__ volatile ("lfence" ::: "memory");
         return __rdtsc();
     }
+    /* lfence; rdtsc; lfence: ordered against earlier loads and later instructions both,
+       for a read that must fall between two memory operations (tsc_skew's ping-pong). */
+    static inline uint64_t vt_rdtsc_fenced(void) {
+        uint64_t ticks;
+        __asm__ volatile ("lfence" ::: "memory");
+        ticks = __rdtsc();
+        __asm__ volatile ("lfence" ::: "memory");
+        return ticks;
+    }
     static inline uint32_t vt_rdtscp_aux(void) { unsigned int aux; __rdtscp(&aux); return aux; }
     static inline uint32_t vt_rdpid(void) {
         unsigned long value;  /* a register of the native width, on x86-64 and i386 */
@@ -40,6 +49,7 @@ cdef extern from *:
     #define VT_HAVE_TSC 0
     static inline uint64_t vt_rdtsc(void) { return 0; }
     static inline uint64_t vt_rdtsc_ordered(void) { return 0; }
+    static inline uint64_t vt_rdtsc_fenced(void) { return 0; }
     static inline uint32_t vt_rdtscp_aux(void) { return 0; }
     static inline uint32_t vt_rdpid(void) { return 0; }
     static inline int vt_cpuid_bit(unsigned int l, unsigned int s, int r, int b) {
@@ -72,6 +82,7 @@ cdef extern from *:
     int VT_CPU_FROM_RDPID, VT_CPU_FROM_RDTSCP, VT_CPU_FROM_GETCPU
     uint64_t vt_rdtsc() noexcept nogil
     uint64_t vt_rdtsc_ordered() noexcept nogil
+    uint64_t vt_rdtsc_fenced() noexcept nogil
     uint32_t vt_rdtscp_aux() noexcept nogil
     uint32_t vt_rdpid() noexcept nogil
     int vt_cpuid_bit(unsigned int leaf, unsigned int subleaf, int reg, int bit) noexcept nogil

@@ -471,6 +471,17 @@ def _check_plot(path):
                            f"({exc.filename})") from None
 
 
+def cmd_doctor(args):
+    from vdsotime import _health
+
+    report = _health.health(skew=not args.no_skew)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report)
+    return 0
+
+
 CLOCK_CHOICES = {name[6:].lower(): getattr(vdsotime, name) for name in dir(vdsotime)
                  if name.startswith("CLOCK_")}
 
@@ -612,6 +623,15 @@ def build_parser():
                                                        "(needs matplotlib)")
     jitter.add_argument("--json", action="store_true", help="print JSON")
     jitter.set_defaults(run=cmd_jitter)
+
+    doctor = commands.add_parser("doctor", help="is my clock healthy? clocksource, user "
+                                                "space or system call per clock, TSC "
+                                                "flags and skew, NTP state, advice")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.add_argument("--no-skew", action="store_true",
+                        help="skip the TSC skew measurement between CPUs (half a second "
+                             "at most)")
+    doctor.set_defaults(run=cmd_doctor)
     return parser
 
 

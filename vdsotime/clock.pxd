@@ -31,6 +31,10 @@ cdef enum:
     CLOCK_MONOTONIC_COARSE = 6
     CLOCK_BOOTTIME = 7
     CLOCK_TAI = 11
+    # Linux 6.17+: the auxiliary clocks, CLOCK_AUX + 0 ... CLOCK_AUX + 7 (include/uapi/
+    # linux/time.h); each reads once enabled in /sys/kernel/time/aux_clocks/N/.
+    CLOCK_AUX = 16
+    CLOCK_AUX_LAST = 23
 
 
 cdef inline int clock_gettime(clockid_t clock_id, timespec* ts) noexcept nogil:

@@ -10,6 +10,9 @@ from vdsotime._record import record
 
 _CLOCK_NAMES = {value: name for name, value in vars(_clock).items()
                 if name.startswith("CLOCK_")}
+# The auxiliary clocks between the two the uapi header names (CLOCK_AUX, CLOCK_AUX_LAST).
+_CLOCK_NAMES.update({_clock.CLOCK_AUX + index: f"CLOCK_AUX+{index}"
+                     for index in range(1, _clock.CLOCK_AUX_LAST - _clock.CLOCK_AUX)})
 
 
 def clock_name(clock_id):

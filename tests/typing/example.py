@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 import vdsotime
 from vdsotime import plot, stats
+from vdsotime.testing import mock_clock
 
 
 def elapsed_ns() -> int:
@@ -80,9 +81,20 @@ def comparing(folder: str) -> bool:
     return comparison.significant or low > high or gate.failed or not text or bool(warnings)
 
 
+def trust() -> str:
+    report: vdsotime.Health = vdsotime.health(skew=False)
+    skew: vdsotime.TscSkew = vdsotime.tsc_skew(rounds=100)
+    ntp: vdsotime.NtpState = vdsotime.ntp_state()
+    userspace = [clock.name for clock in report.clocks if clock.userspace]
+    with mock_clock(start_ns=0) as clock:
+        clock.advance(vdsotime.CLOCK_AUX)
+        mocked: int = vdsotime.monotonic_ns()
+    return f"{userspace} {skew.max_skew_ns} {ntp.synchronized} {mocked}"
+
+
 if __name__ == "__main__":
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
         print(elapsed_ns(), len(readings(10)), describe(), latency(), ticks_to_ns(),
-              seconds(), statistics(), like_the_time_module(), comparing(folder))
+              seconds(), statistics(), like_the_time_module(), comparing(folder), trust())
