@@ -344,7 +344,7 @@ SKEW_INTERRUPT = textwrap.dedent("""
     calibration = vdsotime.calibrate_tsc()
     print("ready", flush=True)
     try:
-        vdsotime.tsc_skew(cpus, 10**9, seconds=600, calibration=calibration)
+        vdsotime.tsc_skew(cpus, 10**7, seconds=600, calibration=calibration)
         print("finished")
     except KeyboardInterrupt:
         print("interrupted", time.monotonic(), flush=True)

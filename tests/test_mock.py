@@ -254,8 +254,8 @@ CAPSULE_C = textwrap.dedent("""
     static PyObject *read_clocks(PyObject *self, PyObject *unused)
     {
         const vdsotime_function_table *clocks = vdsotime_import();
-        struct timespec ts;
-        struct timeval tv;
+        vdsotime_timespec ts;  /* 64-bit seconds on every ABI, as the table writes them */
+        vdsotime_timeval tv;
         if (clocks == NULL)
             return NULL;
         if (clocks->clock_gettime(CLOCK_MONOTONIC, &ts) != 0

@@ -30,6 +30,10 @@ def pytest_child(folder, *args, size=100, extra=""):
     (folder / "test_timing.py").write_text(TESTS.format(size=size) + extra)
     environment = {key: value for key, value in os.environ.items()
                    if key != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    # No bytecode cache: a second session within the same second would otherwise reuse
+    # the first one's compiled test_timing.py ("100" and "400" have the same length, so
+    # the size and the mtime in seconds match).
+    environment["PYTHONDONTWRITEBYTECODE"] = "1"
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "test_timing.py", *map(str, args)], cwd=folder, env=environment,
                           capture_output=True, text=True, timeout=600)

@@ -30,9 +30,12 @@ def test_readme_block_runs(index, tmp_path):
     if "sample_tsc" in block and platform.machine() != "x86_64":
         pytest.skip("the TSC example is for x86-64")
     # Packages of the test extra that a block uses (the i386 leg's root lacks some).
-    for module in re.findall(r"^import (\w+)|^from (\w+)", block, re.M):
-        name = module[0] or module[1]
-        if name in ("pyperf", "numba", "cffi", "matplotlib"):
+    imported = set(re.findall(r"^from (\w+)", block, re.M))
+    for names in re.findall(r"^import (.+)$", block, re.M):
+        imported.update(name.strip().split(".")[0] for name in names.split(","))
+    for name in sorted(imported):
+        if name in ("pyperf", "numba", "cffi", "matplotlib", "time_machine", "freezegun",
+                    "hdrh"):
             pytest.importorskip(name, reason=f"the README example needs {name} "
                                              "(pip install '.[test]')")
     script = tmp_path / f"readme_block_{index}.py"

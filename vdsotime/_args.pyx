@@ -2,6 +2,8 @@
 """The argument rules of ``_args.pxd`` for the Python modules (measure, _tsc, cli): the
 same code the compiled entry points inline, so every door checks alike."""
 
+from libc.stdint cimport int64_t
+
 import math
 
 
@@ -18,6 +20,11 @@ def readable(function, value):
 def count(function, name, value, Py_ssize_t minimum=0):
     """A whole number >= minimum (bool and float refused)."""
     return count_arg(value, function, name, minimum)
+
+
+def int64(function, name, value, int64_t minimum=0):
+    """A whole number >= minimum that fits in 64 bits, whatever the ABI (nanoseconds)."""
+    return int64_arg(value, function, name, minimum)
 
 
 def seconds(function, value, name="seconds", low=None, high=None):

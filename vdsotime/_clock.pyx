@@ -47,6 +47,24 @@ cdef extern from *:
     """
     double vt_ns_to_seconds(int64_t ns) noexcept
 
+cdef extern from *:
+    """
+    #include <float.h>
+    /* The time module's clock_gettime() float, tv_sec + tv_nsec * 1e-9, evaluated as the
+       C compiler evaluates it there: in long double where float expressions are (the
+       x87 FPU of i386 builds, FLT_EVAL_METHOD 2: one rounding at the end), else in
+       double (a rounding per operation). */
+    static double vt_timespec_seconds(int64_t seconds, int64_t nanoseconds) {
+    #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 2
+        return (double)((long double)seconds + (long double)nanoseconds * (long double)1e-9);
+    #else
+        volatile double fraction = (double)nanoseconds * 1e-9;
+        return (double)seconds + fraction;
+    #endif
+    }
+    """
+    double vt_timespec_seconds(int64_t seconds, int64_t nanoseconds) noexcept
+
 
 cdef inline double _seconds(int64_t ns) noexcept:
     return vt_ns_to_seconds(ns)
@@ -77,7 +95,7 @@ def clock_gettime(clock_id):
     cdef int result = c.clock_gettime(_clock_id(clock_id), &ts)
     if result != 0:
         raise_errno(result)
-    return ts.tv_sec + ts.tv_nsec * 1e-9
+    return vt_timespec_seconds(ts.tv_sec, ts.tv_nsec)
 
 
 def clock_getres_ns(clock_id):
@@ -95,7 +113,7 @@ def clock_getres(clock_id):
     cdef int result = c.clock_getres(_clock_id(clock_id), &ts)
     if result != 0:
         raise_errno(result)
-    return ts.tv_sec + ts.tv_nsec * 1e-9
+    return vt_timespec_seconds(ts.tv_sec, ts.tv_nsec)
 
 
 def time_ns():

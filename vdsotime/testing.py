@@ -96,7 +96,7 @@ class MockClock:
     def advance(self, ns: int) -> None:
         """Move every mocked clock forward by ``ns`` nanoseconds (an int >= 0)."""
         self._check("advance")
-        ns = _args.count("MockClock.advance", "ns", ns, 0)
+        ns = _args.int64("MockClock.advance", "ns", ns, 0)
         if ns >= _LIMIT or _mock.elapsed_ns() + ns >= _LIMIT:
             raise ValueError(f"MockClock.advance(): ns={ns} takes mock time past 2**62 ns")
         _mock.advance(ns)
@@ -107,7 +107,7 @@ class MockClock:
         wall clock); setting a monotonic clock back is allowed too, and is then the
         test's own doing."""
         self._check("set")
-        ns = _args.count("MockClock.set", "ns", ns, 0)
+        ns = _args.int64("MockClock.set", "ns", ns, 0)
         clock_id = _args.clock_id("MockClock.set", clock_id)
         if ns >= _LIMIT:
             raise ValueError(f"MockClock.set(): ns must be below 2**62, got {ns}")
@@ -140,10 +140,10 @@ def mock_clock(start_ns: "int | None" = None, step_ns: int = 0) -> MockClock:
     ``step_ns`` after every reading (0: frozen). Nesting raises RuntimeError.
     """
     if start_ns is not None:
-        start_ns = _args.count("mock_clock", "start_ns", start_ns, 0)
+        start_ns = _args.int64("mock_clock", "start_ns", start_ns, 0)
         if start_ns >= _LIMIT:
             raise ValueError(f"mock_clock(): start_ns must be below 2**62, got {start_ns}")
-    step_ns = _args.count("mock_clock", "step_ns", step_ns, 0)
+    step_ns = _args.int64("mock_clock", "step_ns", step_ns, 0)
     if step_ns >= _LIMIT:
         raise ValueError(f"mock_clock(): step_ns must be below 2**62, got {step_ns}")
     return MockClock(start_ns, step_ns)
