@@ -17,7 +17,9 @@ from setuptools.command.build_ext import build_ext
 # Directives for every module; the hot loops turn bounds checks off locally instead.
 COMPILER_DIRECTIVES = {
     "language_level": 3,
-    "embedsignature": True,
+    # Signatures for help() come from the functions themselves (binding=True, Cython 3's
+    # default); _clock.pyx, whose builtins bind without it for speed, embeds its own.
+    "embedsignature": False,
     "cdivision": True,
 }
 

@@ -29,6 +29,63 @@ def test_mypy_strict_accepts_a_typed_program():
     assert "Success" in result.stdout
 
 
+def test_stubtest_finds_the_stubs_true_to_the_runtime():
+    """mypy's stubtest compares every stub (the .pyi files, and the typed .py modules that
+    serve as their own) with the installed package at run time: names, signatures,
+    records' fields. The allowlist names Cython's module internals only."""
+    allowlist = Path(__file__).parent / "typing" / "stubtest-allowlist.txt"
+    result = subprocess.run([sys.executable, "-m", "mypy.stubtest", "vdsotime",
+                             "--allowlist", str(allowlist)], capture_output=True, text=True,
+                            cwd=NEUTRAL_CWD, timeout=900)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+    assert "Success: no issues found" in result.stdout
+    entries = [line for line in allowlist.read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    assert all("__" in entry for entry in entries), entries  # dunders only
+
+
+def test_records_are_classes_type_checkers_read():
+    """Every public record has its fields as annotations (no dynamic base class), and
+    an __init__ whose signature is its fields."""
+    import inspect
+
+    records = [vdsotime.VdsoInfo, vdsotime.TscCalibration, vdsotime.ClockStats,
+               vdsotime.LatencyResult, vdsotime.JitterResult, vdsotime.Comparison,
+               vdsotime.RunComparison, vdsotime.Health, vdsotime.NtpState, vdsotime.TscSkew,
+               vdsotime.TscOffset, vdsotime.Symbol, vdsotime.Binding]
+    for record in records:
+        fields = record._fields
+        assert list(inspect.signature(record).parameters) == list(fields), record
+        value = record(*range(len(fields)))
+        assert tuple(value) == tuple(range(len(fields)))
+        assert [getattr(value, name) for name in fields] == list(range(len(fields)))
+        assert value._replace(**{fields[0]: "x"})[0] == "x"
+
+
+HELPED = ["sample", "sample_tsc", "sample_cpu", "sample_every", "calibrate_tsc", "bench",
+          "jitter", "overhead", "clock_gettime_ns", "clock_getres", "monotonic_ns",
+          "tsc_skew", "ntp_state", "health", "save_run", "load_run", "compare_runs",
+          "clock_from_fd"]
+
+
+@pytest.mark.parametrize("name", HELPED)
+def test_help_shows_one_signature_and_describes_every_parameter(name):
+    """help() draws the signature from the function itself: the docstring does not repeat
+    it, no internal default (``c.CLOCK_MONOTONIC``) shows, and it names every parameter."""
+    import inspect
+    import pydoc
+
+    function = getattr(vdsotime, name)
+    text = pydoc.render_doc(function, renderer=pydoc.plaintext)
+    signature = inspect.signature(function)
+    assert not function.__doc__.lstrip().startswith(f"{name}("), function.__doc__[:80]
+    assert f"{name}{signature}" in text
+    assert "c.CLOCK" not in text
+    for parameter in signature.parameters:
+        if parameter not in ("args", "kwargs"):
+            assert f"``{parameter}``" in function.__doc__, parameter
+
+
 def test_mypy_strict_rejects_a_misuse(tmp_path):
     # The stubs have teeth: a wrong type is an error, and so is a name that neither
     # vdsotime nor the time module has (no catch-all __getattr__ in the stub).

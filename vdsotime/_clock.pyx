@@ -71,8 +71,11 @@ cdef inline double _seconds(int64_t ns) noexcept:
 
 
 def ns_to_seconds(int64_t ns):
-    """ns_to_seconds(ns) -> float: the time module's conversion of nanoseconds to the
-    float seconds of time(), monotonic(), perf_counter() and the CPU-time functions."""
+    """ns_to_seconds(ns, /)
+--
+
+The time module's conversion of nanoseconds to the float seconds of time(),
+    monotonic(), perf_counter() and the CPU-time functions."""
     return _seconds(ns)
 
 
@@ -85,12 +88,18 @@ cdef inline int64_t _clock_ns(c.clockid_t clock_id) except? -1:
 
 
 def clock_gettime_ns(clock_id):
-    """clock_gettime_ns(clock_id) -> int: the time of the clock in nanoseconds."""
+    """clock_gettime_ns(clock_id, /)
+--
+
+The time of the clock ``clock_id``, in nanoseconds (int)."""
     return _clock_ns(_clock_id(clock_id))
 
 
 def clock_gettime(clock_id):
-    """clock_gettime(clock_id) -> float: the time of the clock in seconds."""
+    """clock_gettime(clock_id, /)
+--
+
+The time of the clock ``clock_id``, in seconds (float)."""
     cdef timespec ts
     cdef int result = c.clock_gettime(_clock_id(clock_id), &ts)
     if result != 0:
@@ -99,7 +108,11 @@ def clock_gettime(clock_id):
 
 
 def clock_getres_ns(clock_id):
-    """clock_getres_ns(clock_id) -> int: the resolution of the clock in nanoseconds."""
+    """clock_getres_ns(clock_id, /)
+--
+
+The resolution of the clock ``clock_id``, in nanoseconds (int), as the kernel
+    gives it."""
     cdef timespec ts
     cdef int result = c.clock_getres(_clock_id(clock_id), &ts)
     if result != 0:
@@ -108,7 +121,10 @@ def clock_getres_ns(clock_id):
 
 
 def clock_getres(clock_id):
-    """clock_getres(clock_id) -> float: the resolution of the clock in seconds."""
+    """clock_getres(clock_id, /)
+--
+
+The resolution of the clock ``clock_id``, in seconds (float)."""
     cdef timespec ts
     cdef int result = c.clock_getres(_clock_id(clock_id), &ts)
     if result != 0:
@@ -117,82 +133,130 @@ def clock_getres(clock_id):
 
 
 def time_ns():
-    """time_ns() -> int: CLOCK_REALTIME in nanoseconds since the Epoch."""
+    """time_ns()
+--
+
+CLOCK_REALTIME in nanoseconds since the Epoch."""
     return _clock_ns(c.CLOCK_REALTIME)
 
 
 def time():
-    """time() -> float: CLOCK_REALTIME in seconds since the Epoch."""
+    """time()
+--
+
+CLOCK_REALTIME in seconds since the Epoch."""
     return _seconds(_clock_ns(c.CLOCK_REALTIME))
 
 
 def monotonic_ns():
-    """monotonic_ns() -> int: CLOCK_MONOTONIC in nanoseconds."""
+    """monotonic_ns()
+--
+
+CLOCK_MONOTONIC in nanoseconds."""
     return _clock_ns(c.CLOCK_MONOTONIC)
 
 
 def monotonic():
-    """monotonic() -> float: CLOCK_MONOTONIC in seconds."""
+    """monotonic()
+--
+
+CLOCK_MONOTONIC in seconds."""
     return _seconds(_clock_ns(c.CLOCK_MONOTONIC))
 
 
 def perf_counter_ns():
-    """perf_counter_ns() -> int: CLOCK_MONOTONIC in nanoseconds, as the time module."""
+    """perf_counter_ns()
+--
+
+CLOCK_MONOTONIC in nanoseconds, as the time module."""
     return _clock_ns(c.CLOCK_MONOTONIC)
 
 
 def perf_counter():
-    """perf_counter() -> float: CLOCK_MONOTONIC in seconds, as the time module."""
+    """perf_counter()
+--
+
+CLOCK_MONOTONIC in seconds, as the time module."""
     return _seconds(_clock_ns(c.CLOCK_MONOTONIC))
 
 
 def process_time_ns():
-    """process_time_ns() -> int: CPU time of this process in nanoseconds."""
+    """process_time_ns()
+--
+
+CPU time of this process in nanoseconds."""
     return _clock_ns(c.CLOCK_PROCESS_CPUTIME_ID)
 
 
 def process_time():
-    """process_time() -> float: CPU time of this process in seconds."""
+    """process_time()
+--
+
+CPU time of this process in seconds."""
     return _seconds(_clock_ns(c.CLOCK_PROCESS_CPUTIME_ID))
 
 
 def thread_time_ns():
-    """thread_time_ns() -> int: CPU time of this thread in nanoseconds."""
+    """thread_time_ns()
+--
+
+CPU time of this thread in nanoseconds."""
     return _clock_ns(c.CLOCK_THREAD_CPUTIME_ID)
 
 
 def thread_time():
-    """thread_time() -> float: CPU time of this thread in seconds."""
+    """thread_time()
+--
+
+CPU time of this thread in seconds."""
     return _seconds(_clock_ns(c.CLOCK_THREAD_CPUTIME_ID))
 
 
 def monotonic_raw_ns():
-    """monotonic_raw_ns() -> int: CLOCK_MONOTONIC_RAW (not slewed by NTP) in ns."""
+    """monotonic_raw_ns()
+--
+
+CLOCK_MONOTONIC_RAW (not slewed by NTP) in ns."""
     return _clock_ns(c.CLOCK_MONOTONIC_RAW)
 
 
 def boottime_ns():
-    """boottime_ns() -> int: CLOCK_BOOTTIME (monotonic, counts suspend) in ns."""
+    """boottime_ns()
+--
+
+CLOCK_BOOTTIME (monotonic, counts suspend) in ns."""
     return _clock_ns(c.CLOCK_BOOTTIME)
 
 
 def tai_ns():
-    """tai_ns() -> int: CLOCK_TAI (International Atomic Time) in ns."""
+    """tai_ns()
+--
+
+CLOCK_TAI (International Atomic Time) in ns."""
     return _clock_ns(c.CLOCK_TAI)
 
 
 def monotonic_coarse_ns():
-    """monotonic_coarse_ns() -> int: CLOCK_MONOTONIC_COARSE (tick resolution) in ns."""
+    """monotonic_coarse_ns()
+--
+
+CLOCK_MONOTONIC_COARSE (tick resolution) in ns."""
     return _clock_ns(c.CLOCK_MONOTONIC_COARSE)
 
 
 def realtime_coarse_ns():
-    """realtime_coarse_ns() -> int: CLOCK_REALTIME_COARSE (tick resolution) in ns."""
+    """realtime_coarse_ns()
+--
+
+CLOCK_REALTIME_COARSE (tick resolution) in ns."""
     return _clock_ns(c.CLOCK_REALTIME_COARSE)
 
 
 def gettimeofday():
-    """gettimeofday() -> (seconds, microseconds) since the Epoch."""
+    """gettimeofday()
+--
+
+(seconds, microseconds) since the Epoch, from CLOCK_REALTIME."""
     cdef timeval tv
     cdef int result = c.gettimeofday(&tv)
     if result != 0:
@@ -201,7 +265,10 @@ def gettimeofday():
 
 
 def getcpu():
-    """getcpu() -> (cpu, node): the CPU and NUMA node this thread is running on."""
+    """getcpu()
+--
+
+(cpu, node): the CPU and NUMA node this thread is running on."""
     cdef unsigned int cpu = 0, node = 0
     cdef int result = c.getcpu(&cpu, &node)
     if result != 0:

@@ -8,10 +8,17 @@ isolated CPUs, and one-line recommendations. Everything is read from the kernel:
 /proc, ``adjtimex``, CPUID, and measurements in C loops. Loaded on first use.
 """
 
+from __future__ import annotations
+
 import os
 
 from vdsotime import _args, _clock, _hw, _loops, _probe, _vdso, measure
-from vdsotime._record import record
+from vdsotime._record import Record
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vdsotime._vdso import Binding
 
 CLOCKSOURCE_DIR = "/sys/devices/system/clocksource/clocksource0"
 CPU_DIR = "/sys/devices/system/cpu"
@@ -47,11 +54,8 @@ def _cpu_list(text):
 
 # -- NTP state --------------------------------------------------------------------------
 
-_NTP = ("synchronized status maxerror_ns esterror_ns offset_ns frequency_ppm tai_offset_s "
-        "clock_state flags")
 
-
-class NtpState(record("NtpState", _NTP)):
+class NtpState(Record):
     """The kernel's NTP state of CLOCK_REALTIME, from ``adjtimex`` in read-only mode:
     ``synchronized`` (STA_UNSYNC is clear: an NTP or PTP daemon is steering the clock),
     ``status`` (the STA_* bits; ``flags`` names them), ``maxerror_ns`` (the kernel's bound
@@ -63,13 +67,22 @@ class NtpState(record("NtpState", _NTP)):
     TIME_ERROR)."""
 
     __slots__ = ()
+    synchronized: bool
+    status: int
+    maxerror_ns: int
+    esterror_ns: int
+    offset_ns: int
+    frequency_ppm: float
+    tai_offset_s: int
+    clock_state: str
+    flags: tuple[str, ...]
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         result = self._asdict()
         result["flags"] = list(self.flags)
         return result
 
-    def __str__(self):
+    def __str__(self) -> str:
         state = "synchronized" if self.synchronized else "not synchronized (STA_UNSYNC)"
         return (f"{state}, {self.clock_state}; maxerror {_format_ns(self.maxerror_ns)}, "
                 f"esterror {_format_ns(self.esterror_ns)}, offset "
@@ -78,9 +91,7 @@ class NtpState(record("NtpState", _NTP)):
 
 
 def ntp_state():
-    """ntp_state() -> NtpState
-
-    The NTP state of the system clock (CLOCK_REALTIME), read with ``adjtimex`` in
+    """The NTP state of the system clock (CLOCK_REALTIME), read with ``adjtimex`` in
     read-only mode (``modes = 0``: it changes nothing and needs no privilege). Whether
     timestamps taken on this machine can be compared with another's depends on it: both
     clocks must be ``synchronized``, and ``maxerror_ns`` bounds how far each may be off.
@@ -99,10 +110,8 @@ def ntp_state():
 
 # -- TSC skew between CPUs -------------------------------------------------------------
 
-_OFFSET = "cpu low_ns high_ns low_ticks high_ticks rounds round_trip_ns violations"
 
-
-class TscOffset(record("TscOffset", _OFFSET)):
+class TscOffset(Record):
     """The TSC of ``cpu`` minus the reference CPU's lies in ``[low_ns, high_ns]`` (and in
     ``[low_ticks, high_ticks]``), from ``rounds`` round trips; ``round_trip_ns`` is the
     fastest of them (the best width one round can give), ``violations`` the rounds whose
@@ -110,21 +119,25 @@ class TscOffset(record("TscOffset", _OFFSET)):
     single offset fits every round: the two TSCs drifted apart during the measurement."""
 
     __slots__ = ()
+    cpu: int
+    low_ns: float
+    high_ns: float
+    low_ticks: int
+    high_ticks: int
+    rounds: int
+    round_trip_ns: float
+    violations: int
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return self._asdict()
 
-    def __str__(self):
+    def __str__(self) -> str:
         return (f"CPU {self.cpu}: offset in [{self.low_ns:+.0f}, {self.high_ns:+.0f}] ns "
                 f"({self.rounds} rounds, fastest round trip {self.round_trip_ns:.0f} ns"
                 f"{f', {self.violations} out of order' if self.violations else ''})")
 
 
-_SKEW = ("offsets max_skew_ns comparable monotonic reference_cpu ns_per_tick invariant "
-         "seconds")
-
-
-class TscSkew(record("TscSkew", _SKEW)):
+class TscSkew(Record):
     """How the TSCs of several CPUs agree: ``offsets`` (a ``TscOffset`` per CPU, the
     reference CPU first with [0, 0]), ``max_skew_ns`` (the largest |offset| the bounds
     allow: an upper bound), ``monotonic`` (no TSC reading on one CPU was earlier than a
@@ -134,13 +147,21 @@ class TscSkew(record("TscSkew", _SKEW)):
     the measurement took."""
 
     __slots__ = ()
+    offsets: tuple[TscOffset, ...]
+    max_skew_ns: float
+    comparable: bool
+    monotonic: bool
+    reference_cpu: int
+    ns_per_tick: float
+    invariant: bool
+    seconds: float
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         result = self._asdict()
         result["offsets"] = [offset.to_dict() for offset in self.offsets]
         return result
 
-    def __str__(self):
+    def __str__(self) -> str:
         verdict = ("comparable" if self.comparable
                    else "NOT comparable" + ("" if self.monotonic else " (out of order)"))
         order = "monotonic" if self.monotonic else "NOT monotonic"
@@ -172,9 +193,7 @@ def _cpus_arg(cpus):
 
 
 def tsc_skew(cpus=None, rounds=20_000, *, seconds=0.5, calibration=None):
-    """tsc_skew(cpus=None, rounds=20_000, *, seconds=0.5, calibration=None) -> TscSkew
-
-    Measure the TSC offset of every CPU of ``cpus`` (default: every CPU this process may
+    """Measure the TSC offset of every CPU of ``cpus`` (default: every CPU this process may
     run on) against the first, the way the kernel's TSC warp check reasons: two threads,
     pinned to the two CPUs, pass a cache line back and forth ``rounds`` times, asking in
     turn. In each round the asker reads its TSC before asking and after the answer
@@ -251,10 +270,8 @@ def tsc_skew(cpus=None, rounds=20_000, *, seconds=0.5, calibration=None):
 
 # -- per-clock verdict: user space or system call ------------------------------------
 
-_CLOCK = "name id userspace ns_per_call syscall_ns_per_call coarse_ns_per_call method"
 
-
-class ClockHealth(record("ClockHealth", _CLOCK)):
+class ClockHealth(Record):
     """How one clock is read: ``userspace`` (True: without entering the kernel; False: a
     system call each time), ``ns_per_call`` (through vdsotime, in a C loop),
     ``syscall_ns_per_call`` (the raw system call), ``coarse_ns_per_call``
@@ -263,15 +280,22 @@ class ClockHealth(record("ClockHealth", _CLOCK)):
     a fact) or "timing" (the clock costs less than half the system call)."""
 
     __slots__ = ()
+    name: str
+    id: int
+    userspace: bool
+    ns_per_call: float
+    syscall_ns_per_call: float
+    coarse_ns_per_call: float
+    method: str
 
     @property
-    def verdict(self):
+    def verdict(self) -> str:
         return "user space" if self.userspace else "system call"
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return self._asdict()
 
-    def __str__(self):
+    def __str__(self) -> str:
         return (f"{self.name:26s} {self.verdict:12s} {self.ns_per_call:8.1f} ns "
                 f"{self.syscall_ns_per_call:8.1f} ns "
                 f"{_ratio(self.ns_per_call, self.syscall_ns_per_call, 2)} "
@@ -345,11 +369,8 @@ def clock_health(clock_ids=None, *, calls=200, rounds=15):
 
 # -- TSC flags, CPU policy, time namespace --------------------------------------------
 
-_TSC = ("present invariant invariant_source constant_tsc nonstop_tsc tsc_known_freq "
-        "tsc_reliable unstable skew skew_error")
 
-
-class TscHealth(record("TscHealth", _TSC)):
+class TscHealth(Record):
     """The TSC: ``present`` (x86), ``invariant`` (and how that was decided), the CPU
     flags ``constant_tsc``, ``nonstop_tsc``, ``tsc_known_freq``, ``tsc_reliable``
     (/proc/cpuinfo), ``unstable`` (the kernel marked it unstable: the CPU has a TSC, yet
@@ -358,8 +379,18 @@ class TscHealth(record("TscHealth", _TSC)):
     measurement failed, when it did: a CPU too busy to answer, for instance)."""
 
     __slots__ = ()
+    present: bool
+    invariant: bool
+    invariant_source: str
+    constant_tsc: bool
+    nonstop_tsc: bool
+    tsc_known_freq: bool
+    tsc_reliable: bool
+    unstable: bool
+    skew: TscSkew | None
+    skew_error: str | None
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         result = self._asdict()
         result["skew"] = None if self.skew is None else self.skew.to_dict()
         return result
@@ -382,17 +413,18 @@ def tsc_health(available_clocksources, skew=True):
                      "tsc_reliable" in flags, unstable, measured, error)
 
 
-_CPU = "governor boost isolated nohz_full"
-
-
-class CpuHealth(record("CpuHealth", _CPU)):
+class CpuHealth(Record):
     """What moves latency figures: the cpufreq ``governor`` (None without cpufreq;
     several joined by commas when CPUs differ), ``boost`` (turbo: True, False, or None
     when the kernel does not say), and the ``isolated`` and ``nohz_full`` CPUs."""
 
     __slots__ = ()
+    governor: str | None
+    boost: bool | None
+    isolated: tuple[int, ...]
+    nohz_full: tuple[int, ...]
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         result = self._asdict()
         result["isolated"], result["nohz_full"] = list(self.isolated), list(self.nohz_full)
         return result
@@ -447,11 +479,8 @@ def timens_offsets():
 
 # -- the whole picture ----------------------------------------------------------------
 
-_HEALTH = ("clocksource available_clocksources clocks tsc ntp timens_offsets cpu "
-           "recommendations backend")
 
-
-class Health(record("Health", _HEALTH)):
+class Health(Record):
     """What ``vdsotime doctor`` prints: ``clocksource`` and ``available_clocksources``,
     ``clocks`` (a ``ClockHealth`` each), ``tsc`` (``TscHealth``), ``ntp`` (``NtpState``),
     ``timens_offsets`` (dict, or None), ``cpu`` (``CpuHealth``), ``recommendations`` (one
@@ -459,8 +488,17 @@ class Health(record("Health", _HEALTH)):
     ``to_dict()`` is ``doctor --json``."""
 
     __slots__ = ()
+    clocksource: str | None
+    available_clocksources: tuple[str, ...]
+    clocks: tuple[ClockHealth, ...]
+    tsc: TscHealth
+    ntp: NtpState
+    timens_offsets: dict[str, int] | None
+    cpu: CpuHealth
+    recommendations: tuple[str, ...]
+    backend: Binding
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {
             "clocksource": self.clocksource,
             "available_clocksources": list(self.available_clocksources),
@@ -471,7 +509,7 @@ class Health(record("Health", _HEALTH)):
             "backend": self.backend._asdict(),
         }
 
-    def __str__(self):
+    def __str__(self) -> str:
         binding = self.backend
         where = f"{binding.symbol}@{binding.version}" if binding.version else binding.symbol
         lines = [
@@ -593,9 +631,7 @@ def recommendations(clocksource, available, clocks, tsc, ntp, timens, cpu):
 
 
 def health(*, skew=True):
-    """health(*, skew=True) -> Health
-
-    Check the clocks of this machine and process: the clocksource, whether each clock is
+    """Check the clocks of this machine and process: the clocksource, whether each clock is
     read in user space (``clock_health()``), the TSC's flags and, with ``skew``, its
     agreement across CPUs (``tsc_skew()``, up to half a second), the NTP state
     (``ntp_state()``), the time-namespace offsets, the CPU frequency policy and isolated

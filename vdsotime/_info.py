@@ -1,21 +1,38 @@
 """info(): what vdsotime found in this process's vDSO and how each function is bound."""
 
+from __future__ import annotations
+
 from vdsotime import _auxv, _vdso
-from vdsotime._record import record
+from vdsotime._record import Record
 
-_FIELDS = ("present base size soname elf_class machine versions symbols functions "
-           "fallback_reason")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a few ms)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from vdsotime._elf import Symbol
+    from vdsotime._vdso import Binding
 
 
-class VdsoInfo(record("VdsoInfo", _FIELDS)):
+class VdsoInfo(Record):
     """What vdsotime found: the vDSO (``present``, ``base``, ``size``, ``soname``,
     ``elf_class``, ``machine``, ``versions``, ``symbols``), the ``Binding`` of each API
     function in ``functions``, and ``fallback_reason`` (None when the vDSO serves every
     function). Immutable."""
 
     __slots__ = ()
+    present: bool
+    base: int
+    size: int
+    soname: str | None
+    elf_class: int | None
+    machine: str | None
+    versions: tuple[str, ...]
+    symbols: tuple[Symbol, ...]
+    functions: Mapping[str, Binding]
+    fallback_reason: str | None
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (symbols and bindings as dicts)."""
         result = self._asdict()
         result["versions"] = list(self.versions)

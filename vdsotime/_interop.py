@@ -139,7 +139,7 @@ def hdr(samples):
     """HdrHistogram's V2 compressed base64 encoding of ``samples`` (ns), 3 significant
     digits, through the ``hdrhistogram`` package."""
     try:
-        from hdrh.histogram import HdrHistogram
+        from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
     except ImportError:
         raise ImportError("to_hdr() needs the hdrhistogram package: "
                           "pip install hdrhistogram") from None

@@ -2,6 +2,7 @@ from collections.abc import Callable
 from typing import Any, SupportsIndex
 
 import numpy as np
+from typing_extensions import disjoint_base
 import numpy.typing as npt
 
 CHUNK_SECONDS: float
@@ -15,6 +16,7 @@ def time_calls(function: Callable[..., object], args: tuple[Any, ...],
                kwargs: dict[str, Any] | None, out: npt.NDArray[np.int64], start: int,
                stop: int, tsc: bool = ...) -> int: ...
 
+@disjoint_base
 class JitterRun:
     gaps: npt.NDArray[np.void]
     start_ns: int

@@ -2,7 +2,6 @@
 power settings, the software versions and the moment. Read from /proc and /sys (each
 entry None where it cannot be read); no numpy, nothing slow."""
 
-import functools
 import os
 import platform
 import time
@@ -81,9 +80,18 @@ def vdsotime_version():
         return None
 
 
-@functools.lru_cache(maxsize=None)
+_MACHINE = None
+
+
 def _machine():
     """The parts that do not change while a process runs (read once; callers copy)."""
+    global _MACHINE
+    if _MACHINE is None:
+        _MACHINE = _read_machine()
+    return _MACHINE
+
+
+def _read_machine():
     uname = os.uname()
     return {
         "vdsotime_version": vdsotime_version(),

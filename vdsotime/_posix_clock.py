@@ -16,9 +16,7 @@ CLOCKFD = 3
 
 
 def clock_from_fd(fd):
-    """clock_from_fd(fd) -> int
-
-    The clock id of the dynamic POSIX clock open as ``fd`` (an int >= 0). The id is
+    """The clock id of the dynamic POSIX clock open as ``fd`` (an int >= 0). The id is
     valid while ``fd`` stays open; after ``close`` it names whatever file reuses the
     number. Errors follow the kernel and the os module: a closed or invalid ``fd`` raises
     ``OSError`` EBADF, a file that is not a clock (a regular file, a pipe) ``OSError``
@@ -42,7 +40,7 @@ def clock_from_fd(fd):
 
 
 class open_clock:
-    """open_clock(path) -- ``with open_clock("/dev/ptp0") as clock_id:``
+    """``with open_clock("/dev/ptp0") as clock_id:``
 
     Open a dynamic POSIX clock device read-only (reading its time needs no more) and
     give its clock id (``clock_from_fd``) for the ``with`` block; the device is closed on

@@ -7,22 +7,26 @@ A least-squares line through the pairs gives ``ns_per_tick``; its residuals say 
 the line fits. Nothing here runs at import: calibration happens when asked for.
 """
 
+from __future__ import annotations
+
 import warnings
 
 import numpy as np
 
 from vdsotime import _args, _hw, _loops
-from vdsotime._record import record
+from vdsotime._record import Record
 
-_FIELDS = ("ns_per_tick ticks0 ns0 residual_ns max_residual_ns pairs seconds "
-           "invariant invariant_source")
+from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 
 class TscWarning(RuntimeWarning):
     """The time-stamp counter may not tick at a constant rate on this machine."""
 
 
-class TscCalibration(record("TscCalibration", _FIELDS)):
+class TscCalibration(Record):
     """A fit of TSC ticks to CLOCK_MONOTONIC: ``ns = ns0 + (ticks - ticks0) * ns_per_tick``.
 
     ``residual_ns`` is the root-mean-square distance of the calibration pairs from the
@@ -32,13 +36,28 @@ class TscCalibration(record("TscCalibration", _FIELDS)):
     """
 
     __slots__ = ()
+    ns_per_tick: float
+    ticks0: int
+    ns0: int
+    residual_ns: float
+    max_residual_ns: float
+    pairs: int
+    seconds: float
+    invariant: bool
+    invariant_source: str
 
     @property
-    def ghz(self):
+    def ghz(self) -> float:
         """The TSC frequency the fit implies, in GHz."""
         return 1.0 / self.ns_per_tick
 
-    def to_ns(self, ticks):
+    @overload
+    def to_ns(self, ticks: int) -> int: ...
+
+    @overload
+    def to_ns(self, ticks: npt.ArrayLike) -> npt.NDArray[np.int64]: ...
+
+    def to_ns(self, ticks: Any) -> Any:
         """Convert TSC ticks (an int or an array of uint64) to CLOCK_MONOTONIC ns, as
         int64 (an int for an int). Vectorised; exact to well under a nanosecond for tick
         distances up to 2**53 from the calibration (weeks at GHz rates)."""
@@ -53,7 +72,7 @@ class TscCalibration(record("TscCalibration", _FIELDS)):
         result = np.rint(delta * self.ns_per_tick).astype(np.int64) + np.int64(self.ns0)
         return int(result) if scalar else result
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         result = self._asdict()
         result["ghz"] = self.ghz
         return result

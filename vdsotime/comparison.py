@@ -22,6 +22,8 @@ The statistics, against the first candidate (the baseline), at the median and at
   below 0.05).
 """
 
+from __future__ import annotations
+
 import json
 import os
 import pickle
@@ -31,7 +33,14 @@ import sys
 import numpy as np
 
 from vdsotime import _args, measure, stats
-from vdsotime._record import record
+from vdsotime._record import Record
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from vdsotime.measure import LatencyResult
 
 ALPHA = 0.05
 REPLICATES = 2000
@@ -41,9 +50,6 @@ ROUNDS = 20
 ROUND_NS = 50_000_000
 ROUND_CALLS = (20, 100_000)
 METRICS = {"p50": 50.0, "p99": 99.0}
-
-_CONTRAST = ("name baseline ratio ci p_value significant ratio_p99 ci_p99 p_value_p99 "
-             "significant_p99")
 
 
 def _times(*ratios):
@@ -74,29 +80,35 @@ def verdict(name, baseline, ratio, ci, p_value, significant):
             f"p={p_value:.2g})")
 
 
-class Contrast(record("Contrast", _CONTRAST)):
+class Contrast(Record):
     """One candidate against the baseline: at the median, ``ratio`` (median(candidate)
     / median(baseline)), ``ci`` (95 %), ``p_value``, ``significant``; the same at p99
     (``ratio_p99``, ...)."""
 
     __slots__ = ()
+    name: str
+    baseline: str
+    ratio: float
+    ci: tuple[float, float]
+    p_value: float
+    significant: bool
+    ratio_p99: float
+    ci_p99: tuple[float, float]
+    p_value_p99: float
+    significant_p99: bool
 
-    def verdict(self, metric="p50"):
+    def verdict(self, metric: str = "p50") -> str:
         if metric not in METRICS:
             raise ValueError(f"verdict(): metric must be 'p50' or 'p99', got {metric!r}")
         suffix = "" if metric == "p50" else "_p99"
         return verdict(self.name, self.baseline, *(getattr(self, field + suffix) for field in
                                                    ("ratio", "ci", "p_value", "significant")))
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.verdict()}\n  at p99: {self.verdict('p99')}"
 
 
-_COMPARISON = ("results contrasts rounds processes seed orders round_sizes round_process "
-               "interrupted")
-
-
-class Comparison(record("Comparison", _COMPARISON, defaults=(False,))):
+class Comparison(Record):
     """What compare() measured and concluded.
 
     - ``results``: {name: LatencyResult} of every candidate's calls, rounds pooled;
@@ -110,48 +122,82 @@ class Comparison(record("Comparison", _COMPARISON, defaults=(False,))):
     """
 
     __slots__ = ()
+    results: dict[str, LatencyResult]
+    contrasts: tuple[Contrast, ...]
+    rounds: int
+    processes: int | None
+    seed: int
+    orders: npt.NDArray[np.int64]
+    round_sizes: dict[str, npt.NDArray[np.int64]]
+    round_process: npt.NDArray[np.int64]
+    interrupted: bool = False
 
     @property
-    def names(self):
+    def names(self) -> list[str]:
         return list(self.results)
 
     @property
-    def baseline(self):
+    def baseline(self) -> str:
         return self.names[0]
 
-    def contrast(self, name):
+    def contrast(self, name: str) -> Contrast:
         for contrast in self.contrasts:
             if contrast.name == name:
                 return contrast
         raise KeyError(f"no candidate {name!r} (against {self.baseline!r}): "
                        f"{', '.join(self.names[1:])}")
 
-    def _only(self, field):
+    def _only(self, field: str) -> Any:
         if len(self.contrasts) != 1:
             raise ValueError(f"this comparison has {len(self.results)} candidates: "
                              f".{field} is for two; use .contrasts or .contrast(name), each "
                              f"against the baseline {self.baseline!r}")
         return getattr(self.contrasts[0], field)
 
-    ratio = property(lambda self: self._only("ratio"),
-                     doc="median(b) / median(a) (two candidates)")
-    ci = property(lambda self: self._only("ci"), doc="95 % interval of ratio")
-    p_value = property(lambda self: self._only("p_value"))
-    significant = property(lambda self: self._only("significant"))
-    ratio_p99 = property(lambda self: self._only("ratio_p99"),
-                         doc="p99(b) / p99(a) (two candidates)")
-    ci_p99 = property(lambda self: self._only("ci_p99"))
-    p_value_p99 = property(lambda self: self._only("p_value_p99"))
-    significant_p99 = property(lambda self: self._only("significant_p99"))
+    # With two candidates, the one contrast's figures, by name.
+    @property
+    def ratio(self) -> float:
+        """median(b) / median(a) (two candidates)."""
+        return self._only("ratio")
 
-    def round_statistics(self, name, metric="p50"):
+    @property
+    def ci(self) -> tuple[float, float]:
+        """The 95 % interval of ``ratio``."""
+        return self._only("ci")
+
+    @property
+    def p_value(self) -> float:
+        return self._only("p_value")
+
+    @property
+    def significant(self) -> bool:
+        return self._only("significant")
+
+    @property
+    def ratio_p99(self) -> float:
+        """p99(b) / p99(a) (two candidates)."""
+        return self._only("ratio_p99")
+
+    @property
+    def ci_p99(self) -> tuple[float, float]:
+        return self._only("ci_p99")
+
+    @property
+    def p_value_p99(self) -> float:
+        return self._only("p_value_p99")
+
+    @property
+    def significant_p99(self) -> bool:
+        return self._only("significant_p99")
+
+    def round_statistics(self, name: str, metric: str = "p50") -> npt.NDArray[np.float64]:
         """The statistic (p50, p99) of each round of candidate ``name``, in round order."""
         sizes = self.round_sizes[name]
         rounds = np.split(self.results[name].samples_ns, np.cumsum(sizes)[:-1])
         return np.array([np.percentile(values, METRICS[metric]) for values in rounds])
 
     @property
-    def warnings(self):
+    def warnings(self) -> list[str]:
         found = []
         for name, result in self.results.items():
             found += [f"{name}: {text}" for text in result.warnings]
@@ -163,7 +209,7 @@ class Comparison(record("Comparison", _COMPARISON, defaults=(False,))):
                          "processes well (pyperf uses 20)")
         return found
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {
             "rounds": self.rounds, "processes": self.processes, "seed": self.seed,
             "interrupted": bool(self.interrupted),
@@ -175,7 +221,7 @@ class Comparison(record("Comparison", _COMPARISON, defaults=(False,))):
             "warnings": self.warnings,
         }
 
-    def __str__(self):
+    def __str__(self) -> str:
         where = (f"in {self.processes} worker processes" if self.processes
                  else "in this process")
         lines = [f"{self.rounds} rounds{' (interrupted)' if self.interrupted else ''}, "
@@ -366,11 +412,11 @@ def _in_process(job, process_index):
 
 def compare(a, b=None, *args, n=None, rounds=None, processes=None, warmup=None,
             setup=None, timer=None, seed=None, **kwargs):
-    """compare(a, b, *args, n=None, rounds=None, processes=None, **kwargs) -> Comparison
-    compare({"name": candidate, ...}, ...) -> Comparison
-    compare([("name", candidate), ...], ...) -> Comparison
+    """Is b faster than a? A Comparison of two candidates, ``compare(a, b, *args)``, or
+    of more, ``compare({"name": candidate, ...})`` or ``compare([("name", candidate),
+    ...])``, each against the first.
 
-    Is b faster than a? Time the candidates (callables called with ``*args,
+    Time the candidates (callables called with ``*args,
     **kwargs``, or statements as strings, compiled after ``setup`` as timeit does) in
     ``rounds`` interleaved rounds (default 20), each candidate once per round in an
     order drawn at random for the round, ``n`` calls each time (default: about 50 ms

@@ -1,12 +1,21 @@
 """Measurement tools: clock overhead and resolution, per-call latency of a Python
 callable, and a jitter (hiccup) detector. Loaded on first use (it imports numpy)."""
 
+from __future__ import annotations
+
 import math
 
 import numpy as np
 
 from vdsotime import _args, _clock, _hw, _loops, _meta, _sample, stats
-from vdsotime._record import record
+from vdsotime._record import Record
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from os import PathLike
+
+    import numpy.typing as npt
 
 _CLOCK_NAMES = {value: name for name, value in vars(_clock).items()
                 if name.startswith("CLOCK_")}
@@ -68,30 +77,39 @@ def _summary_lines(values):
 
 # -- overhead -------------------------------------------------------------------------
 
-_CLOCK_STATS = ("clock_id n ns_per_call resolution_ns getres_ns min_ns p50_ns p90_ns p99_ns "
-                "p999_ns max_ns mean_ns")
 
-
-class ClockStats(record("ClockStats", _CLOCK_STATS)):
+class ClockStats(Record):
     """Cost and resolution of one clock: ``ns_per_call`` (wall time per read, in a C
     loop), ``resolution_ns`` (the smallest nonzero step seen between back-to-back reads,
     None if none was seen), ``getres_ns`` (what clock_getres says), and percentiles of the
     back-to-back deltas."""
 
     __slots__ = ()
+    clock_id: int
+    n: int
+    ns_per_call: float
+    resolution_ns: int | None
+    getres_ns: int
+    min_ns: int
+    p50_ns: float
+    p90_ns: float
+    p99_ns: float
+    p999_ns: float
+    max_ns: int
+    mean_ns: float
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return self._asdict()
 
-    def __str__(self):
+    def __str__(self) -> str:
         resolution = ("none seen" if self.resolution_ns is None
                       else stats.format_ns(self.resolution_ns))
-        return (f"{clock_name(self.clock_id)}: {self.ns_per_call:.1f} ns per call, "
+        return (f"{clock_name(self.clock_id)}: {stats.format_ns(self.ns_per_call, 1)} per call, "
                 f"resolution {resolution} (clock_getres {stats.format_ns(self.getres_ns)}); "
                 f"back-to-back deltas: min {stats.format_ns(self.min_ns)}, "
                 f"p50 {stats.format_ns(self.p50_ns)}, p99 {stats.format_ns(self.p99_ns)}, "
                 f"p99.9 {stats.format_ns(self.p999_ns)}, max {stats.format_ns(self.max_ns)} "
-                f"({self.n} reads)")
+                f"({stats.format_count(self.n, 'read')})")
 
 
 def overhead(clock_id=_clock.CLOCK_MONOTONIC, n=100_000):
@@ -121,7 +139,6 @@ def overhead(clock_id=_clock.CLOCK_MONOTONIC, n=100_000):
 
 # -- bench ----------------------------------------------------------------------------
 
-_LATENCY = "name samples_ns overhead_ns n warmup metadata"
 
 # The timers bench() reads around each call, and the default: the one with the lower
 # and steadier bench(noop) where both exist (bench/run.py measures them side by side).
@@ -142,7 +159,7 @@ SYSCALL_CLOCKSOURCES = frozenset({"xen", "hpet", "acpi_pm", "jiffies", "pit",
                                   "refined-jiffies"})
 
 
-class LatencyResult(record("LatencyResult", _LATENCY, defaults=(None,))):
+class LatencyResult(Record):
     """Per-call latency of a callable: ``samples_ns`` (int64, one per call, the timer's
     own ``overhead_ns`` subtracted and clamped at 0), ``percentile(q)``, ``summary()``;
     ``metadata`` (a dict: machine, versions, timer, counts, date -- what makes two runs
@@ -151,30 +168,37 @@ class LatencyResult(record("LatencyResult", _LATENCY, defaults=(None,))):
     for tests."""
 
     __slots__ = ()
+    name: str
+    samples_ns: npt.NDArray[np.int64]
+    overhead_ns: float
+    n: int
+    warmup: int
+    metadata: dict[str, Any] | None = None
 
-    def percentile(self, q):
+    def percentile(self, q: float) -> float:
         """The q-th percentile (0-100) of the per-call latencies, in ns."""
         return stats.percentile(self.samples_ns, q)
 
-    def summary(self):
+    def summary(self) -> dict[str, float]:
         """min, p50, p90, p99, p99.9, max, mean, stdev of the latencies, in ns."""
         return stats.summary(self.samples_ns)
 
-    def histogram(self, per_octave=4):
+    def histogram(self, per_octave: int = 4) -> tuple[npt.NDArray[np.float64],
+                                                      npt.NDArray[np.int64]]:
         return stats.log_histogram(self.samples_ns, per_octave)
 
     @property
-    def warnings(self):
+    def warnings(self) -> list[str]:
         """Why these figures may mislead, as pyperf check says it: a list of sentences
         (empty when nothing is suspect). See ``instability()``."""
         return instability(self)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "n": self.n, "warmup": self.warmup,
                 "overhead_ns": self.overhead_ns, "summary_ns": self.summary(),
                 "metadata": self.metadata or {}, "warnings": self.warnings}
 
-    def to_pyperf(self, path):
+    def to_pyperf(self, path: str | PathLike[str]) -> None:
         """Write pyperf's JSON format to ``path`` (``.json``, or ``.json.gz``): one
         benchmark named ``name``, its values the per-call times in seconds, for
         ``python -m pyperf stats|hist|compare_to``. pyperf refuses values of 0: calls
@@ -182,20 +206,20 @@ class LatencyResult(record("LatencyResult", _LATENCY, defaults=(None,))):
         from vdsotime import _interop
         _interop.write_pyperf(path, {self.name: self})
 
-    def to_hgrm(self, unit="us"):
+    def to_hgrm(self, unit: str = "us") -> str:
         """HdrHistogram's percentile distribution text (``.hgrm``: Value, Percentile,
         TotalCount, 1/(1-Percentile)), values in ``unit`` ("ns", "us" or "ms"). The
         values are the exact samples, not bucketed."""
         from vdsotime import _interop
         return _interop.hgrm(self.samples_ns, unit)
 
-    def to_hdr(self):
+    def to_hdr(self) -> str:
         """HdrHistogram's compressed, base64 encoded histogram (V2 format, 3 significant
         digits, values in ns), made by the optional ``hdrhistogram`` package."""
         from vdsotime import _interop
         return _interop.hdr(self.samples_ns)
 
-    def assert_below(self, **limits):
+    def assert_below(self, **limits: float | str) -> None:
         """Raise AssertionError unless every figure is at or below its limit:
         ``assert_below(p99=20_000, p50="2us", max="1ms")``. Keywords: ``p50``, ``p90``,
         ``p99``, ``p999`` (p99.9), ``p9999`` (p99.99), any ``p<digits>``, ``min``,
@@ -221,10 +245,11 @@ class LatencyResult(record("LatencyResult", _LATENCY, defaults=(None,))):
             lines += [f"  warning: {text}" for text in self.warnings]
             raise AssertionError("\n".join(lines))
 
-    def __str__(self):
+    def __str__(self) -> str:
         figures = self.summary()
         timer = (self.metadata or {}).get("timer")
-        lines = [f"{self.name}: {self.n} calls, median {stats.format_ns(figures['p50'])} "
+        lines = [f"{self.name}: {stats.format_count(self.n, 'call')}, median "
+                 f"{stats.format_ns(figures['p50'])} "
                  f"per call ({timer + ' timer, ' if timer else ''}overhead "
                  f"{stats.format_ns(self.overhead_ns)} subtracted)",
                  f"  {_summary_lines(self.samples_ns)}",
@@ -523,10 +548,8 @@ def _bench(fn, args, kwargs, n, warmup, progress, timer=None, ns_per_tick=None):
 
 GAP_DTYPE = np.dtype([("start_ns", np.int64), ("length_ns", np.int64), ("cpu", np.int32)])
 
-_JITTER = ("gaps loops duration_ns threshold_ns clock_id start_ns interrupted")
 
-
-class JitterResult(record("JitterResult", _JITTER, defaults=(False,))):
+class JitterResult(Record):
     """What a jitter run saw: ``gaps`` (structured: start_ns, length_ns, cpu) for every
     pause of at least ``threshold_ns`` between two consecutive clock reads of a tight
     loop, ``loops`` (reads), ``duration_ns`` (on CLOCK_MONOTONIC), ``start_ns`` (the
@@ -535,35 +558,43 @@ class JitterResult(record("JitterResult", _JITTER, defaults=(False,))):
     inside gaps), ``stolen_percent``, ``gaps_per_second``."""
 
     __slots__ = ()
+    gaps: npt.NDArray[np.void]
+    loops: int
+    duration_ns: int
+    threshold_ns: int
+    clock_id: int
+    start_ns: int
+    interrupted: bool = False
 
     @property
-    def max_gap_ns(self):
+    def max_gap_ns(self) -> int:
         return int(self.gaps["length_ns"].max()) if len(self.gaps) else 0
 
     @property
-    def stalled_ns(self):
+    def stalled_ns(self) -> int:
         return int(self.gaps["length_ns"].sum())
 
     @property
-    def stolen_percent(self):
+    def stolen_percent(self) -> float:
         return 100.0 * self.stalled_ns / self.duration_ns if self.duration_ns else 0.0
 
     @property
-    def gaps_per_second(self):
+    def gaps_per_second(self) -> float:
         return len(self.gaps) / (self.duration_ns / 1e9) if self.duration_ns else 0.0
 
     @property
-    def ns_per_loop(self):
+    def ns_per_loop(self) -> float:
         return self.duration_ns / self.loops if self.loops else float("nan")
 
-    def percentile(self, q):
+    def percentile(self, q: float) -> float:
         """The q-th percentile (0-100) of the gap lengths, in ns."""
         return stats.percentile(self.gaps["length_ns"], q)
 
-    def histogram(self, per_octave=4):
+    def histogram(self, per_octave: int = 4) -> tuple[npt.NDArray[np.float64],
+                                                      npt.NDArray[np.int64]]:
         return stats.log_histogram(self.gaps["length_ns"], per_octave)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         result = {
             "clock": clock_name(self.clock_id), "duration_ns": self.duration_ns,
             "interrupted": bool(self.interrupted),
@@ -579,14 +610,17 @@ class JitterResult(record("JitterResult", _JITTER, defaults=(False,))):
             result["gap_summary_ns"] = stats.summary(self.gaps["length_ns"])
         return result
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = [
-            f"jitter on {clock_name(self.clock_id)}: {self.duration_ns / 1e9:.3g} s"
+            f"jitter on {clock_name(self.clock_id)}: {stats.format_ns(self.duration_ns)}"
             f"{' (interrupted)' if self.interrupted else ''}, "
-            f"{self.loops} reads ({self.ns_per_loop:.1f} ns per loop), "
+            f"{stats.format_count(self.loops, 'read')} "
+            f"({stats.format_ns(self.ns_per_loop, 1)} per loop), "
             f"threshold {stats.format_ns(self.threshold_ns)}",
-            f"  {len(self.gaps)} gaps ({self.gaps_per_second:.3g} per second), "
-            f"{stats.format_ns(self.stalled_ns)} stalled = {self.stolen_percent:.3g}% of "
+            f"  {stats.format_count(len(self.gaps), 'gap')} "
+            f"({stats.format_rate(self.gaps_per_second)}), "
+            f"{stats.format_ns(self.stalled_ns)} stalled = "
+            f"{stats.format_percent(self.stolen_percent)} of "
             f"the time stolen, max gap {stats.format_ns(self.max_gap_ns)}",
         ]
         if len(self.gaps):

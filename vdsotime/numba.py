@@ -24,8 +24,8 @@ code, so ``@njit(cache=True)`` works across processes, and a mock clock
 """
 
 try:
-    from llvmlite import binding as _llvm
-    from llvmlite import ir as _ir
+    from llvmlite import binding as _llvm  # type: ignore[import-untyped]
+    from llvmlite import ir as _ir  # type: ignore[import-untyped]
     from numba import njit as _njit
     from numba import types as _types
     from numba.core import cgutils as _cgutils

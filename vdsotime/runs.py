@@ -9,6 +9,8 @@ little-endian order, zlib-compressed, base64-encoded (``"encoding": "zlib+base64
 ``"dtype": "<i8"``). Loading gives the samples back bit for bit.
 """
 
+from __future__ import annotations
+
 import base64
 import json
 import os
@@ -17,8 +19,10 @@ import zlib
 import numpy as np
 
 from vdsotime import _meta, stats
-from vdsotime._record import record
+from vdsotime._record import Record
 from vdsotime.measure import LatencyResult
+
+from typing import Any
 
 FORMAT = "vdsotime-run"
 VERSION = 1
@@ -66,10 +70,9 @@ def _benchmark_json(name, result):
 
 
 def save_run(path, results, *, merge=False):
-    """save_run(path, {name: LatencyResult, ...}, *, merge=False)
-
-    Write the results to the JSON file ``path`` (replaced atomically). With ``merge``,
-    the benchmarks already in the file are kept, except those of the same names."""
+    """Write ``results`` ({name: LatencyResult}) to the JSON file ``path`` (replaced
+    atomically). With ``merge``, the benchmarks already in the file are kept, except
+    those of the same names."""
     _check_results("save_run", results)
     path = os.fspath(path)
     combined = {}
@@ -94,7 +97,7 @@ def save_run(path, results, *, merge=False):
 
 
 def load_run(path):
-    """load_run(path) -> dict[str, LatencyResult], in the file's order."""
+    """The LatencyResults saved in ``path`` as {name: result}, in the file's order."""
     path = os.fspath(path)
     with open(path, encoding="utf-8") as f:
         try:
@@ -122,51 +125,63 @@ def load_run(path):
 
 # -- the gate -------------------------------------------------------------------------
 
-_ROW = ("name old new ratio ci p_value significant regression improvement")
 
-
-class RunChange(record("RunChange", _ROW)):
+class RunChange(Record):
     """One benchmark in both runs: the metric's ``old`` and ``new`` values (ns),
     ``ratio`` = new / old, its 95 % bootstrap ``ci``, the rank-sum ``p_value``,
     ``significant``, and whether it is a ``regression`` (significant, and slower beyond
     the threshold) or an ``improvement`` (significant, and faster beyond it)."""
 
     __slots__ = ()
+    name: str
+    old: float
+    new: float
+    ratio: float
+    ci: tuple[float, float]
+    p_value: float
+    significant: bool
+    regression: bool
+    improvement: bool
 
 
-_RUNS = "changes metric fail_above only_old only_new differences old_label new_label"
-
-
-class RunComparison(record("RunComparison", _RUNS)):
+class RunComparison(Record):
     """compare_runs()'s answer: ``changes`` (RunChange per benchmark in both runs),
     ``only_old``/``only_new`` (names), ``differences`` (metadata that differ:
     (what, old, new)), ``failed`` (any regression), ``warnings``; ``str()`` is the
     table the CLI prints."""
 
     __slots__ = ()
+    changes: list[RunChange]
+    metric: str
+    fail_above: float
+    only_old: list[str]
+    only_new: list[str]
+    differences: list[tuple[str, Any, Any]]
+    old_label: str
+    new_label: str
 
     @property
-    def regressions(self):
+    def regressions(self) -> list[RunChange]:
         return [change for change in self.changes if change.regression]
 
     @property
-    def failed(self):
+    def failed(self) -> bool:
         return bool(self.regressions)
 
     @property
-    def warnings(self):
+    def warnings(self) -> list[str]:
         found = [f"the runs differ in {what}: {old!r} (old) vs {new!r} (new)"
                  for what, old, new in self.differences]
         found += [f"{name}: only in the old run" for name in self.only_old]
         found += [f"{name}: only in the new run" for name in self.only_new]
         return found
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "fail_above_percent": self.fail_above,
                 "failed": self.failed, "warnings": self.warnings,
                 "changes": [change._asdict() for change in self.changes]}
 
-    def __str__(self):
+    def __str__(self) -> str:
         metric = self.metric
         header = (f"{'benchmark':30s} {'old ' + metric:>10s} {'new ' + metric:>10s} "
                   f"{'change':>9s} {'95% CI':>19s} {'p':>8s}  verdict")
@@ -250,10 +265,8 @@ def compare_changes(old_samples, new_samples, statistic, rng, blocks=BLOCKS):
 
 
 def compare_runs(old, new, metric="p50", fail_above=5.0, *, seed=0):
-    """compare_runs(old, new, metric="p50", fail_above=5.0) -> RunComparison
-
-    Compare two runs (``{name: LatencyResult}``, or paths of saved runs) benchmark by
-    benchmark. A benchmark *regresses* when NEW's ``metric`` ("p50", "p99", "mean")
+    """Compare two runs, ``old`` and ``new`` (``{name: LatencyResult}``, or paths of
+    saved runs), benchmark by benchmark. A benchmark *regresses* when NEW's ``metric`` ("p50", "p99", "mean")
     is above OLD's by more than ``fail_above`` percent and the difference is
     significant: rank-sum p < 0.05 on the runs' 20 contiguous blocks, and a 95 %
     bootstrap interval of the ratio that excludes 1. ``seed`` fixes the bootstrap."""

@@ -83,10 +83,9 @@ class MockClock:
         self._active = True
         return self
 
-    def __exit__(self, *exc_info: object) -> bool:
+    def __exit__(self, *exc_info: object) -> None:
         self._active = False
         _mock.uninstall()
-        return False
 
     def _check(self, function: str) -> None:
         if not self._active:
@@ -132,9 +131,8 @@ class MockClock:
 
 
 def mock_clock(start_ns: "int | None" = None, step_ns: int = 0) -> MockClock:
-    """mock_clock(start_ns=None, step_ns=0) -> context manager giving a MockClock
-
-    Within the ``with`` block, every clock read through vdsotime returns mock time (see
+    """A context manager giving a MockClock: within the ``with`` block, every clock read
+    through vdsotime returns mock time (see
     the module's documentation): every mocked clock starts at ``start_ns`` (default:
     each at its real reading at entry) and moves only by ``clock.advance(ns)`` and by
     ``step_ns`` after every reading (0: frozen). Nesting raises RuntimeError.

@@ -1,0 +1,16 @@
+from typing import Any, ClassVar
+
+from typing_extensions import Self, dataclass_transform
+
+@dataclass_transform(frozen_default=True)
+class Record(tuple[Any, ...]):
+    _fields: ClassVar[tuple[str, ...]]
+    _field_defaults: ClassVar[dict[str, Any]]
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    def _asdict(self) -> dict[str, Any]: ...
+    def _replace(self, **changes: Any) -> Self: ...
+    @classmethod
+    def _make(cls, iterable: Any) -> Self: ...
+
+def record(typename: str, field_names: str, doc: str | None = None,
+           defaults: tuple[Any, ...] = ()) -> type[Record]: ...
