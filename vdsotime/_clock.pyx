@@ -50,13 +50,14 @@ cdef extern from *:
 cdef extern from *:
     """
     #include <float.h>
-    /* The time module's clock_gettime() float, tv_sec + tv_nsec * 1e-9, evaluated as the
-       C compiler evaluates it there: in long double where float expressions are (the
-       x87 FPU of i386 builds, FLT_EVAL_METHOD 2: one rounding at the end), else in
-       double (a rounding per operation). */
+    /* The time module's clock_gettime() float, tv_sec + tv_nsec * 1e-9, evaluated as
+       CPython's C compiler evaluates it. Where float expressions are evaluated in long
+       double (FLT_EVAL_METHOD 2: the x87 FPU of i386 builds) and CPython is compiled as
+       C11, so are its constants: 1e-9L, one rounding at the end. Elsewhere double
+       arithmetic, a rounding per operation. */
     static double vt_timespec_seconds(int64_t seconds, int64_t nanoseconds) {
     #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 2
-        return (double)((long double)seconds + (long double)nanoseconds * (long double)1e-9);
+        return (double)((long double)seconds + (long double)nanoseconds * 1e-9L);
     #else
         volatile double fraction = (double)nanoseconds * 1e-9;
         return (double)seconds + fraction;
