@@ -149,9 +149,15 @@ SIGINT_DEFAULT = "import signal; signal.signal(signal.SIGINT, signal.default_int
 
 def interrupt_child(code, *args, after=0.3, timeout=30):
     """Start ``code`` in a child, wait for its "ready" line, send SIGINT ``after`` seconds
-    later, and return (its last output words, seconds between the signal and the time the
-    child printed after "interrupted"). The child prints "interrupted <time.monotonic()>"
-    when it catches KeyboardInterrupt."""
+    later, and return the seconds between the signal and the time the child printed after
+    "interrupted". The child prints "interrupted <time.monotonic()>" when it catches
+    KeyboardInterrupt."""
+    return interrupted_child(code, *args, after=after, timeout=timeout)[0]
+
+
+def interrupted_child(code, *args, after=0.3, timeout=30):
+    """interrupt_child(), returning (seconds, the words the child printed) so that a test
+    can read what the child said after "interrupted <time>"."""
     import signal
     import time
 
@@ -171,7 +177,7 @@ def interrupt_child(code, *args, after=0.3, timeout=30):
         child.kill()
     words = out.split()
     assert words and words[0] == "interrupted", out + err
-    return float(words[1]) - sent
+    return float(words[1]) - sent, words
 
 
 def build_extension(folder, files, setup_py):

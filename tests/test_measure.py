@@ -17,7 +17,7 @@ import vdsotime
 from vdsotime import stats
 
 import kernel
-from oracle import NEUTRAL_CWD, interrupt_child, run_python
+from oracle import NEUTRAL_CWD, interrupt_child, interrupted_child, run_python
 
 
 # -- overhead -------------------------------------------------------------------------
@@ -198,17 +198,7 @@ BENCH_INTERRUPT_CHILD = textwrap.dedent("""
 
 
 def test_bench_ctrl_c_keeps_the_calls_timed_so_far():
-    child = subprocess.Popen([sys.executable, "-c", BENCH_INTERRUPT_CHILD], cwd=NEUTRAL_CWD,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "ready", child.stderr.read()
-        stdlib_time.sleep(1.0)
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=30)
-    finally:
-        child.kill()
-    words = out.split()
-    assert words[0] == "interrupted", out + err
+    _, words = interrupted_child(BENCH_INTERRUPT_CHILD, after=1.0)
     n, length = int(words[2]), int(words[3])
     assert 0 < n == length < 100_000
     assert words[4] == "True"

@@ -16,7 +16,7 @@ import vdsotime
 from vdsotime import _hw, _loops, _sample
 
 import kernel
-from oracle import interrupt_child
+from oracle import interrupt_child, interrupted_child
 
 
 @pytest.mark.parametrize("name", sorted(kernel.ALL_CLOCKS))
@@ -431,17 +431,7 @@ PARTIAL_CHILD = textwrap.dedent("""
 
 def test_ctrl_c_keeps_the_readings_taken_so_far():
     """exc.partial_result is the part of out already filled: exactly the nonzero prefix."""
-    child = subprocess.Popen([sys.executable, "-c", PARTIAL_CHILD], cwd="/",
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "ready", child.stderr.read()
-        stdlib_time.sleep(0.3)
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=30)
-    finally:
-        child.kill()
-    words = out.split()
-    assert words[0] == "interrupted", out + err
+    _, words = interrupted_child(PARTIAL_CHILD)
     length, filled = int(words[2]), int(words[3])
     assert 0 < length == filled < 3 * 10**8
     assert words[4:] == ["True", "True"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from vdsotime import _args, _clock, _hw, _loops, _probe, _vdso, measure
+from vdsotime import _args, _clock, _hw, _loops, _meta, _probe, _vdso, measure
 from vdsotime._record import Record
 
 from typing import TYPE_CHECKING, Any
@@ -30,13 +30,7 @@ CLASSIC_CLOCKS = ("CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_RAW",
                   "CLOCK_THREAD_CPUTIME_ID")
 
 
-def _read(path):
-    """The stripped text of a /sys or /proc file, or None when it cannot be read."""
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
+_read = _meta.read_text  # the stripped text of a /sys or /proc file, or None
 
 
 def _cpu_list(text):

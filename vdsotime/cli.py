@@ -46,11 +46,8 @@ class VersionAction(argparse.Action):
 
 
 def _clocksource():
-    try:
-        with open(CLOCKSOURCE) as f:
-            return f.read().strip()
-    except OSError:
-        return None
+    from vdsotime import _meta
+    return _meta.clocksource()
 
 
 def _hex(value):
