@@ -30,6 +30,8 @@ from vdsotime._hw cimport (VT_CPU_FROM_GETCPU, VT_HAVE_TSC, vt_cpu_source, vt_ha
                           vt_rdtsc, vt_rdtsc_fenced, vt_rdtsc_ordered)
 from vdsotime._vdso cimport clockid_t, import_table, sys_clock_gettime, timespec
 
+from vdsotime._hw import require_tsc
+
 # The longest stretch between two signal checks is CHUNK_NS plus one block's work.
 cdef int64_t CHUNK_NS = 5_000_000
 # Fills check their deadline every BLOCK elements: one CLOCK_MONOTONIC read per 1024
@@ -288,17 +290,9 @@ cdef int fill(FillKind kind, void* out, Py_ssize_t n, clockid_t clock_id, str fu
               Py_ssize_t* done) except -1:
     cdef FillLoop state
     if kind == FILL_TSC:
-        _require_tsc(function)
+        require_tsc(function)
     return run_fill(&state, FILL_BLOCKS[<int>kind], out, n, clock_id,
                     _failed(function, clock_id), done)
-
-
-cdef int _require_tsc(str function) except -1:
-    if not VT_HAVE_TSC:
-        import os
-        raise NotImplementedError(f"{function}() reads the x86 time-stamp counter (rdtsc); "
-                                  f"this machine is {os.uname().machine}")
-    return 0
 
 
 def timer_overhead(int64_t[::1] out not None, bint tsc=False):
@@ -307,7 +301,7 @@ def timer_overhead(int64_t[::1] out not None, bint tsc=False):
     cdef FillLoop state
     cdef Py_ssize_t done = 0
     if tsc:
-        _require_tsc("timer_overhead")
+        require_tsc("timer_overhead")
     if out.shape[0]:
         run_fill(&state, tsc_timer_block if tsc else timer_block, &out[0], out.shape[0],
                  c.CLOCK_MONOTONIC, "timer_overhead()", &done)
@@ -473,7 +467,7 @@ def tsc_pairs(Py_ssize_t bursts, Py_ssize_t tries, int64_t spacing_ns):
     cdef int64_t[::1] middles_view
     cdef uint64_t[::1] ticks_view
     cdef int64_t[::1] widths_view
-    _require_tsc("tsc_pairs")
+    require_tsc("tsc_pairs")
     if bursts < 2 or tries < 1 or spacing_ns < 0:
         raise ValueError("tsc_pairs(): need bursts >= 2, tries >= 1, spacing_ns >= 0")
     middles = np.empty(bursts, dtype=np.int64)
@@ -720,7 +714,7 @@ def time_calls(function, tuple args not None, dict kwargs, int64_t[::1] out not 
     propagates; then ``exc.calls_done`` says how many)."""
     cdef CallsLoop state
     if tsc:
-        _require_tsc("time_calls")
+        require_tsc("time_calls")
     if not 0 <= start <= stop <= out.shape[0]:
         raise ValueError(f"time_calls(): need 0 <= start <= stop <= {out.shape[0]}, got "
                          f"{start}, {stop}")
@@ -921,7 +915,7 @@ def tsc_ping_pong(int reference_cpu, int other_cpu, Py_ssize_t rounds, int64_t s
     cdef bint[2] started
     cdef uint64_t[:, ::1] readings_view
     cdef int error = 0, side
-    _require_tsc("tsc_skew")
+    require_tsc("tsc_skew")
     if rounds < 2 or seconds_ns < 1 or timeout_ns < 1:
         raise ValueError("tsc_ping_pong(): need rounds >= 2, seconds_ns >= 1, "
                          "timeout_ns >= 1")
