@@ -26,7 +26,7 @@ from libc.string cimport memset
 
 from vdsotime cimport _args
 from vdsotime cimport clock as c
-from vdsotime._hw cimport (VT_CPU_FROM_GETCPU, VT_HAVE_TSC, vt_cpu_source, vt_hardware_cpu,
+from vdsotime._hw cimport (VT_CPU_FROM_GETCPU, vt_cpu_source, vt_hardware_cpu,
                           vt_rdtsc, vt_rdtsc_fenced, vt_rdtsc_ordered)
 from vdsotime._vdso cimport clockid_t, import_table, sys_clock_gettime, timespec
 
