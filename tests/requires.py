@@ -3,9 +3,10 @@
 The README's test command passes with only python3, venv and gcc. A test that needs
 anything more (gcc -m32, cross binutils, unshare, valgrind, debootstrap, ...) calls
 ``require_command()``, one of the helpers below, or ``missing()``: without the tool it
-skips with one line that names the Debian package to install. ``.ci/run`` sets
-``VDSOTIME_REQUIRE_ALL=1``, under which a missing tool fails the test instead, so CI
-never skips silently.
+skips with one line that names the Debian package to install. A Python package of the
+test extra (pyperf, hdrhistogram, freezegun, time-machine) is ``require_module()``'s,
+which names the pip package. ``.ci/run`` sets ``VDSOTIME_REQUIRE_ALL=1``, under which a
+missing tool or package fails the test instead, so CI never skips silently.
 """
 
 import functools
@@ -49,6 +50,18 @@ def _first_error(text):
         if "error:" in line:
             return line[line.index("error:"):]
     return lines[0] if lines else "no message"
+
+
+def require_module(name, package):
+    """The module ``name`` imported, or a skip/fail naming the pip ``package`` to install
+    (in the test extra: ``pip install '.[test]'`` brings it)."""
+    __tracebackhide__ = True
+    import importlib
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        pass
+    missing(f"needs {package}: pip install {package} (in the test extra)")
 
 
 @functools.lru_cache(maxsize=None)

@@ -86,10 +86,48 @@ def test_time_namespace_refused_skips(user_machine, monkeypatch, tmp_path):
         requires.require_time_namespace()
 
 
-def run_one_test(node, path, *, strict):
+def test_missing_module_skips_naming_the_pip_package(user_machine):
+    with pytest.raises(pytest.skip.Exception, match=r"^needs no-such-dist: pip install "
+                                                    r"no-such-dist \(in the test extra\)$"):
+        requires.require_module("vdsotime_no_such_module", "no-such-dist")
+
+
+def test_missing_module_fails_in_strict_mode(ci_machine):
+    with pytest.raises(pytest.fail.Exception, match=r"needs no-such-dist: pip install "
+                                                    r"no-such-dist .*\[VDSOTIME_REQUIRE_ALL=1"):
+        requires.require_module("vdsotime_no_such_module", "no-such-dist")
+
+
+def test_present_module_is_the_module(user_machine):
+    import json
+    assert requires.require_module("json", "json") is json
+
+
+def test_interop_without_pyperf_skips_and_fails_in_strict_mode(tmp_path):
+    """The pyperf round trip on a machine whose pyperf cannot be imported (a package of
+    that name that raises ImportError, first on the path): a skip naming the pip package,
+    and under CI's strict mode a failure -- never a silent skip in CI."""
+    hidden = tmp_path / "pyperf"
+    hidden.mkdir()
+    (hidden / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    node = "tests/test_interop.py::test_pyperf_loads_what_to_pyperf_writes"
+    path = os.environ["PATH"]
+    user = run_one_test(node, path, strict=False, pythonpath=tmp_path)
+    assert user.returncode == 0 and "1 skipped" in user.stdout, user.stdout[-3000:]
+    assert "needs pyperf: pip install pyperf" in user.stdout
+    ci = run_one_test(node, path, strict=True, pythonpath=tmp_path)
+    # (an error rather than a failure: the module comes from a fixture)
+    assert ci.returncode == 1 and "1 error" in ci.stdout, ci.stdout[-3000:]
+    assert "needs pyperf: pip install pyperf (in the test extra) [VDSOTIME_REQUIRE_ALL=1" \
+        in ci.stdout
+
+
+def run_one_test(node, path, *, strict, pythonpath=None):
     """Run one test of the suite in a child pytest with PATH as given."""
     env = {**os.environ, "PATH": path}
     env.pop("VDSOTIME_REQUIRE_ALL", None)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     if strict:
         env["VDSOTIME_REQUIRE_ALL"] = "1"
     # The pytest script, as the README runs it (python -m pytest would put the source

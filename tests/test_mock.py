@@ -17,6 +17,7 @@ from vdsotime.testing import MockClock, mock_clock
 
 import kernel
 from oracle import build_extension, interrupt_child, run_python
+from requires import require_module
 
 TESTS = str(Path(__file__).parent)
 START = 1_000_000_000_000
@@ -330,8 +331,7 @@ def test_all_five_paths_see_the_mock(extensions):
 # -- freezegun and time-machine: independent mocks --------------------------------------
 
 def test_freezegun_does_not_reach_vdsotime_nor_the_reverse():
-    freezegun = pytest.importorskip("freezegun", reason="needs freezegun (pip install "
-                                                        "'vdsotime[test]')")
+    freezegun = require_module("freezegun", "freezegun")
     import time
     with freezegun.freeze_time("2001-02-03 04:05:06"):
         assert time.time() == 981173106.0
@@ -344,8 +344,7 @@ def test_freezegun_does_not_reach_vdsotime_nor_the_reverse():
 
 
 def test_time_machine_does_not_reach_vdsotime():
-    time_machine = pytest.importorskip("time_machine", reason="needs time-machine (pip "
-                                                              "install 'vdsotime[test]')")
+    time_machine = require_module("time_machine", "time-machine")
     import time
     with time_machine.travel(981173106, tick=False):
         assert time.time() == 981173106.0

@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from requires import require_module
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"^```python\n(.*?)^```$", README.read_text(), re.S | re.M)
+
+# The test extra's packages a block may import: module -> pip package.
+OPTIONAL = {"pyperf": "pyperf", "numba": "numba", "cffi": "cffi", "matplotlib": "matplotlib",
+            "time_machine": "time-machine", "freezegun": "freezegun", "hdrh": "hdrhistogram"}
 
 # Extra arguments for a block that is a pyperf script: one value in one process, which
 # runs the whole pyperf path in well under a second.
@@ -34,10 +40,8 @@ def test_readme_block_runs(index, tmp_path):
     for names in re.findall(r"^import (.+)$", block, re.M):
         imported.update(name.strip().split(".")[0] for name in names.split(","))
     for name in sorted(imported):
-        if name in ("pyperf", "numba", "cffi", "matplotlib", "time_machine", "freezegun",
-                    "hdrh"):
-            pytest.importorskip(name, reason=f"the README example needs {name} "
-                                             "(pip install '.[test]')")
+        if name in OPTIONAL:
+            require_module(name, OPTIONAL[name])
     script = tmp_path / f"readme_block_{index}.py"
     script.write_text(block)
     args = PYPERF_ARGS if "pyperf.Runner()" in block else []
