@@ -233,3 +233,56 @@ def test_comparison_serialises_and_plots(tmp_path):
     path = tmp_path / "compare.png"
     plot.plot_comparison(result, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+COMPARE_WORKER_INTERRUPT_CHILD = textwrap.dedent("""
+    import signal, sys, time, vdsotime
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    setup = f"import time; calls = open({sys.argv[1]!r}, 'ab', buffering=0)"
+    statement = "calls.write(b'x'); time.sleep(0.001)"
+    print("ready", flush=True)
+    try:
+        vdsotime.compare(statement, statement, n=20, rounds=10_000, processes=2, setup=setup)
+    except KeyboardInterrupt as exc:
+        partial = getattr(exc, "partial_result", None)
+        if partial is None:
+            print("interrupted none", flush=True)
+        else:
+            print("interrupted", partial.rounds, partial.interrupted,
+                  sorted(set(partial.round_process.tolist())) == [0],
+                  all(len(r.samples_ns) == 20 * partial.rounds
+                      for r in partial.results.values()), flush=True)
+""")
+
+
+@pytest.mark.parametrize("target", ["process", "group"])
+def test_ctrl_c_keeps_the_rounds_of_the_running_worker(tmp_path, target):
+    """With processes=, Ctrl-C during the first worker's rounds still gives the rounds
+    it finished: whether the SIGINT reaches the whole process group (Ctrl-C at a
+    terminal) or this process alone (kill -INT), which passes it on. The candidates
+    count their calls in a file, so the signal comes after three rounds (80 calls each:
+    per candidate a 10-call probe, 10 warm-up and 20 timed), whatever the machine's load."""
+    calls = tmp_path / "calls"
+    calls.touch()
+    child = subprocess.Popen([sys.executable, "-c", COMPARE_WORKER_INTERRUPT_CHILD,
+                              str(calls)], cwd=NEUTRAL_CWD, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+        deadline = time.monotonic() + 120
+        while calls.stat().st_size < 4 * 80 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert calls.stat().st_size >= 4 * 80, "the worker made too few calls"
+        if target == "group":
+            os.killpg(child.pid, signal.SIGINT)
+        else:
+            child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    words = out.split()
+    assert words[:1] == ["interrupted"], out + err
+    assert words[1] != "none" and int(words[1]) >= 3, out + err
+    assert words[2:] == ["True", "True", "True"], out + err

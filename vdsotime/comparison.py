@@ -335,9 +335,15 @@ _BOOT = ("import sys, json; sys.path[:] = json.loads(sys.stdin.buffer.readline()
          "from vdsotime.comparison import _worker; _worker()")
 
 
+def _row_data(rows):
+    return [[(r.samples_ns, r.overhead_ns, r.metadata) for r in row] for row in rows]
+
+
 def _worker():
     """A worker process: read a job (pickled, on stdin), run its rounds, write the
-    outcome (pickled, on stdout)."""
+    outcome (pickled, on stdout). On Ctrl-C, the outcome holds the rounds finished."""
+    import signal
+
     stdout = sys.stdout.buffer
     sys.stdout = sys.stderr  # the candidates' prints must not mix with the answer
     try:
@@ -345,14 +351,17 @@ def _worker():
         callables = _callables(job["candidates"], job["setup"])
         rows = _run_rounds(callables, job["args"], job["kwargs"], job["counts"],
                            job["orders"], job["timer"], job["ns_per_tick"])
-        outcome = {"rows": [[(r.samples_ns, r.overhead_ns, r.metadata) for r in row]
-                            for row in rows]}
+        outcome = {"rows": _row_data(rows)}
     except BaseException as exc:  # report it; the parent raises it
+        # The parent passes a SIGINT on when this process did not get one: neither that
+        # nor a second Ctrl-C may cut the answer short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        error = exc
         try:
-            pickle.dumps(exc)
-            outcome = {"error": exc}
+            pickle.dumps(error)
         except Exception:
-            outcome = {"error": RuntimeError(f"{type(exc).__name__}: {exc}")}
+            error = RuntimeError(f"{type(exc).__name__}: {exc}")
+        outcome = {"error": error, "rows": _row_data(getattr(exc, "rounds_done", []))}
     pickle.dump(outcome, stdout)
     stdout.flush()
 
@@ -382,8 +391,36 @@ def _check_importable(function, candidates, args, kwargs):
                          f"and they do not pickle ({exc})") from None
 
 
+def _rows(job, data):
+    """[LatencyResult row per round] from a worker's answer."""
+    return [[measure.LatencyResult(name, samples, overhead, len(samples), warmup, metadata)
+             for (name, _, _), (samples, overhead, metadata), (_, warmup)
+             in zip(job["candidates"], row, job["counts"])]
+            for row in data]
+
+
+def _answer_after_interrupt(worker):
+    """The worker's answer after Ctrl-C here, or b"". Ctrl-C at a terminal reaches the
+    worker too (one process group), and it answers with the rounds it finished; a SIGINT
+    sent to this process alone is passed on when no answer comes within a second."""
+    import signal
+
+    try:
+        try:
+            out, _ = worker.communicate(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            worker.send_signal(signal.SIGINT)
+            out, _ = worker.communicate(timeout=10.0)
+        return out
+    except BaseException:  # no answer, or Ctrl-C again: give up on this worker's rounds
+        worker.kill()
+        worker.wait()
+        return b""
+
+
 def _in_process(job, process_index):
-    """Run a job in a fresh interpreter; [LatencyResult row per round]."""
+    """Run a job in a fresh interpreter; [LatencyResult row per round]. A
+    KeyboardInterrupt carries the rounds the worker finished as ``rounds_done``."""
     # The worker's import path is this process's: it imports what this one would.
     payload = json.dumps(list(sys.path)).encode() + b"\n" + pickle.dumps(job)
     # The worker's stderr is this process's: what the candidates print goes there.
@@ -391,6 +428,13 @@ def _in_process(job, process_index):
                               stdout=subprocess.PIPE)
     try:
         out, _ = worker.communicate(payload)
+    except KeyboardInterrupt as exc:
+        try:
+            exc.rounds_done = _rows(job, pickle.loads(_answer_after_interrupt(worker))
+                                    ["rows"])
+        except Exception:
+            pass
+        raise
     except BaseException:
         worker.kill()
         worker.wait()
@@ -401,11 +445,11 @@ def _in_process(job, process_index):
         raise RuntimeError(f"compare(): worker process {process_index + 1} ended without "
                            f"an answer (exit status {worker.returncode})") from None
     if "error" in outcome:
-        raise outcome["error"]
-    return [[measure.LatencyResult(name, samples, overhead, len(samples), warmup, metadata)
-             for (name, _, _), (samples, overhead, metadata), (_, warmup)
-             in zip(job["candidates"], row, job["counts"])]
-            for row in outcome["rows"]]
+        error = outcome["error"]
+        if isinstance(error, KeyboardInterrupt):  # the worker alone was interrupted
+            error.rounds_done = _rows(job, outcome.get("rows", []))
+        raise error
+    return _rows(job, outcome["rows"])
 
 
 # -- compare ------------------------------------------------------------------------------
