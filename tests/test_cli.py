@@ -396,6 +396,27 @@ def test_jitter_checks_the_plot_before_measuring(jitter_not_run, capsys, tmp_pat
     assert len(captured.err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("option", ["--save", "--pyperf"])
+@pytest.mark.parametrize("path,reason", [
+    ("/no/such/dir/run.json", "No such file or directory (/no/such/dir)"),
+    ("TMP", "Is a directory (TMP)"),
+])
+def test_bench_checks_its_output_files_before_measuring(monkeypatch, capsys, tmp_path,
+                                                        option, path, reason):
+    """A file bench could not write is refused before the calls are timed, not after a
+    run (of any length) whose results would then be lost."""
+    from vdsotime import cli, measure
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"bench ran before its {option} file was checked")
+    monkeypatch.setattr(measure, "_bench", refuse)
+    path, reason = path.replace("TMP", str(tmp_path)), reason.replace("TMP", str(tmp_path))
+    assert cli.main(["bench", option, path, "-n", "10", "pass"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"vdsotime: error: {option}: cannot write {path}: {reason}\n"
+
+
 def test_jitter_without_matplotlib_fails_before_measuring(jitter_not_run, capsys, tmp_path,
                                                          monkeypatch):
     from vdsotime import cli

@@ -306,6 +306,8 @@ def cmd_bench(args):
     setup = "\n".join(args.setup) or "pass"
     [function] = _statements([statement], args.setup)
     _check_plot(args.plot)
+    _check_output("--save", args.save)
+    _check_output("--pyperf", args.pyperf)
     if args.save and os.path.exists(args.save):
         try:
             runs.load_run(args.save)  # refuse a file it would not add to, before measuring
@@ -452,6 +454,27 @@ def cmd_jitter(args):
                                ) from None
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 130 if interrupted else 0
+
+
+def _check_output(option, path):
+    """Refuse a file that ``option`` could not write, before measuring (None: no file):
+    a folder, or a path whose folder is missing or not writable (--save writes a
+    temporary file beside it, then renames it)."""
+    import errno
+
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        code, where = errno.EISDIR, path
+    elif not os.path.isdir(folder):
+        code, where = errno.ENOENT, folder
+    elif not os.access(folder, os.W_OK | os.X_OK) or (
+            os.path.exists(path) and not os.access(path, os.W_OK)):
+        code, where = errno.EACCES, folder
+    else:
+        return
+    raise CommandError(f"{option}: cannot write {path}: {os.strerror(code)} ({where})")
 
 
 def _check_plot(path):
