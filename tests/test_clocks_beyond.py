@@ -131,6 +131,10 @@ def test_open_clock_refuses_what_is_not_a_clock(tmp_path):
     assert "is not a dynamic POSIX clock" in str(error.value)
     with pytest.raises(FileNotFoundError):
         vdsotime.open_clock(tmp_path / "missing")
+    with pytest.raises(TypeError, match=r"open_clock\(\): path must be a str, bytes or "
+                                        r"os.PathLike .* got int; for an open file "
+                                        r"descriptor, clock_from_fd\(fd\)"):
+        vdsotime.open_clock(3)
     before = len(os.listdir("/proc/self/fd"))
     for _ in range(20):
         with pytest.raises(OSError):

@@ -333,6 +333,12 @@ def test_tsc_skew_bad_arguments(cpus, rounds, error, words):
         vdsotime.tsc_skew(cpus, rounds)
 
 
+@pytest.mark.parametrize("skew", ["no", 0, None])
+def test_health_refuses_a_skew_that_is_not_a_bool(skew):
+    with pytest.raises(TypeError, match=r"health\(\): skew must be True or False, got "):
+        vdsotime.health(skew=skew)
+
+
 def test_tsc_skew_of_one_cpu_is_zero():
     skew = vdsotime.tsc_skew([CPUS[0]])
     assert skew.max_skew_ns == 0 and skew.monotonic and len(skew.offsets) == 1

@@ -631,6 +631,8 @@ def health(*, skew=True):
     (``ntp_state()``), the time-namespace offsets, the CPU frequency policy and isolated
     CPUs, and recommendations. Takes about a second with ``skew``, a tenth without.
     """
+    if not isinstance(skew, bool):
+        raise TypeError(f"health(): skew must be True or False, got {skew!r}")
     current = _read(f"{CLOCKSOURCE_DIR}/current_clocksource")
     available = tuple((_read(f"{CLOCKSOURCE_DIR}/available_clocksource") or "").split())
     clocks = clock_health()

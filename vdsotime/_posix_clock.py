@@ -52,6 +52,11 @@ class open_clock:
     __slots__ = ("path", "fd", "clock_id")
 
     def __init__(self, path):
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            hint = "; for an open file descriptor, clock_from_fd(fd)" if isinstance(
+                path, int) else ""
+            raise TypeError(f"open_clock(): path must be a str, bytes or os.PathLike (such "
+                            f"as /dev/ptp0), got {type(path).__name__}{hint}")
         self.path = os.fspath(path)
         self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         try:
