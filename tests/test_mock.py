@@ -194,6 +194,19 @@ def test_samplers_read_mock_time():
         assert paced[0] > pairs["t_ns"][-1] and np.all(np.abs(np.diff(paced) - 100) <= 5)
 
 
+def test_bench_sees_mock_time_on_the_monotonic_timer_only():
+    """bench(timer="monotonic") reads the table's clock: under a frozen mock every call
+    takes 0 ns. Its default timer, the TSC where it is invariant, is never mocked."""
+    from vdsotime import measure
+
+    with mock_clock(start_ns=START):
+        frozen = vdsotime.bench(sum, range(100), n=200, timer="monotonic")
+        assert not frozen.samples_ns.any() and frozen.overhead_ns == 0
+        if measure.choose_timer("bench", None) == "tsc":
+            real = vdsotime.bench(sum, range(100), n=200)
+            assert real.metadata["timer"] == "tsc" and np.median(real.samples_ns) > 0
+
+
 def test_frozen_mock_cannot_hang_jitter():
     """jitter() lasts real seconds (its deadline is the real CLOCK_MONOTONIC); the frozen
     clock it reads never shows a gap."""

@@ -45,7 +45,9 @@ and the deadlines of vdsotime's own loops, which read the real CLOCK_MONOTONIC s
 frozen mock (``step_ns=0``) cannot hang a sampler: ``sample_every()`` waits on mock time
 and answers Ctrl-C within milliseconds; ``jitter(seconds)`` lasts real seconds. The TSC
 (``sample_tsc``, ``calibrate_tsc``, ``tsc_skew``) and the costs ``health()`` measures stay
-real; ``bench()`` and ``overhead()`` time with the table's clock, so they see mock time.
+real, and so does ``bench()`` on its default timer (the TSC where it is invariant);
+``overhead()`` and ``bench(..., timer="monotonic")`` time with the table's clock, so they
+see mock time.
 
 freezegun and time-machine: they replace the ``time`` module's functions (freezegun in
 every loaded module; time-machine at the C level) and ``datetime``. They do not reach
