@@ -289,7 +289,7 @@ def summarize(leg, status, seconds, how, selection):
         counts[outcome] += 1
     deselected = []
     if (leg / "deselected.txt").exists():
-        deselected = (leg / "deselected.txt").read_text().split()
+        deselected = (leg / "deselected.txt").read_text().splitlines()  # ids may hold spaces
     excluded, stale = {}, []  # {reason: number of tests it deselected}, [unmatched ids]
     for node, reason in exclusions():
         matched = sum(test.startswith(node) for test in deselected)
