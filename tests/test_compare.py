@@ -148,6 +148,18 @@ def test_worker_processes_are_fresh_interpreters():
     assert len({value for _, value in seen}) == 3, seen
 
 
+def test_the_few_rounds_warning_names_the_test_that_decides():
+    """Fewer than 6 rounds: the signed-rank test cannot reach p < 0.05 in one process;
+    with processes the p-value is the bootstrap's, and the warning would mislead."""
+    alone = vdsotime.compare(len, bool, [], n=20, rounds=4)
+    assert "4 rounds: the signed-rank test cannot reach p < 0.05 with fewer than 6" \
+        in alone.warnings
+    workers = vdsotime.compare(len, bool, [], n=20, rounds=4, processes=2)
+    assert not any("signed-rank" in text for text in workers.warnings), workers.warnings
+    assert "2 processes: too few to tell the spread between processes well (pyperf uses " \
+           "20)" in workers.warnings
+
+
 def test_worker_exceptions_come_back_with_their_type():
     with pytest.raises(ZeroDivisionError):
         vdsotime.compare("1/0", "pass", n=5, rounds=2, processes=2)

@@ -201,7 +201,7 @@ class Comparison(Record):
         found = []
         for name, result in self.results.items():
             found += [f"{name}: {text}" for text in result.warnings]
-        if self.rounds < 6:
+        if self.rounds < 6 and self.processes is None:  # (with processes: a bootstrap)
             found.append(f"{self.rounds} rounds: the signed-rank test cannot reach p < 0.05 "
                          "with fewer than 6")
         if self.processes is not None and self.processes < 5:
