@@ -79,6 +79,37 @@ def test_load_run_refuses_other_files(tmp_path, content, message):
         vdsotime.load_run(path)
 
 
+@pytest.mark.parametrize("damage,message", [
+    (lambda data: data[: len(data) // 2], "the samples do not decode"),        # cut short
+    (lambda data: "aGVsbG8=", "the samples do not decode"),                  # not zlib
+    (lambda data: data[:-4] + "!!!!", "the samples do not decode"),          # not base64
+    (lambda data: base64_of_zlib(b"seven b"), "the samples do not decode"),  # 7 bytes
+])
+def test_damaged_samples_are_a_value_error_and_the_gate_cannot_compare(tmp_path, damage,
+                                                                        message):
+    """A saved run whose samples were damaged (a file cut short, a merge gone wrong) is
+    a ValueError naming the file and the benchmark, and compare-runs exits 2 (cannot
+    compare) with one line -- not 1, which a CI gate reads as a regression."""
+    path, good = tmp_path / "damaged.json", tmp_path / "good.json"
+    vdsotime.save_run(good, {"f": _result(np.arange(1000))})
+    document = json.loads(good.read_text())
+    samples = document["benchmarks"][0]["samples"]
+    samples["data"] = damage(samples["data"])
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=f"damaged.json: benchmark 0: {message}"):
+        vdsotime.load_run(path)
+    result = cli("compare-runs", good, path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def base64_of_zlib(raw):
+    import base64
+    import zlib
+    return base64.b64encode(zlib.compress(raw)).decode("ascii")
+
+
 @pytest.mark.parametrize("results,message", [
     ({}, "results must be a non-empty dict"),
     ([1], "results must be a non-empty dict"),

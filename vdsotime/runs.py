@@ -12,6 +12,7 @@ little-endian order, zlib-compressed, base64-encoded (``"encoding": "zlib+base64
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import zlib
@@ -56,7 +57,11 @@ def _decode(data, where):
     if data.get("encoding") != "zlib+base64" or data.get("dtype") != "<i8":
         raise ValueError(f"{where}: unknown sample encoding {data.get('encoding')!r} / "
                          f"{data.get('dtype')!r} (expected zlib+base64, <i8)")
-    samples = np.frombuffer(zlib.decompress(base64.b64decode(data["data"])), dtype="<i8")
+    try:
+        samples = np.frombuffer(zlib.decompress(base64.b64decode(data["data"],
+                                                                validate=True)), dtype="<i8")
+    except (binascii.Error, zlib.error, ValueError) as exc:  # a damaged or cut file
+        raise ValueError(f"{where}: the samples do not decode ({exc})") from None
     if len(samples) != data.get("count"):
         raise ValueError(f"{where}: {len(samples)} samples where the file says "
                          f"{data.get('count')}")
