@@ -183,6 +183,9 @@ def test_bench_command():
     (("jitter", "--seconds", "-1"), "expected a number > 0"),
     (("jitter", "--seconds", "nan"), "expected a number > 0"),
     (("jitter", "--threshold-us", "0"), "expected a number > 0"),
+    (("jitter", "--seconds", "1e12"), "jitter(): seconds must be at most 4,611,686,018"),
+    (("jitter", "--threshold-us", "1e20"), "jitter(): threshold_ns must be from 1 to"),
+    (("clocks", "-n", "100000000000000000000000"), "overhead(): n must fit in 64 bits"),
     (("jitter", "--clock", "sundial"), "invalid choice"),
     (("clocks", "-n", "0"), "expected a whole number >= 2"),
     (("clocks", "-n", "1"), "expected a whole number >= 2"),
@@ -205,6 +208,33 @@ def test_measurement_commands_bad_arguments(args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (("bench", "-n", "100000000000000"), "bench(): n=100,000,000,000,000 needs "),
+    (("bench", "-n", "5", "-w", "100000000000000"),
+     "bench(): warmup=100,000,000,000,000 needs "),
+    (("compare", "-n", "100000000000000", "-r", "2"),
+     "compare(): n=100,000,000,000,000 needs "),
+    (("compare", "-n", "5", "-r", "2", "-w", "100000000000000"),
+     "compare(): warmup=100,000,000,000,000 needs "),
+    (("compare", "-r", "100000000000000000000000"),
+     "compare(): rounds=100,000,000,000,000,000,000,000 needs "),
+])
+def test_counts_that_cannot_fit_are_refused_before_the_statement_runs(args, message,
+                                                                      tmp_path):
+    """Item 12 of #11: the refusal is vdsotime's, not the statement's ("the statement
+    raised ValueError" misled), and it comes before the statement runs even once."""
+    marker = tmp_path / "ran"
+    statements = [f"open({str(marker)!r}, 'w')"] * (1 if args[0] == "bench" else 2)
+    result = run(*args, *statements)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"vdsotime: error: {message}"), \
+        result.stderr
+    assert "GiB for its samples; this machine has " in lines[0]
+    assert "statement" not in lines[0]
+    assert not marker.exists()
 
 
 def test_jitter_command(tmp_path):

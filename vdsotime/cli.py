@@ -282,6 +282,26 @@ def _write(what, path, write):
         raise CommandError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
 
 
+def _preflight(function, n, warmup, timer, rounds=None, candidates=1):
+    """Refuse a timer or counts that cannot run, before measuring: raised inside the run,
+    the library's errors would read as the statement's. compare keeps every round's
+    samples of each candidate, and pools them (``rounds``, ``candidates``)."""
+    from vdsotime import comparison, measure
+
+    try:
+        measure.choose_timer(function, timer)
+        copies = 1 if rounds is None else 2 * rounds * candidates
+        if n is not None:
+            measure._check_memory(function, "n", n, 8 * copies)
+        if warmup is not None:
+            measure._check_memory(function, "warmup", warmup, 8)
+        if rounds is not None:
+            calls = comparison.ROUND_CALLS[0] if n is None else n
+            measure._check_memory(function, "rounds", rounds, 16 * candidates * calls)
+    except (ValueError, NotImplementedError) as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _measured(run, label):
     """run() with progress, turning the statement's exceptions into one line."""
     from vdsotime.measure import StatementError
@@ -311,6 +331,7 @@ def cmd_bench(args):
             runs.load_run(args.save)  # refuse a file it would not add to, before measuring
         except (OSError, ValueError) as exc:
             raise CommandError(f"--save: {exc}") from None
+    _preflight("bench", args.number, args.warmup, args.timer)
     result = _measured(lambda progress: measure._bench(function, (), {}, args.number,
                                                        args.warmup, progress, args.timer),
                        "vdsotime bench")
@@ -361,6 +382,8 @@ def cmd_compare(args):
         raise CommandError(f"--rounds {args.rounds} is fewer than --processes "
                            f"{args.processes}: every process runs at least one round")
     _check_plot(args.plot)
+    rounds = args.rounds or comparison_module._default_rounds(args.processes)
+    _preflight("compare", args.number, args.warmup, args.timer, rounds, len(args.stmt))
     setup = "\n".join(args.setup) or "pass"
     interrupted = False
     try:
@@ -655,7 +678,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("vdsotime: interrupted", file=sys.stderr)
         return 130
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, OverflowError) as exc:
         print(f"vdsotime: error: {exc}", file=sys.stderr)
         return 1
 

@@ -439,6 +439,11 @@ def compare(a, b=None, *args, n=None, rounds=None, processes=None, warmup=None,
                     None)
 
 
+def _default_rounds(processes):
+    """The rounds a comparison runs when not told: 20, and at least two per process."""
+    return ROUNDS if processes is None else max(ROUNDS, 2 * processes)
+
+
 def _compare(a, b, args, kwargs, n, rounds, processes, warmup, setup, timer, seed,
              progress):
     function = "compare"
@@ -451,8 +456,15 @@ def _compare(a, b, args, kwargs, n, rounds, processes, warmup, setup, timer, see
         processes = _args.count(function, "processes", processes, 1)
         _check_importable(function, candidates, args, kwargs)
     if rounds is None:
-        rounds = ROUNDS if processes is None else max(ROUNDS, 2 * processes)
+        rounds = _default_rounds(processes)
     rounds = _args.count(function, "rounds", rounds, 2)
+    # Every round's samples are kept, then pooled per candidate: twice each.
+    if n is not None:
+        measure._check_memory(function, "n", n, 16 * rounds * len(candidates))
+    measure._check_memory(function, "rounds", rounds,
+                          16 * len(candidates) * (ROUND_CALLS[0] if n is None else n))
+    if warmup is not None:
+        measure._check_memory(function, "warmup", warmup, 8)
     if processes is not None and rounds < processes:
         raise ValueError(f"{function}(): rounds={rounds} is fewer than processes="
                          f"{processes}: every process runs at least one round")

@@ -493,6 +493,7 @@ def _bench(fn, args, kwargs, n, warmup, progress, timer=None, ns_per_tick=None):
         _check_memory("bench", "n", n, 8)
     if warmup is not None:
         warmup = _args.count("bench", "warmup", warmup, 0)
+        _check_memory("bench", "warmup", warmup, 8)  # the warm-up calls are timed too
     timer = choose_timer("bench", timer)
     tsc = timer == "tsc"
     if tsc and ns_per_tick is None:
@@ -651,13 +652,21 @@ class JitterWarning(RuntimeWarning):
     """A jitter run whose threshold is so low that the loop's own reads count as gaps."""
 
 
+# The longest run: its deadline (start + seconds in ns) must fit in 64 bits.
+JITTER_MAX_NS = 2**62
+
+
 def _jitter(seconds, threshold_ns, clock_id, progress):
     seconds = _args.seconds("jitter", seconds)
+    if seconds * 1e9 > JITTER_MAX_NS:
+        raise ValueError(f"jitter(): seconds must be at most {JITTER_MAX_NS // 10**9:,} "
+                         f"(146 years), got {seconds!r}")
     if isinstance(threshold_ns, bool) or not isinstance(threshold_ns, (int, float)):
         raise TypeError("jitter(): threshold_ns must be a number of nanoseconds, got "
                         f"{type(threshold_ns).__name__}")
-    if not np.isfinite(threshold_ns) or threshold_ns < 1:
-        raise ValueError(f"jitter(): threshold_ns must be >= 1, got {threshold_ns!r}")
+    if not np.isfinite(threshold_ns) or not 1 <= threshold_ns <= JITTER_MAX_NS:
+        raise ValueError(f"jitter(): threshold_ns must be from 1 to {JITTER_MAX_NS:,}, got "
+                         f"{threshold_ns!r}")
     threshold_ns = int(threshold_ns)
     clock_id = _args.readable("jitter", clock_id)
     if is_cpu_time_clock(clock_id):
