@@ -396,6 +396,8 @@ def test_bench_text_for_people():
     assert lines[1].endswith(" subtracted, 1 warm-up call")
     assert lines[-1].endswith(" 1 (100.0%)")
     assert "e+" not in result.stdout
+    assert ("warning: too few samples for p99 and p99.9: 1 call leaves 0.001 beyond p99.9 "
+            "(n >= 10,000 gives it 10)") in result.stdout.splitlines()
 
 
 @pytest.fixture

@@ -345,7 +345,8 @@ def instability(result):
         q = thin[-1]
         needed = math.ceil(round(TAIL_SAMPLES * 100 / (100 - q), 6))
         found.append(f"too few samples for {' and '.join(f'p{t:g}' for t in thin)}: "
-                     f"{stats.format_count(len(samples), 'call')} leave {beyond[q]:.3g} "
+                     f"{stats.format_count(len(samples), 'call')} "
+                     f"{'leaves' if len(samples) == 1 else 'leave'} {beyond[q]:.3g} "
                      f"beyond p{q:g} "
                      f"(n >= {needed:,} gives it {TAIL_SAMPLES})")
     if result.overhead_ns >= OVERHEAD_SHARE_LIMIT * p50:
