@@ -89,6 +89,26 @@ def test_help_shows_one_signature_and_describes_every_parameter(name):
             assert f"``{parameter}``" in function.__doc__, parameter
 
 
+def test_help_on_the_results_methods_describes_every_parameter():
+    """The methods of what the measurement tools return, as help() shows them: one that
+    takes parameters has a docstring that names each (histogram() and contrast() had
+    none)."""
+    import inspect
+
+    checked = 0
+    for record in (vdsotime.LatencyResult, vdsotime.JitterResult, vdsotime.Comparison,
+                   vdsotime.RunComparison, vdsotime.ClockStats, vdsotime.TscCalibration):
+        for name, member in vars(record).items():
+            if name.startswith("_") or not inspect.isfunction(member):
+                continue
+            parameters = list(inspect.signature(member).parameters)[1:]  # after self
+            for parameter in parameters:
+                assert parameter in (member.__doc__ or ""), f"{record.__name__}.{name}: " \
+                                                             f"{parameter}"
+            checked += bool(parameters)
+    assert checked >= 6
+
+
 def test_mypy_strict_rejects_a_misuse(tmp_path):
     # The stubs have teeth: a wrong type is an error, and so is a name that neither
     # vdsotime nor the time module has (no catch-all __getattr__ in the stub).

@@ -141,6 +141,8 @@ class Comparison(Record):
         return self.names[0]
 
     def contrast(self, name: str) -> Contrast:
+        """The Contrast of the candidate called ``name`` against the baseline (KeyError
+        for the baseline or an unknown name)."""
         for contrast in self.contrasts:
             if contrast.name == name:
                 return contrast
@@ -191,7 +193,8 @@ class Comparison(Record):
         return self._only("significant_p99")
 
     def round_statistics(self, name: str, metric: str = "p50") -> npt.NDArray[np.float64]:
-        """The statistic (p50, p99) of each round of candidate ``name``, in round order."""
+        """The ``metric`` ("p50" or "p99") of each round of candidate ``name``, in round
+        order."""
         sizes = self.round_sizes[name]
         rounds = np.split(self.results[name].samples_ns, np.cumsum(sizes)[:-1])
         return np.array([np.percentile(values, METRICS[metric]) for values in rounds])

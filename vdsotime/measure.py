@@ -185,6 +185,8 @@ class LatencyResult(Record):
 
     def histogram(self, per_octave: int = 4) -> tuple[npt.NDArray[np.float64],
                                                       npt.NDArray[np.int64]]:
+        """A log-scale histogram of the per-call latencies, as ``(edges, counts)`` in ns
+        (``stats.log_histogram``): ``per_octave`` buckets per doubling (1 to 64)."""
         return stats.log_histogram(self.samples_ns, per_octave)
 
     @property
@@ -594,6 +596,8 @@ class JitterResult(Record):
 
     def histogram(self, per_octave: int = 4) -> tuple[npt.NDArray[np.float64],
                                                       npt.NDArray[np.int64]]:
+        """A log-scale histogram of the gap lengths, as ``(edges, counts)`` in ns
+        (``stats.log_histogram``): ``per_octave`` buckets per doubling (1 to 64)."""
         return stats.log_histogram(self.gaps["length_ns"], per_octave)
 
     def to_dict(self) -> dict[str, Any]:
