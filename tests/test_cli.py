@@ -497,6 +497,42 @@ def test_plot_paths_are_checked_before_measuring(tmp_path, plot, message):
         assert not marker.exists()
 
 
+@pytest.mark.parametrize("option", ["--pyperf", "--save"])
+def test_bench_output_paths_are_checked_before_measuring(tmp_path, option):
+    """Like --plot: a file bench could not write is refused before the statement runs."""
+    marker = tmp_path / "ran"
+    target = tmp_path / "no" / "such" / "out.json"
+    result = run("bench", "-n", "5", option, str(target), f"open({str(marker)!r}, 'w')")
+    assert result.returncode == 1
+    assert result.stderr == (f"vdsotime: error: {option}: cannot write {target}: No such "
+                             f"file or directory ({target.parent})\n")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("command", ["bench", "compare"])
+def test_results_are_printed_when_a_file_cannot_be_written_after_the_run(
+        command, monkeypatch, capsys, tmp_path):
+    """The measurement is not lost when writing its file fails after the run (a full
+    disk): the results come first, then the error."""
+    import errno
+
+    from vdsotime import cli, plot
+
+    def disk_full(result, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+    name = "plot_latency" if command == "bench" else "plot_comparison"
+    monkeypatch.setattr(plot, name, disk_full)
+    target = tmp_path / "out.png"
+    arguments = ["-n", "20"] + ([] if command == "bench" else ["-r", "2"])
+    statements = ["pass"] * (1 if command == "bench" else 2)
+    assert cli.main([command, *arguments, "--plot", str(target), *statements]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("20 calls of: pass\n" if command == "bench"
+                                   else "2 rounds, 2 candidates in random order")
+    assert captured.err == (f"vdsotime: error: cannot write the plot {target}: No space "
+                            "left on device\n")
+
+
 def test_compare_command(tmp_path):
     plot_path = tmp_path / "compare.png"
     result = run("compare", "-s", "data = list(range(200))", "-n", "1000", "-r", "12",

@@ -320,12 +320,14 @@ def _measured(run, label):
 
 
 def cmd_bench(args):
-    from vdsotime import measure, runs, stats
+    from vdsotime import measure, runs
 
     statement = "\n".join(args.stmt) or "pass"
     setup = "\n".join(args.setup) or "pass"
     [function] = _statements([statement], args.setup)
     _check_plot(args.plot)
+    _check_output("--save", args.save)
+    _check_output("--pyperf", args.pyperf)
     if args.save and os.path.exists(args.save):
         try:
             runs.load_run(args.save)  # refuse a file it would not add to, before measuring
@@ -338,6 +340,8 @@ def cmd_bench(args):
     name = args.name or statement
     result = result._replace(name=name, metadata=dict(result.metadata, name=name,
                                                       statement=statement, setup=setup))
+    # The results first, whatever becomes of the files.
+    _print_bench(args, result, statement, setup)
     if args.save:
         _write("the run", args.save,
                lambda: runs.save_run(args.save, {name: result}, merge=True))
@@ -346,13 +350,25 @@ def cmd_bench(args):
     if args.plot:
         from vdsotime import plot
         _write("the plot", args.plot, lambda: plot.plot_latency(result, args.plot))
+    if not args.json:
+        for what, path in (("saved as " + repr(name) + " in", args.save),
+                           ("pyperf JSON written to", args.pyperf),
+                           ("plot written to", args.plot)):
+            if path:
+                print(f"{what} {path}")
+    return 0
+
+
+def _print_bench(args, result, statement, setup):
+    from vdsotime import stats
+
     figures = result.summary()
     if args.json:
         data = result.to_dict()
         data["statement"] = statement
         data["setup"] = setup
         print(json.dumps(data, indent=2))
-        return 0
+        return
     print(f"{format_count(result.n, 'call')} of: {statement}")
     print(f"{result.metadata['timer']} timer, overhead {format_ns(result.overhead_ns, 1)} "
           f"subtracted, {format_count(result.warmup, 'warm-up call')}")
@@ -365,12 +381,6 @@ def cmd_bench(args):
         print()
         for text in result.warnings:
             print(f"warning: {text}")
-    for what, path in (("saved as " + repr(name) + " in", args.save),
-                       ("pyperf JSON written to", args.pyperf),
-                       ("plot written to", args.plot)):
-        if path:
-            print(f"{what} {path}")
-    return 0
 
 
 def cmd_compare(args):
@@ -397,14 +407,15 @@ def cmd_compare(args):
             raise
         interrupted = True
         print("vdsotime: interrupted; the rounds so far:", file=sys.stderr)
-    if args.plot:
-        from vdsotime import plot
-        _write("the plot", args.plot, lambda: plot.plot_comparison(comparison, args.plot))
+    # The verdict first, whatever becomes of the plot.
     if args.json:
         print(json.dumps(comparison.to_dict(), indent=2))
     else:
         print(comparison)
-        if args.plot:
+    if args.plot:
+        from vdsotime import plot
+        _write("the plot", args.plot, lambda: plot.plot_comparison(comparison, args.plot))
+        if not args.json:
             print(f"plot written to {args.plot}")
     return 130 if interrupted else 0
 
@@ -475,6 +486,23 @@ def cmd_jitter(args):
                                ) from None
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 130 if interrupted else 0
+
+
+def _check_output(option, path):
+    """Refuse an output file that cannot be written (a missing or read-only folder, or a
+    folder in its place) before measuring anything (None: no such output)."""
+    import errno
+
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    for failed, code, where in ((os.path.isdir(path), errno.EISDIR, path),
+                                (not os.path.isdir(folder), errno.ENOENT, folder),
+                                (not os.access(folder, os.W_OK | os.X_OK), errno.EACCES,
+                                 folder)):
+        if failed:
+            raise CommandError(f"{option}: cannot write {path}: {os.strerror(code)} "
+                               f"({where})")
 
 
 def _check_plot(path):
