@@ -183,6 +183,9 @@ def test_bench_command():
     (("jitter", "--seconds", "-1"), "expected a number > 0"),
     (("jitter", "--seconds", "nan"), "expected a number > 0"),
     (("jitter", "--threshold-us", "0"), "expected a number > 0"),
+    (("jitter", "--seconds", "1e12"), "jitter(): seconds must be at most 4,611,686,018"),
+    (("jitter", "--threshold-us", "1e20"), "jitter(): threshold_ns must be from 1 to"),
+    (("clocks", "-n", "100000000000000000000000"), "overhead(): n must fit in 64 bits"),
     (("jitter", "--clock", "sundial"), "invalid choice"),
     (("clocks", "-n", "0"), "expected a whole number >= 2"),
     (("clocks", "-n", "1"), "expected a whole number >= 2"),
@@ -205,6 +208,33 @@ def test_measurement_commands_bad_arguments(args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (("bench", "-n", "100000000000000"), "bench(): n=100,000,000,000,000 needs "),
+    (("bench", "-n", "5", "-w", "100000000000000"),
+     "bench(): warmup=100,000,000,000,000 needs "),
+    (("compare", "-n", "100000000000000", "-r", "2"),
+     "compare(): n=100,000,000,000,000 needs "),
+    (("compare", "-n", "5", "-r", "2", "-w", "100000000000000"),
+     "compare(): warmup=100,000,000,000,000 needs "),
+    (("compare", "-r", "100000000000000000000000"),
+     "compare(): rounds=100,000,000,000,000,000,000,000 needs "),
+])
+def test_counts_that_cannot_fit_are_refused_before_the_statement_runs(args, message,
+                                                                      tmp_path):
+    """Item 12 of #11: the refusal is vdsotime's, not the statement's ("the statement
+    raised ValueError" misled), and it comes before the statement runs even once."""
+    marker = tmp_path / "ran"
+    statements = [f"open({str(marker)!r}, 'w')"] * (1 if args[0] == "bench" else 2)
+    result = run(*args, *statements)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"vdsotime: error: {message}"), \
+        result.stderr
+    assert "GiB for its samples; this machine has " in lines[0]
+    assert "statement" not in lines[0]
+    assert not marker.exists()
 
 
 def test_jitter_command(tmp_path):
@@ -366,6 +396,8 @@ def test_bench_text_for_people():
     assert lines[1].endswith(" subtracted, 1 warm-up call")
     assert lines[-1].endswith(" 1 (100.0%)")
     assert "e+" not in result.stdout
+    assert ("warning: too few samples for p99 and p99.9: 1 call leaves 0.001 beyond p99.9 "
+            "(n >= 10,000 gives it 10)") in result.stdout.splitlines()
 
 
 @pytest.fixture
@@ -484,6 +516,42 @@ def test_plot_paths_are_checked_before_measuring(tmp_path, plot, message):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], result.stderr
         assert not marker.exists()
+
+
+@pytest.mark.parametrize("option", ["--pyperf", "--save"])
+def test_bench_output_paths_are_checked_before_measuring(tmp_path, option):
+    """Like --plot: a file bench could not write is refused before the statement runs."""
+    marker = tmp_path / "ran"
+    target = tmp_path / "no" / "such" / "out.json"
+    result = run("bench", "-n", "5", option, str(target), f"open({str(marker)!r}, 'w')")
+    assert result.returncode == 1
+    assert result.stderr == (f"vdsotime: error: {option}: cannot write {target}: No such "
+                             f"file or directory ({target.parent})\n")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("command", ["bench", "compare"])
+def test_results_are_printed_when_a_file_cannot_be_written_after_the_run(
+        command, monkeypatch, capsys, tmp_path):
+    """The measurement is not lost when writing its file fails after the run (a full
+    disk): the results come first, then the error."""
+    import errno
+
+    from vdsotime import cli, plot
+
+    def disk_full(result, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+    name = "plot_latency" if command == "bench" else "plot_comparison"
+    monkeypatch.setattr(plot, name, disk_full)
+    target = tmp_path / "out.png"
+    arguments = ["-n", "20"] + ([] if command == "bench" else ["-r", "2"])
+    statements = ["pass"] * (1 if command == "bench" else 2)
+    assert cli.main([command, *arguments, "--plot", str(target), *statements]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("20 calls of: pass\n" if command == "bench"
+                                   else "2 rounds, 2 candidates in random order")
+    assert captured.err == (f"vdsotime: error: cannot write the plot {target}: No space "
+                            "left on device\n")
 
 
 def test_compare_command(tmp_path):

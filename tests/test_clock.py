@@ -282,6 +282,28 @@ def test_vdsotime_in_place_of_the_time_module():
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
+def test_vdsotime_imported_again_after_taking_the_time_modules_place():
+    """After sys.modules["time"] = vdsotime, a reload (IPython's autoreload) or a fresh
+    import of vdsotime finds vdsotime under the name time; forwarded names must still
+    reach the real module, not recurse."""
+    code = textwrap.dedent("""
+        import importlib, sys, vdsotime
+        real = sys.modules["time"]
+        sys.modules["time"] = vdsotime
+        importlib.reload(vdsotime)
+        vdsotime.sleep(0)
+        assert vdsotime.strftime is real.strftime and vdsotime._STRUCT_TM_ITEMS == 11
+        del sys.modules["vdsotime"]
+        import vdsotime as fresh
+        assert fresh is not vdsotime
+        fresh.sleep(0)
+        assert fresh.strftime is real.strftime and "sleep" in dir(fresh)
+        print("ok")
+    """)
+    result = run_python(code)
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
 def test_forked_child_reads_correctly():
     read, write = os.pipe()
     pid = os.fork()

@@ -193,6 +193,18 @@ def test_compare_bad_input(call, error, message):
         call()
 
 
+def test_compare_refuses_samples_it_cannot_store_before_calling():
+    """Every round's samples are kept (and pooled), so compare() counts them all and
+    refuses, as itself, before the first call. (The n of a 32-bit build is smaller: 10**9
+    calls over 1,000 rounds of two candidates are 32 TB.)"""
+    calls = []
+    n = 10**14 if sys.maxsize >= 10**14 else 10**9
+    with pytest.raises(ValueError, match=rf"compare\(\): n={n:,} needs .* GiB for its "
+                                         r"samples; this machine has .* available"):
+        vdsotime.compare(calls.append, calls.append, 1, n=n, rounds=1000)
+    assert calls == []
+
+
 def test_local_functions_cannot_go_to_worker_processes():
     def local():
         pass

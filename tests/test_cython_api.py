@@ -208,6 +208,18 @@ def test_c_extension_uses_the_capsule_and_header(tmp_path):
     assert pointers == addresses
 
 
+def test_capsule_comment_credits_the_convention_it_follows():
+    """A capsule named after its import path, for PyCapsule_Import, is CPython's
+    datetime.datetime_CAPI convention (#11 item 19); numpy.random names its capsules
+    "BitGenerator". The source says so, as the README does."""
+    root = Path(__file__).resolve().parent.parent
+    source = (root / "vdsotime" / "_vdso.pyx").read_text()
+    comment = source.split("\nCAPSULE_NAME = ", 1)[0].rsplit("\n\n", 1)[1]
+    assert comment.startswith("# The table for C extensions")
+    assert "datetime.datetime_CAPI" in comment and "numpy.random" not in comment
+    assert "datetime.datetime_CAPI" in (root / "README.md").read_text()
+
+
 def test_capsule_points_at_the_table():
     capsule = _vdso.function_table
     assert _capsule_name(capsule) == _vdso.CAPSULE_NAME == "vdsotime._vdso.function_table"

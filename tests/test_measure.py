@@ -183,6 +183,18 @@ def test_bench_refuses_an_n_it_cannot_store_before_allocating():
     assert calls == []  # refused before the first call
 
 
+def test_bench_refuses_a_warmup_it_cannot_store_before_calling():
+    calls = []
+    if sys.maxsize < 10**14:
+        error, message = OverflowError, r"bench\(\): warmup is too large for this 32-bit build"
+    else:
+        error, message = ValueError, (r"bench\(\): warmup=100,000,000,000,000 needs .* GiB "
+                                      r"for its samples")
+    with pytest.raises(error, match=message):
+        vdsotime.bench(calls.append, 1, n=5, warmup=10**14)
+    assert calls == []
+
+
 BENCH_INTERRUPT_CHILD = textwrap.dedent("""
     import signal, time, vdsotime
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -309,7 +321,13 @@ def test_jitter_ctrl_c_returns_the_run_so_far():
     (lambda: vdsotime.jitter(float("inf")), ValueError, "seconds must be a finite number"),
     (lambda: vdsotime.jitter(0), ValueError, "seconds must be a finite number > 0"),
     (lambda: vdsotime.jitter("1"), TypeError, "seconds must be a number"),
-    (lambda: vdsotime.jitter(0.01, threshold_ns=0), ValueError, "threshold_ns must be >= 1"),
+    (lambda: vdsotime.jitter(1e12), ValueError, r"seconds must be at most 4,611,686,018 "),
+    (lambda: vdsotime.jitter(0.01, threshold_ns=0), ValueError,
+     "threshold_ns must be from 1 to 4,611,686,018,427,387,904, got 0"),
+    (lambda: vdsotime.jitter(0.01, threshold_ns=2**63), ValueError,
+     "threshold_ns must be from 1 to "),
+    (lambda: vdsotime.jitter(0.01, threshold_ns=1e30), ValueError,
+     "threshold_ns must be from 1 to "),
     (lambda: vdsotime.jitter(0.01, threshold_ns=float("nan")), ValueError, "threshold_ns"),
     (lambda: vdsotime.jitter(0.01, threshold_ns="5"), TypeError, "threshold_ns must be a number"),
     (lambda: vdsotime.jitter(0.01, clock_id=99), OSError, "not a clock this kernel knows"),

@@ -5,6 +5,7 @@ import platform
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ import pytest
 from requires import require_module
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = re.findall(r"^```python\n(.*?)^```$", README.read_text(), re.S | re.M)
+# Every block, those indented under a list item too (their fence is indented as well).
+BLOCKS = [textwrap.dedent(body) for _, body in
+          re.findall(r"^( *)```python\n(.*?)^\1```$", README.read_text(), re.S | re.M)]
 
 # The test extra's packages a block may import: module -> pip package.
 OPTIONAL = {"pyperf": "pyperf", "numba": "numba", "cffi": "cffi", "matplotlib": "matplotlib",
@@ -26,6 +29,10 @@ PYPERF_ARGS = ["--debug-single-value", "--quiet"]
 def test_the_readme_has_python_blocks():
     assert len(BLOCKS) >= 7
     assert all(block.strip() for block in BLOCKS)
+    # As many blocks as fences that open one, wherever they stand.
+    opened = re.findall(r"^ *```python$", README.read_text(), re.M)
+    assert len(BLOCKS) == len(opened)
+    assert any("open_clock" in block for block in BLOCKS)  # the one in a list item
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)),

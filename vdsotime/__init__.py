@@ -11,8 +11,13 @@ module's names, and any other name (``sleep``, ``strftime``, ...) is the time mo
 import sys as _sys
 # The time module, bound once: names vdsotime does not define are forwarded to it, even
 # after a program puts vdsotime in its place (sys.modules["time"] = vdsotime). A builtin
-# module, and loaded by the interpreter at start-up already.
-import time as _stdlib_time
+# module, and loaded by the interpreter at start-up already. Imported again after that
+# swap (importlib.reload, or a fresh import), vdsotime finds a vdsotime under the name
+# time: the real module is the one that vdsotime bound.
+import time as _time_module
+
+_stdlib_time = getattr(_time_module, "_stdlib_time", _time_module)
+del _time_module
 
 if not _sys.platform.startswith("linux"):
     raise ImportError(

@@ -4,4 +4,5 @@ import sys
 
 from vdsotime.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # imported (by mypy.stubtest, pydoc, ...), it runs nothing
+    sys.exit(main())

@@ -488,9 +488,9 @@ cdef _init():
 
 _init()
 
-# The table for C extensions, as numpy.random offers its bit generators: a PyCapsule named
-# after its own import path, so C code can take it with PyCapsule_Import(CAPSULE_NAME, 0).
-# vdsotime/vdsotime.h declares the struct and a helper.
+# The table for C extensions: a PyCapsule named after its own import path, the convention
+# of CPython's datetime.datetime_CAPI, so C code can take it with
+# PyCapsule_Import(CAPSULE_NAME, 0). vdsotime/vdsotime.h declares the struct and a helper.
 CAPSULE_NAME = "vdsotime._vdso.function_table"
 function_table = PyCapsule_New(<void*>&table, b"vdsotime._vdso.function_table", NULL)
 

@@ -282,6 +282,26 @@ def _write(what, path, write):
         raise CommandError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
 
 
+def _preflight(function, n, warmup, timer, rounds=None, candidates=1):
+    """Refuse a timer or counts that cannot run, before measuring: raised inside the run,
+    the library's errors would read as the statement's. compare keeps every round's
+    samples of each candidate, and pools them (``rounds``, ``candidates``)."""
+    from vdsotime import comparison, measure
+
+    try:
+        measure.choose_timer(function, timer)
+        copies = 1 if rounds is None else 2 * rounds * candidates
+        if n is not None:
+            measure._check_memory(function, "n", n, 8 * copies)
+        if warmup is not None:
+            measure._check_memory(function, "warmup", warmup, 8)
+        if rounds is not None:
+            calls = comparison.ROUND_CALLS[0] if n is None else n
+            measure._check_memory(function, "rounds", rounds, 16 * candidates * calls)
+    except (ValueError, NotImplementedError) as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _measured(run, label):
     """run() with progress, turning the statement's exceptions into one line."""
     from vdsotime.measure import StatementError
@@ -300,7 +320,7 @@ def _measured(run, label):
 
 
 def cmd_bench(args):
-    from vdsotime import measure, runs, stats
+    from vdsotime import measure, runs
 
     statement = "\n".join(args.stmt) or "pass"
     setup = "\n".join(args.setup) or "pass"
@@ -313,12 +333,15 @@ def cmd_bench(args):
             runs.load_run(args.save)  # refuse a file it would not add to, before measuring
         except (OSError, ValueError) as exc:
             raise CommandError(f"--save: {exc}") from None
+    _preflight("bench", args.number, args.warmup, args.timer)
     result = _measured(lambda progress: measure._bench(function, (), {}, args.number,
                                                        args.warmup, progress, args.timer),
                        "vdsotime bench")
     name = args.name or statement
     result = result._replace(name=name, metadata=dict(result.metadata, name=name,
                                                       statement=statement, setup=setup))
+    # The results first, whatever becomes of the files.
+    _print_bench(args, result, statement, setup)
     if args.save:
         _write("the run", args.save,
                lambda: runs.save_run(args.save, {name: result}, merge=True))
@@ -327,13 +350,25 @@ def cmd_bench(args):
     if args.plot:
         from vdsotime import plot
         _write("the plot", args.plot, lambda: plot.plot_latency(result, args.plot))
+    if not args.json:
+        for what, path in (("saved as " + repr(name) + " in", args.save),
+                           ("pyperf JSON written to", args.pyperf),
+                           ("plot written to", args.plot)):
+            if path:
+                print(f"{what} {path}")
+    return 0
+
+
+def _print_bench(args, result, statement, setup):
+    from vdsotime import stats
+
     figures = result.summary()
     if args.json:
         data = result.to_dict()
         data["statement"] = statement
         data["setup"] = setup
         print(json.dumps(data, indent=2))
-        return 0
+        return
     print(f"{format_count(result.n, 'call')} of: {statement}")
     print(f"{result.metadata['timer']} timer, overhead {format_ns(result.overhead_ns, 1)} "
           f"subtracted, {format_count(result.warmup, 'warm-up call')}")
@@ -346,12 +381,6 @@ def cmd_bench(args):
         print()
         for text in result.warnings:
             print(f"warning: {text}")
-    for what, path in (("saved as " + repr(name) + " in", args.save),
-                       ("pyperf JSON written to", args.pyperf),
-                       ("plot written to", args.plot)):
-        if path:
-            print(f"{what} {path}")
-    return 0
 
 
 def cmd_compare(args):
@@ -363,6 +392,8 @@ def cmd_compare(args):
         raise CommandError(f"--rounds {args.rounds} is fewer than --processes "
                            f"{args.processes}: every process runs at least one round")
     _check_plot(args.plot)
+    rounds = args.rounds or comparison_module._default_rounds(args.processes)
+    _preflight("compare", args.number, args.warmup, args.timer, rounds, len(args.stmt))
     setup = "\n".join(args.setup) or "pass"
     interrupted = False
     try:
@@ -376,14 +407,15 @@ def cmd_compare(args):
             raise
         interrupted = True
         print("vdsotime: interrupted; the rounds so far:", file=sys.stderr)
-    if args.plot:
-        from vdsotime import plot
-        _write("the plot", args.plot, lambda: plot.plot_comparison(comparison, args.plot))
+    # The verdict first, whatever becomes of the plot.
     if args.json:
         print(json.dumps(comparison.to_dict(), indent=2))
     else:
         print(comparison)
-        if args.plot:
+    if args.plot:
+        from vdsotime import plot
+        _write("the plot", args.plot, lambda: plot.plot_comparison(comparison, args.plot))
+        if not args.json:
             print(f"plot written to {args.plot}")
     return 130 if interrupted else 0
 
@@ -678,7 +710,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("vdsotime: interrupted", file=sys.stderr)
         return 130
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, OverflowError) as exc:
         print(f"vdsotime: error: {exc}", file=sys.stderr)
         return 1
 

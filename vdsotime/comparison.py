@@ -141,6 +141,8 @@ class Comparison(Record):
         return self.names[0]
 
     def contrast(self, name: str) -> Contrast:
+        """The Contrast of the candidate called ``name`` against the baseline (KeyError
+        for the baseline or an unknown name)."""
         for contrast in self.contrasts:
             if contrast.name == name:
                 return contrast
@@ -191,7 +193,8 @@ class Comparison(Record):
         return self._only("significant_p99")
 
     def round_statistics(self, name: str, metric: str = "p50") -> npt.NDArray[np.float64]:
-        """The statistic (p50, p99) of each round of candidate ``name``, in round order."""
+        """The ``metric`` ("p50" or "p99") of each round of candidate ``name``, in round
+        order."""
         sizes = self.round_sizes[name]
         rounds = np.split(self.results[name].samples_ns, np.cumsum(sizes)[:-1])
         return np.array([np.percentile(values, METRICS[metric]) for values in rounds])
@@ -483,6 +486,11 @@ def compare(a, b=None, *args, n=None, rounds=None, processes=None, warmup=None,
                     None)
 
 
+def _default_rounds(processes):
+    """The rounds a comparison runs when not told: 20, and at least two per process."""
+    return ROUNDS if processes is None else max(ROUNDS, 2 * processes)
+
+
 def _compare(a, b, args, kwargs, n, rounds, processes, warmup, setup, timer, seed,
              progress):
     function = "compare"
@@ -495,8 +503,15 @@ def _compare(a, b, args, kwargs, n, rounds, processes, warmup, setup, timer, see
         processes = _args.count(function, "processes", processes, 1)
         _check_importable(function, candidates, args, kwargs)
     if rounds is None:
-        rounds = ROUNDS if processes is None else max(ROUNDS, 2 * processes)
+        rounds = _default_rounds(processes)
     rounds = _args.count(function, "rounds", rounds, 2)
+    # Every round's samples are kept, then pooled per candidate: twice each.
+    if n is not None:
+        measure._check_memory(function, "n", n, 16 * rounds * len(candidates))
+    measure._check_memory(function, "rounds", rounds,
+                          16 * len(candidates) * (ROUND_CALLS[0] if n is None else n))
+    if warmup is not None:
+        measure._check_memory(function, "warmup", warmup, 8)
     if processes is not None and rounds < processes:
         raise ValueError(f"{function}(): rounds={rounds} is fewer than processes="
                          f"{processes}: every process runs at least one round")

@@ -185,6 +185,8 @@ class LatencyResult(Record):
 
     def histogram(self, per_octave: int = 4) -> tuple[npt.NDArray[np.float64],
                                                       npt.NDArray[np.int64]]:
+        """A log-scale histogram of the per-call latencies, as ``(edges, counts)`` in ns
+        (``stats.log_histogram``): ``per_octave`` buckets per doubling (1 to 64)."""
         return stats.log_histogram(self.samples_ns, per_octave)
 
     @property
@@ -345,7 +347,8 @@ def instability(result):
         q = thin[-1]
         needed = math.ceil(round(TAIL_SAMPLES * 100 / (100 - q), 6))
         found.append(f"too few samples for {' and '.join(f'p{t:g}' for t in thin)}: "
-                     f"{stats.format_count(len(samples), 'call')} leave {beyond[q]:.3g} "
+                     f"{stats.format_count(len(samples), 'call')} "
+                     f"{'leaves' if len(samples) == 1 else 'leave'} {beyond[q]:.3g} "
                      f"beyond p{q:g} "
                      f"(n >= {needed:,} gives it {TAIL_SAMPLES})")
     if result.overhead_ns >= OVERHEAD_SHARE_LIMIT * p50:
@@ -493,6 +496,7 @@ def _bench(fn, args, kwargs, n, warmup, progress, timer=None, ns_per_tick=None):
         _check_memory("bench", "n", n, 8)
     if warmup is not None:
         warmup = _args.count("bench", "warmup", warmup, 0)
+        _check_memory("bench", "warmup", warmup, 8)  # the warm-up calls are timed too
     timer = choose_timer("bench", timer)
     tsc = timer == "tsc"
     if tsc and ns_per_tick is None:
@@ -592,6 +596,8 @@ class JitterResult(Record):
 
     def histogram(self, per_octave: int = 4) -> tuple[npt.NDArray[np.float64],
                                                       npt.NDArray[np.int64]]:
+        """A log-scale histogram of the gap lengths, as ``(edges, counts)`` in ns
+        (``stats.log_histogram``): ``per_octave`` buckets per doubling (1 to 64)."""
         return stats.log_histogram(self.gaps["length_ns"], per_octave)
 
     def to_dict(self) -> dict[str, Any]:
@@ -651,13 +657,21 @@ class JitterWarning(RuntimeWarning):
     """A jitter run whose threshold is so low that the loop's own reads count as gaps."""
 
 
+# The longest run: its deadline (start + seconds in ns) must fit in 64 bits.
+JITTER_MAX_NS = 2**62
+
+
 def _jitter(seconds, threshold_ns, clock_id, progress):
     seconds = _args.seconds("jitter", seconds)
+    if seconds * 1e9 > JITTER_MAX_NS:
+        raise ValueError(f"jitter(): seconds must be at most {JITTER_MAX_NS // 10**9:,} "
+                         f"(146 years), got {seconds!r}")
     if isinstance(threshold_ns, bool) or not isinstance(threshold_ns, (int, float)):
         raise TypeError("jitter(): threshold_ns must be a number of nanoseconds, got "
                         f"{type(threshold_ns).__name__}")
-    if not np.isfinite(threshold_ns) or threshold_ns < 1:
-        raise ValueError(f"jitter(): threshold_ns must be >= 1, got {threshold_ns!r}")
+    if not np.isfinite(threshold_ns) or not 1 <= threshold_ns <= JITTER_MAX_NS:
+        raise ValueError(f"jitter(): threshold_ns must be from 1 to {JITTER_MAX_NS:,}, got "
+                         f"{threshold_ns!r}")
     threshold_ns = int(threshold_ns)
     clock_id = _args.readable("jitter", clock_id)
     if is_cpu_time_clock(clock_id):
