@@ -246,6 +246,36 @@ def test_numba_intrinsics_follow_the_clock_pxd_convention():
         assert result.stdout.strip() == "ok", result.stderr[-3000:]
 
 
+NUMBA_WIDE_IDS_CHILD = textwrap.dedent("""
+    import numpy as np
+    from numba import njit
+    from vdsotime.numba import clock_gettime_ns
+
+    @njit
+    def read(clock_id):
+        return clock_gettime_ns(clock_id)
+
+    # Ids beyond a C int are no clock (the Python API raises OverflowError for them):
+    # -EINVAL, never the clock their low 32 bits name (2**32 + 1 is not CLOCK_MONOTONIC).
+    wide = [2**32 + 1, -2**32, -2**40, 2**31, -2**31 - 1, 2**63 - 1, -2**63,
+            np.uint32(2**31), np.uint32(2**32 - 1), np.uint64(2**32 + 1),
+            np.uint64(2**64 - 1)]
+    print(*[int(read(clock_id)) for clock_id in wide])
+    # In range, whatever the integer type: the clock.
+    narrow = [1, np.int64(1), np.uint64(1), np.uint32(1), np.int32(1), np.int16(1),
+              np.uint8(1), np.int8(1)]
+    print(all(read(clock_id) > 0 for clock_id in narrow), int(read(np.int32(-2**31))))
+""")
+
+
+def test_numba_clock_ids_beyond_a_c_int_are_einval():
+    result = run_python(NUMBA_WIDE_IDS_CHILD, timeout=600)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stderr[-3000:]
+    assert lines[0].split() == ["-22"] * 11
+    assert lines[1].split() == ["True", "-22"]  # INT_MIN is in range: the kernel says EINVAL
+
+
 def test_pytest_benchmark_timer(tmp_path):
     """vdsotime.perf_counter works as pytest-benchmark's --benchmark-timer."""
     (tmp_path / "test_timed.py").write_text(
