@@ -313,6 +313,15 @@ def test_jitter_ctrl_c_returns_the_run_so_far():
     (lambda: vdsotime.jitter(0.01, threshold_ns=float("nan")), ValueError, "threshold_ns"),
     (lambda: vdsotime.jitter(0.01, threshold_ns="5"), TypeError, "threshold_ns must be a number"),
     (lambda: vdsotime.jitter(0.01, clock_id=99), OSError, "not a clock this kernel knows"),
+    # Beyond what the loop's 64-bit nanoseconds hold, or under one nanosecond: a clear
+    # error naming the argument, not an OverflowError from the conversion.
+    (lambda: vdsotime.jitter(1e10), ValueError, r"jitter\(\): seconds must be from 1e-09 to 1e\+08"),
+    (lambda: vdsotime.jitter(1e300), ValueError, r"jitter\(\): seconds must be from"),
+    (lambda: vdsotime.jitter(1e-12), ValueError, r"jitter\(\): seconds must be from"),
+    (lambda: vdsotime.jitter(0.01, threshold_ns=1e30), ValueError,
+     r"jitter\(\): threshold_ns must fit in 64 bits"),
+    (lambda: vdsotime.jitter(0.01, threshold_ns=2**63), ValueError,
+     r"jitter\(\): threshold_ns must fit in 64 bits"),
 ])
 def test_jitter_bad_input(call, error, message):
     with pytest.raises(error, match=message):

@@ -631,8 +631,8 @@ class JitterResult(Record):
 def jitter(seconds, threshold_ns=10_000, clock_id=_clock.CLOCK_MONOTONIC):
     """Every pause of a spinning loop, as a JitterResult.
 
-    - ``seconds``: how long to spin on one core (measured on CLOCK_MONOTONIC); it blocks
-      the calling thread that long.
+    - ``seconds``: how long to spin on one core (measured on CLOCK_MONOTONIC; 1e-09 to
+      1e8, about three years); it blocks the calling thread that long.
     - ``threshold_ns``: the shortest gap between two consecutive reads worth recording
       (default 10 us); it must be above the clock's resolution.
     - ``clock_id``: the clock to read (default CLOCK_MONOTONIC); CPU-time clocks are
@@ -651,6 +651,10 @@ class JitterWarning(RuntimeWarning):
     """A jitter run whose threshold is so low that the loop's own reads count as gaps."""
 
 
+_INT64_MAX = 2**63 - 1
+_JITTER_MAX_SECONDS = 1e8
+
+
 def _jitter(seconds, threshold_ns, clock_id, progress):
     seconds = _args.seconds("jitter", seconds)
     if isinstance(threshold_ns, bool) or not isinstance(threshold_ns, (int, float)):
@@ -658,7 +662,15 @@ def _jitter(seconds, threshold_ns, clock_id, progress):
                         f"{type(threshold_ns).__name__}")
     if not np.isfinite(threshold_ns) or threshold_ns < 1:
         raise ValueError(f"jitter(): threshold_ns must be >= 1, got {threshold_ns!r}")
+    if threshold_ns > _INT64_MAX:
+        raise ValueError(f"jitter(): threshold_ns must fit in 64 bits, got {threshold_ns!r}")
     threshold_ns = int(threshold_ns)
+    # The run's end is a 64-bit CLOCK_MONOTONIC time: a bound of about three years leaves
+    # room for any uptime (and a time namespace's offset) before it.
+    if not 1e-9 <= seconds <= _JITTER_MAX_SECONDS:
+        raise ValueError(f"jitter(): seconds must be from 1e-09 to {_JITTER_MAX_SECONDS:g} "
+                         f"(about three years), got {seconds!r}")
+    total_ns = int(seconds * 1e9)
     clock_id = _args.readable("jitter", clock_id)
     if is_cpu_time_clock(clock_id):
         raise ValueError(f"jitter(): {clock_name(clock_id)} counts CPU time, which stops "
@@ -669,7 +681,6 @@ def _jitter(seconds, threshold_ns, clock_id, progress):
         raise ValueError(f"jitter(): threshold_ns={threshold_ns:,} is not above the "
                          f"resolution of {clock_name(clock_id)} ({stats.format_ns(resolution)}):"
                          " every step of the clock would count as a gap")
-    total_ns = int(seconds * 1e9)
     run = _loops.JitterRun(GAP_DTYPE, total_ns, threshold_ns, clock_id)
 
     def result(interrupted=False):
