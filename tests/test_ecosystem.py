@@ -246,6 +246,65 @@ def test_numba_intrinsics_follow_the_clock_pxd_convention():
         assert result.stdout.strip() == "ok", result.stderr[-3000:]
 
 
+NUMBA_RETRY_CHILD = textwrap.dedent("""
+    import ctypes, sys
+    sys.path.insert(0, sys.argv[1])
+    import kernel
+    from numba import njit
+    from vdsotime import _clock, _vdso
+    from vdsotime.numba import clock_gettime_ns
+
+    @njit
+    def read(clock_id):
+        return clock_gettime_ns(clock_id)
+
+    read(1)  # compiled before the table changes
+
+    class Timespec(ctypes.Structure):
+        _fields_ = [("tv_sec", ctypes.c_int64), ("tv_nsec", ctypes.c_int64)]
+
+    Entry = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(Timespec))
+
+    class Table(ctypes.Structure):  # vdsotime.h: vdsotime_function_table
+        _fields_ = [("clock_gettime", Entry), ("rest", ctypes.c_void_p * 4),
+                    ("from_vdso", ctypes.c_uint)]
+
+    calls = []
+
+    @Entry
+    def failing(clock_id, ts):
+        # A vDSO entry that cannot serve the clock: an error other than EINVAL, and
+        # garbage in the timespec. Only the system call retry gives the right answer.
+        calls.append(clock_id)
+        ts[0].tv_sec, ts[0].tv_nsec = 7, 7
+        return -38  # -ENOSYS
+
+    table = Table.from_address(_vdso.c_symbols()["vdsotime_function_table"])
+    assert table.from_vdso & 1, "clock_gettime is not the vDSO's here"
+    saved = ctypes.cast(table.clock_gettime, ctypes.c_void_p).value
+    table.clock_gettime = failing
+    try:
+        before = kernel.clock_gettime_ns(1)
+        value = read(1)
+        after = kernel.clock_gettime_ns(1)
+        invalid = read(99)
+        python = _clock.clock_gettime_ns(1)  # the cimported path, for comparison
+    finally:
+        ctypes.c_void_p.from_address(ctypes.addressof(table)).value = saved
+    print(before <= value <= after, invalid, python > after, calls)
+""")
+
+
+def test_numba_intrinsics_retry_a_failed_vdso_call_with_the_system_call():
+    """A vDSO clock_gettime that fails with an error other than EINVAL: the compiled code
+    returns what the real system call says (the time, or -EINVAL for an invalid id), as
+    clock.pxd does, not the vDSO's error nor the timespec it left."""
+    result = run_python(NUMBA_RETRY_CHILD, str(Path(__file__).parent), timeout=600,
+                        env={"VDSOTIME_DISABLE_VDSO": "0"})
+    assert result.stdout.split() == ["True", "-22", "True", "[1,", "99,", "1]"], \
+        result.stdout + result.stderr[-3000:]
+
+
 NUMBA_WIDE_IDS_CHILD = textwrap.dedent("""
     import numpy as np
     from numba import njit
