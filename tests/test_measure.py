@@ -117,6 +117,31 @@ def test_bench_subtracts_the_trimmed_mean_of_the_timer_exactly(monkeypatch):
     assert result.samples_ns.dtype == np.int64
 
 
+@pytest.mark.parametrize("tsc", [False, True])
+def test_bench_result_allocates_no_array_of_the_runs_size(tsc):
+    """Turning raw timings into the result works in place: on Ctrl-C the partial result
+    of a long run is built before the KeyboardInterrupt reaches the caller, and a new
+    array of the run's size would be time (first-touch page faults) between the signal
+    and the answer."""
+    import tracemalloc
+
+    from vdsotime import measure
+
+    n = 1_000_000
+    raw = np.full(n, 500, dtype=np.int64)
+    timer = np.full(1000, 40, dtype=np.int64)
+    measure._latency(len, raw[:10].copy(), timer, 10, 0, 0.5 if tsc else None)  # warm up
+    tracemalloc.start()
+    try:
+        result = measure._latency(len, raw, timer, n, 0, 0.5 if tsc else None)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.samples_ns.dtype == np.int64 and len(result.samples_ns) == n
+    assert np.all(result.samples_ns == (230 if tsc else 460))  # (500 - 40) ticks * 0.5
+    assert peak < 8 * n // 4, peak  # the TSC conversion's rows, nothing of n's size
+
+
 def test_bench_propagates_exceptions_and_carries_on():
     def broken():
         raise KeyError("boom")
