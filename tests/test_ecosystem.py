@@ -269,6 +269,95 @@ def test_numba_intrinsics_follow_the_clock_pxd_convention():
         assert result.stdout.strip() == "ok", result.stderr[-3000:]
 
 
+NUMBA_RETRY_CHILD = textwrap.dedent("""
+    import ctypes, sys
+    sys.path.insert(0, sys.argv[1])
+    import kernel
+    from numba import njit
+    from vdsotime import _clock, _vdso
+    from vdsotime.numba import clock_gettime_ns
+
+    @njit
+    def read(clock_id):
+        return clock_gettime_ns(clock_id)
+
+    read(1)  # compiled before the table changes
+
+    class Timespec(ctypes.Structure):
+        _fields_ = [("tv_sec", ctypes.c_int64), ("tv_nsec", ctypes.c_int64)]
+
+    Entry = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(Timespec))
+
+    class Table(ctypes.Structure):  # vdsotime.h: vdsotime_function_table
+        _fields_ = [("clock_gettime", Entry), ("rest", ctypes.c_void_p * 4),
+                    ("from_vdso", ctypes.c_uint)]
+
+    calls = []
+
+    @Entry
+    def failing(clock_id, ts):
+        # A vDSO entry that cannot serve the clock: an error other than EINVAL, and
+        # garbage in the timespec. Only the system call retry gives the right answer.
+        calls.append(clock_id)
+        ts[0].tv_sec, ts[0].tv_nsec = 7, 7
+        return -38  # -ENOSYS
+
+    table = Table.from_address(_vdso.c_symbols()["vdsotime_function_table"])
+    assert table.from_vdso & 1, "clock_gettime is not the vDSO's here"
+    saved = ctypes.cast(table.clock_gettime, ctypes.c_void_p).value
+    table.clock_gettime = failing
+    try:
+        before = kernel.clock_gettime_ns(1)
+        value = read(1)
+        after = kernel.clock_gettime_ns(1)
+        invalid = read(99)
+        python = _clock.clock_gettime_ns(1)  # the cimported path, for comparison
+    finally:
+        ctypes.c_void_p.from_address(ctypes.addressof(table)).value = saved
+    print(before <= value <= after, invalid, python > after, calls)
+""")
+
+
+def test_numba_intrinsics_retry_a_failed_vdso_call_with_the_system_call():
+    """A vDSO clock_gettime that fails with an error other than EINVAL: the compiled code
+    returns what the real system call says (the time, or -EINVAL for an invalid id), as
+    clock.pxd does, not the vDSO's error nor the timespec it left."""
+    result = run_python(NUMBA_RETRY_CHILD, str(Path(__file__).parent), timeout=600,
+                        env={"VDSOTIME_DISABLE_VDSO": "0"})
+    assert result.stdout.split() == ["True", "-22", "True", "[1,", "99,", "1]"], \
+        result.stdout + result.stderr[-3000:]
+
+
+NUMBA_WIDE_IDS_CHILD = textwrap.dedent("""
+    import numpy as np
+    from numba import njit
+    from vdsotime.numba import clock_gettime_ns
+
+    @njit
+    def read(clock_id):
+        return clock_gettime_ns(clock_id)
+
+    # Ids beyond a C int are no clock (the Python API raises OverflowError for them):
+    # -EINVAL, never the clock their low 32 bits name (2**32 + 1 is not CLOCK_MONOTONIC).
+    wide = [2**32 + 1, -2**32, -2**40, 2**31, -2**31 - 1, 2**63 - 1, -2**63,
+            np.uint32(2**31), np.uint32(2**32 - 1), np.uint64(2**32 + 1),
+            np.uint64(2**64 - 1)]
+    print(*[int(read(clock_id)) for clock_id in wide])
+    # In range, whatever the integer type: the clock.
+    narrow = [1, np.int64(1), np.uint64(1), np.uint32(1), np.int32(1), np.int16(1),
+              np.uint8(1), np.int8(1)]
+    print(all(read(clock_id) > 0 for clock_id in narrow), int(read(np.int32(-2**31))))
+""")
+
+
+def test_numba_clock_ids_beyond_a_c_int_are_einval():
+    result = run_python(NUMBA_WIDE_IDS_CHILD, timeout=600)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stderr[-3000:]
+    assert lines[0].split() == ["-22"] * 11
+    assert lines[1].split() == ["True", "-22"]  # INT_MIN is in range: the kernel says EINVAL
+
+
 def test_pytest_benchmark_timer(tmp_path):
     """vdsotime.perf_counter works as pytest-benchmark's --benchmark-timer."""
     (tmp_path / "test_timed.py").write_text(

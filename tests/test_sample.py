@@ -411,6 +411,17 @@ def test_calibrate_tsc_answers_ctrl_c_within_half_a_second():
     assert interrupt_child(CALIBRATE_CHILD, after=0.5) < 0.5
 
 
+# One burst of 10**8 tries (each two clock reads and a fenced rdtsc) takes seconds: the
+# deadline is checked inside a burst too, not only between bursts.
+LONG_BURST_CHILD = CALIBRATE_CHILD.replace("vdsotime.calibrate_tsc(3)",
+                                           "vdsotime.calibrate_tsc(0.01, tries=10**8)")
+
+
+@pytest.mark.skipif(not _hw.HAVE_TSC, reason="no time-stamp counter on this machine")
+def test_calibrate_tsc_with_long_bursts_answers_ctrl_c_within_half_a_second():
+    assert interrupt_child(LONG_BURST_CHILD, after=0.5, timeout=120) < 0.5
+
+
 PARTIAL_CHILD = textwrap.dedent("""
     import signal, time, numpy, vdsotime
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -472,20 +472,35 @@ def default_counts(per_call_ns):
     return n, int(min(1000, max(10, n // 100)))
 
 
+# Rows of TSC ticks converted at a time: the float64 temporary stays at 512 KiB.
+_TICK_ROWS = 1 << 16
+
+
 def _latency(fn, raw, timer, n, warmup, ns_per_tick=None, metadata=None):
     """The LatencyResult of ``raw`` per-call times, the timer's overhead taken from
     ``timer``: its mean without the slowest 1 % (interrupted reads). The clock's steps
     quantize each sample (10 ns on some machines), so a median would flip between two
-    steps; the trimmed mean does not. With ``ns_per_tick``, both are TSC ticks."""
+    steps; the trimmed mean does not. With ``ns_per_tick``, both are TSC ticks.
+
+    ``raw`` (int64, the caller's and used for nothing else) becomes the samples in place:
+    after Ctrl-C this runs between the signal and the caller's answer, and a new array of
+    a long run's size would cost its page faults there (0.8 s for 5 * 10**7 calls on a
+    VM)."""
     overhead = float(timer[timer <= np.percentile(timer, 99)].mean())
     if ns_per_tick is None:
-        samples = np.maximum(raw - int(round(overhead)), 0).astype(np.int64)
+        raw -= int(round(overhead))
+        np.maximum(raw, 0, out=raw)
         scale = 1.0
     else:
-        samples = np.maximum(np.rint((raw - overhead) * ns_per_tick), 0).astype(np.int64)
+        for start in range(0, len(raw), _TICK_ROWS):
+            rows = raw[start:start + _TICK_ROWS]
+            scaled = (rows - overhead) * ns_per_tick
+            np.rint(scaled, out=scaled)
+            np.maximum(scaled, 0, out=scaled)
+            rows[:] = scaled
         scale = ns_per_tick
     metadata = dict(metadata or {}, n=n, warmup=warmup, timer_overhead_ns=overhead * scale)
-    return LatencyResult(_describe(fn), samples, overhead * scale, n, warmup, metadata)
+    return LatencyResult(_describe(fn), raw, overhead * scale, n, warmup, metadata)
 
 
 def _bench(fn, args, kwargs, n, warmup, progress, timer=None, ns_per_tick=None):
@@ -637,8 +652,8 @@ class JitterResult(Record):
 def jitter(seconds, threshold_ns=10_000, clock_id=_clock.CLOCK_MONOTONIC):
     """Every pause of a spinning loop, as a JitterResult.
 
-    - ``seconds``: how long to spin on one core (measured on CLOCK_MONOTONIC); it blocks
-      the calling thread that long.
+    - ``seconds``: how long to spin on one core (measured on CLOCK_MONOTONIC; 1e-09 to
+      1e8, about three years); it blocks the calling thread that long.
     - ``threshold_ns``: the shortest gap between two consecutive reads worth recording
       (default 10 us); it must be above the clock's resolution.
     - ``clock_id``: the clock to read (default CLOCK_MONOTONIC); CPU-time clocks are
@@ -657,15 +672,15 @@ class JitterWarning(RuntimeWarning):
     """A jitter run whose threshold is so low that the loop's own reads count as gaps."""
 
 
-# The longest run: its deadline (start + seconds in ns) must fit in 64 bits.
+# The largest gap threshold, in ns.
 JITTER_MAX_NS = 2**62
+# The longest run: its end is a 64-bit CLOCK_MONOTONIC time, so about three years leaves
+# room for any uptime (and a time namespace's offset) before it.
+_JITTER_MAX_SECONDS = 1e8
 
 
 def _jitter(seconds, threshold_ns, clock_id, progress):
     seconds = _args.seconds("jitter", seconds)
-    if seconds * 1e9 > JITTER_MAX_NS:
-        raise ValueError(f"jitter(): seconds must be at most {JITTER_MAX_NS // 10**9:,} "
-                         f"(146 years), got {seconds!r}")
     if isinstance(threshold_ns, bool) or not isinstance(threshold_ns, (int, float)):
         raise TypeError("jitter(): threshold_ns must be a number of nanoseconds, got "
                         f"{type(threshold_ns).__name__}")
@@ -673,6 +688,10 @@ def _jitter(seconds, threshold_ns, clock_id, progress):
         raise ValueError(f"jitter(): threshold_ns must be from 1 to {JITTER_MAX_NS:,}, got "
                          f"{threshold_ns!r}")
     threshold_ns = int(threshold_ns)
+    if not 1e-9 <= seconds <= _JITTER_MAX_SECONDS:
+        raise ValueError(f"jitter(): seconds must be from 1e-09 to {_JITTER_MAX_SECONDS:g} "
+                         f"(about three years), got {seconds!r}")
+    total_ns = int(seconds * 1e9)
     clock_id = _args.readable("jitter", clock_id)
     if is_cpu_time_clock(clock_id):
         raise ValueError(f"jitter(): {clock_name(clock_id)} counts CPU time, which stops "
@@ -683,7 +702,6 @@ def _jitter(seconds, threshold_ns, clock_id, progress):
         raise ValueError(f"jitter(): threshold_ns={threshold_ns:,} is not above the "
                          f"resolution of {clock_name(clock_id)} ({stats.format_ns(resolution)}):"
                          " every step of the clock would count as a gap")
-    total_ns = int(seconds * 1e9)
     run = _loops.JitterRun(GAP_DTYPE, total_ns, threshold_ns, clock_id)
 
     def result(interrupted=False):

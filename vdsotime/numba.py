@@ -13,8 +13,9 @@ Each function is an intrinsic that does what ``clock.pxd`` does: it loads the bo
 ``clock_gettime`` from vdsotime's function table, calls it with the ``timespec`` on the
 stack, and on a nonzero result takes vdsotime's error path (the real system call for a
 vDSO failure other than EINVAL, libc's errno for the libc backend). The ``*_ns``
-functions return nanoseconds, or -errno (-1 ... -4095) for an invalid clock id. No
-Python, no GIL, no allocation.
+functions return nanoseconds, or -errno (-1 ... -4095) for an invalid clock id; an id of
+a wider integer type that does not fit a C int (``clockid_t``) is -EINVAL, never the clock
+its low 32 bits name. No Python, no GIL, no allocation.
 
 Compiled code reaches the table and the error path by symbol name
 (``vdsotime_function_table``, ``vdsotime_clock_gettime_failed``), which importing this
@@ -64,33 +65,54 @@ _INT32, _INT64 = _ir.IntType(32), _ir.IntType(64)
 _TIMESPEC = _ir.LiteralStructType([_INT64, _INT64])
 _CLOCK_GETTIME_TYPE = _ir.FunctionType(_INT32, [_INT32, _TIMESPEC.as_pointer()])
 _FAILED_TYPE = _ir.FunctionType(_INT32, [_INT32, _TIMESPEC.as_pointer(), _INT32])
+_EINVAL = 22  # on every Linux ABI
+
+
+def _fits_a_c_int(builder, value, kind):
+    """An i1: whether ``value`` (of numba integer type ``kind``) is a C int. None when
+    every value of the type is one (a conversion of a narrower type is exact)."""
+    width = kind.bitwidth
+    if kind.signed:
+        if width <= 32:
+            return None
+        return builder.icmp_signed("==", value, builder.sext(builder.trunc(value, _INT32),
+                                                             value.type))
+    if width < 32:
+        return None
+    return builder.icmp_unsigned("<=", value, _ir.Constant(value.type, 2**31 - 1))
 
 
 @_intrinsic
 def _clock_gettime_ns(typingctx, clock_id):
-    """int64 nanoseconds of ``clock_id``, or -errno."""
+    """int64 nanoseconds of ``clock_id``, or -errno; -EINVAL for an id beyond a C int
+    (clockid_t), which no clock has, rather than the clock its low 32 bits name."""
     if not isinstance(clock_id, _types.Integer):
         return None
 
     def codegen(context, builder, signature, args):
         module = builder.module
-        clock = context.cast(builder, args[0], signature.args[0], _types.int32)
-        function = builder.load(_external(module, _TABLE, "variable"))
-        ts = _cgutils.alloca_once(builder, _TIMESPEC)
-        status = _cgutils.alloca_once(builder, _INT32)
-        builder.store(builder.call(function, [clock, ts]), status)
-        first = builder.load(status)
-        with builder.if_then(builder.icmp_signed("!=", first, _ir.Constant(_INT32, 0)),
-                             likely=False):
-            failed = _external(module, _FAILED, "function")
-            builder.store(builder.call(failed, [clock, ts, first]), status)
-        result = builder.load(status)
-        seconds = builder.load(_cgutils.gep_inbounds(builder, ts, 0, 0))
-        nanoseconds = builder.load(_cgutils.gep_inbounds(builder, ts, 0, 1))
-        total = builder.add(builder.mul(seconds, _ir.Constant(_INT64, 1_000_000_000)),
-                            nanoseconds)
-        return builder.select(builder.icmp_signed("!=", result, _ir.Constant(_INT32, 0)),
-                              builder.sext(result, _INT64), total)
+        result = _cgutils.alloca_once_value(builder, _ir.Constant(_INT64, -_EINVAL))
+        fits = _fits_a_c_int(builder, args[0], signature.args[0])
+        with builder.if_then(fits if fits is not None else _cgutils.true_bit, likely=True):
+            clock = context.cast(builder, args[0], signature.args[0], _types.int32)
+            function = builder.load(_external(module, _TABLE, "variable"))
+            ts = _cgutils.alloca_once(builder, _TIMESPEC)
+            status = _cgutils.alloca_once(builder, _INT32)
+            builder.store(builder.call(function, [clock, ts]), status)
+            first = builder.load(status)
+            with builder.if_then(builder.icmp_signed("!=", first, _ir.Constant(_INT32, 0)),
+                                 likely=False):
+                failed = _external(module, _FAILED, "function")
+                builder.store(builder.call(failed, [clock, ts, first]), status)
+            error = builder.load(status)
+            seconds = builder.load(_cgutils.gep_inbounds(builder, ts, 0, 0))
+            nanoseconds = builder.load(_cgutils.gep_inbounds(builder, ts, 0, 1))
+            total = builder.add(builder.mul(seconds, _ir.Constant(_INT64, 1_000_000_000)),
+                                nanoseconds)
+            builder.store(builder.select(builder.icmp_signed("!=", error,
+                                                             _ir.Constant(_INT32, 0)),
+                                         builder.sext(error, _INT64), total), result)
+        return builder.load(result)
 
     return _types.int64(clock_id), codegen
 
