@@ -1,6 +1,7 @@
 """The ELF reader against readelf and pyelftools, on real images of eight ABIs."""
 
 import os
+import re
 import struct
 import subprocess
 
@@ -30,6 +31,18 @@ def test_hash_functions_reject_other_types():
         elf_hash(5)
     with pytest.raises(TypeError, match="name must be str or bytes"):
         gnu_hash(None)
+
+
+def test_a_name_no_bytes_can_spell_is_a_value_error_naming_the_argument():
+    """A lone surrogate outside surrogateescape's range is no name of any image."""
+    image = ElfImage.from_file(fixture_path("x86_64-vdso.so"))
+    for call, argument in ((lambda: image.lookup("\ud800"), "ElfImage.lookup(): name"),
+                           (lambda: elf_hash("a\udbff"), "elf_hash(): name"),
+                           (lambda: gnu_hash("\ud800"), "gnu_hash(): name")):
+        with pytest.raises(ValueError, match=re.escape(argument) + " must be a symbol name"):
+            call()
+    # Names read from an image with undecodable bytes still round-trip.
+    assert elf_hash("\udcff") == elf_hash(b"\xff")
 
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)

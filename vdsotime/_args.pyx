@@ -42,6 +42,34 @@ def seconds(function, value, name="seconds", low=None, high=None):
     return float(value)
 
 
+def available_memory():
+    """Bytes of memory available for new allocations (MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def memory(function, name, count, bytes_each):
+    """Refuse a count whose arrays (``bytes_each`` per unit of ``count``) this build
+    cannot address or this machine cannot hold now, before anything is allocated: a
+    ValueError naming the argument, not numpy's "array is too big" or a MemoryError that
+    would look like the measured code's."""
+    needed = count * bytes_each
+    if needed > PY_SSIZE_T_MAX:
+        raise ValueError(f"{function}(): {name}={count:,} needs {needed / 2**30:,.1f} GiB, "
+                         f"more than this {8 * sizeof(Py_ssize_t)}-bit build can address")
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ValueError(f"{function}(): {name}={count:,} needs {needed / 2**30:,.1f} GiB "
+                         f"for its samples; this machine has {available / 2**30:,.1f} GiB "
+                         "available")
+
+
 def oserror(int error, context=None):
     """Raise OSError for an errno (or a -errno result)."""
     raise_errno(error, context)

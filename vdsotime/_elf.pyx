@@ -139,7 +139,12 @@ cdef uint32_t c_gnu_hash(const uint8_t* name, Py_ssize_t length) noexcept nogil:
 
 cdef bytes _as_name(object name, str argument):
     if isinstance(name, str):
-        return (<str>name).encode("utf-8", "surrogateescape")
+        try:
+            return (<str>name).encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate no byte string decodes to
+            raise ValueError(f"{argument} must be a symbol name that bytes can spell "
+                             f"(UTF-8, or undecodable bytes as surrogateescape gives "
+                             f"them), got {name!r}") from None
     if isinstance(name, bytes):
         return <bytes>name
     raise TypeError(f"{argument} must be str or bytes, got {type(name).__name__}")

@@ -23,6 +23,7 @@ from vdsotime._vdso cimport clockid_t, timespec
 import numpy as np
 
 from vdsotime._hw import CPU_SOURCE, HAVE_TSC  # where sample_cpu() gets the CPU from
+from vdsotime._args import memory as check_memory  # the memory rule, for big arrays
 
 TIME_CPU_DTYPE = np.dtype([("t_ns", np.int64), ("cpu", np.int32)])
 CLOCK_MONOTONIC = c.CLOCK_MONOTONIC  # the default clock, by name in signatures
@@ -34,6 +35,8 @@ cdef object empty = np.empty
 cdef tuple DTYPES = (np.dtype(np.int64), np.dtype(np.uint64), TIME_CPU_DTYPE)
 cdef tuple DTYPE_NAMES = ("int64", "uint64", "structured [('t_ns', int64), ('cpu', int32)]")
 cdef tuple FORMATS = tuple(memoryview(np.empty(1, dtype)).format.encode() for dtype in DTYPES)
+# Above this many bytes a new array is first checked against the memory available.
+cdef Py_ssize_t BIG_ARRAY = 64 * 2**20
 cdef Py_ssize_t[3] ITEMSIZE
 cdef Py_ssize_t[3] ALIGNMENT
 for _kind, _dtype in enumerate(DTYPES):
@@ -80,6 +83,8 @@ cdef object _target(str function, object out, Py_ssize_t n, FillKind kind, Py_bu
     """The array to fill -- ``out`` checked, or a new one of ``n`` elements -- with
     ``view`` acquired on it (the caller releases it)."""
     if out is None:
+        if n > BIG_ARRAY // ITEMSIZE[<int>kind]:  # rare: only large arrays read meminfo
+            check_memory(function, "n", n, ITEMSIZE[<int>kind])
         result = empty(n, DTYPES[kind])
         PyObject_GetBuffer(result, view, PyBUF_WRITABLE)
         return result
@@ -199,6 +204,8 @@ def sample_every(period_ns, n, clock_id=CLOCK_MONOTONIC):
     cdef int result
     if count and (count - 1) > (2**62) // period:
         raise ValueError("sample_every(): period_ns * n overflows 64-bit nanoseconds")
+    if count > BIG_ARRAY // 8:
+        check_memory("sample_every", "n", count, 8)
     samples = np.empty(count, dtype=np.int64)
     if count == 0:
         return samples

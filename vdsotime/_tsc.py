@@ -99,6 +99,7 @@ def calibrate_tsc(seconds=0.05, *, bursts=None, tries=16, warn=True):
     else:
         bursts = _args.count("calibrate_tsc", "bursts", bursts, 2)
     tries = _args.count("calibrate_tsc", "tries", tries, 1)
+    _args.memory("calibrate_tsc", "bursts", bursts, 24)  # three int64 arrays
     invariant, source = _hw.tsc_invariant()
     if warn and not invariant:
         warnings.warn(f"the TSC may not be invariant on this machine ({source}): TSC "

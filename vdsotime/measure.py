@@ -38,27 +38,8 @@ def is_cpu_time_clock(clock_id):
     return clock_id < 0 and (clock_id & 7) != 3
 
 
-def _available_memory():
-    """Bytes of memory available for new allocations (MemAvailable), or None."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _check_memory(function, name, count, bytes_each):
-    """Refuse a count whose arrays cannot fit in the memory available, before
-    allocating anything (a MemoryError later would look like the measured code's)."""
-    needed = count * bytes_each
-    available = _available_memory()
-    if available is not None and needed > available:
-        raise ValueError(f"{function}(): {name}={count:,} needs {needed / 2**30:,.1f} GiB "
-                         f"for its samples; this machine has {available / 2**30:,.1f} GiB "
-                         "available")
+# Refuse counts whose arrays cannot be held, before allocating (the rule is _args').
+_check_memory = _args.memory
 
 
 def _attach_partial(exc, make):
