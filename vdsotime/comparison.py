@@ -1,4 +1,5 @@
-"""A/B latency comparisons: ``compare(a, b)`` and ``compare({"name": fn, ...})``.
+"""A/B latency comparisons: ``compare(a, b)`` and ``compare({"name": fn, ...})``; and
+the worker processes that ``compare(processes=)`` and ``bench(processes=)`` run in.
 
 Every round times each candidate once (``n`` calls, after a warm-up), in an order drawn
 at random for that round, so that drift, frequency changes and a neighbour's load fall
