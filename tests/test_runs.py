@@ -464,3 +464,37 @@ def test_ctrl_c_during_bench_processes_keeps_the_finished_processes(tmp_path, ta
     assert words[:1] == ["interrupted"], out + err
     assert words[1] != "none" and int(words[1]) >= 2, out + err
     assert words[2:] == ["True", "True", "True"], out + err
+
+
+BENCH_CLI_INTERRUPT_CHILD = textwrap.dedent("""
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from vdsotime import cli
+    print("ready", flush=True)
+    sys.exit(cli.main(["bench", "--processes", "1000", "-n", "30", "-w", "5", "--save",
+                       sys.argv[2], "-s", f"import time; calls = open({sys.argv[1]!r}, "
+                       "'ab', buffering=0)", "calls.write(b'x'); time.sleep(0.001)"]))
+""")
+
+
+def test_ctrl_c_during_bench_processes_on_the_command_line_prints_the_finished(tmp_path):
+    """vdsotime bench --processes, interrupted: the processes that finished are
+    printed, nothing is saved (a file is for whole runs), the exit status is 130."""
+    calls, saved = tmp_path / "calls", tmp_path / "run.json"
+    calls.touch()
+    child = subprocess.Popen([sys.executable, "-c", BENCH_CLI_INTERRUPT_CHILD, str(calls),
+                              str(saved)], cwd=NEUTRAL_CWD, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+        deadline = time.monotonic() + 120
+        while calls.stat().st_size < 3 * 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 130, out + err
+    assert "vdsotime: interrupted; the " in err and " processes finished of 1000" in err
+    assert " processes of 30 calls)" in out
+    assert not saved.exists()
