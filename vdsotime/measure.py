@@ -442,9 +442,10 @@ def bench(fn, *args, n=None, warmup=None, timer=None, processes=None, setup=None
     elif setup is not None:
         raise TypeError("bench(): setup is for statements (fn as a str)")
     elif not callable(fn):
-        raise TypeError(f"bench(): fn must be callable or a statement (str), got "
-                        f"{type(fn).__name__}")
+        raise TypeError(f"bench(): fn must be callable, got {type(fn).__name__} (or a "
+                        "statement: a str)")
     if processes is not None:
+        # Upward on purpose: the worker processes are comparison's (imported when used).
         from vdsotime import comparison
         return comparison.bench_in_processes(fn, args, kwargs, n, warmup, timer,
                                              processes, setup)
