@@ -5,8 +5,11 @@ and on identical runs, warnings when the runs' machines differ."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -250,3 +253,248 @@ def test_gate_errors_are_one_line(tmp_path, args, status, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- runs from several processes ---------------------------------------------------------
+
+def _processes_run(rng, processes=12, calls=500, scale=1.0, name="f"):
+    """A synthetic run from ``processes`` processes that differ as processes do: each
+    process's calls scaled by its own factor from 0.7 to 1.4 (layout, hash seed, the
+    moment on a shared machine), ``scale`` times over."""
+    parts = [np.round(rng.integers(900, 1100, calls) * rng.uniform(0.7, 1.4) * scale)
+             for _ in range(processes)]
+    return {name: _result(np.concatenate(parts), process_sizes=[calls] * processes)}
+
+
+def test_process_units_bound_false_positives_when_processes_differ():
+    """Two runs from one distribution with a wide spread between processes (12 each):
+    the per-process medians are exchangeable between the runs, so the exact rank-sum
+    test on them is significant with probability at most 0.05, and the gate rarely
+    calls a change (deterministic seeds; at most 3 of 20 allowed, P(Binomial(20, 0.05)
+    >= 4) = 0.016). A real 2x slowdown is found every time. Runs from one process each,
+    drawn the same way, show why the processes must be the units: the blocks see only
+    the noise within each run, and the gate calls most pairs different."""
+    same, shifted, one_process = [], [], []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        old, new = _processes_run(rng), _processes_run(rng)
+        comparison = vdsotime.compare_runs(old, new)
+        [change] = comparison.changes
+        assert (change.units, change.old_units, change.new_units) == ("processes", 12, 12)
+        same.append(change.significant)
+        assert not comparison.unit_warnings
+        slower = _processes_run(rng, scale=2.0)
+        shifted.append(vdsotime.compare_runs(old, slower).failed)
+        single = [{"f": _result(_processes_run(rng, 1, 6000)["f"].samples_ns)}
+                  for _ in range(2)]
+        one_process.append(vdsotime.compare_runs(*single).changes[0].significant)
+    assert sum(same) <= 3, same
+    assert all(shifted), shifted
+    assert sum(one_process) >= 10, one_process
+
+
+def test_gate_on_two_runs_from_one_distribution_passes_in_most_seeds(tmp_path):
+    """Two distinct files drawn from one distribution: one real 12-process bench, its
+    processes dealt at random into two runs of 6 (a permutation: which process lands
+    in which run is a coin, so the rank-sum test's level holds whatever the machine's
+    drift). compare-runs exits 0 in most of 8 deals."""
+    whole = tmp_path / "whole.json"
+    made = cli("bench", "--processes", "12", "-n", "3000", "--save", whole, "--name", "sum",
+               "sum(range(100))")
+    assert made.returncode == 0, made.stderr
+    result = vdsotime.load_run(whole)["sum"]
+    sizes = result.metadata["process_sizes"]
+    assert len(sizes) == 12 and sum(sizes) == result.n == len(result.samples_ns)
+    parts = np.split(result.samples_ns, np.cumsum(sizes)[:-1])
+    statuses = []
+    for seed in range(8):
+        order = np.random.default_rng(seed).permutation(12)
+        paths = []
+        for side, chosen in (("old", order[:6]), ("new", order[6:])):
+            samples = np.concatenate([parts[k] for k in chosen])
+            metadata = dict(result.metadata, process_sizes=[sizes[k] for k in chosen])
+            path = tmp_path / f"{side}{seed}.json"
+            vdsotime.save_run(path, {"sum": result._replace(samples_ns=samples,
+                                                            n=len(samples),
+                                                            metadata=metadata)})
+            paths.append(path)
+        gate = cli("compare-runs", *paths)
+        assert gate.returncode in (0, 1), gate.stderr
+        assert "6/6 proc" in gate.stdout and "from one process" not in gate.stderr
+        statuses.append(gate.returncode)
+    assert statuses.count(0) >= 6, statuses
+
+
+def test_bench_in_processes_keeps_the_process_sizes_through_save_and_load(tmp_path):
+    result = vdsotime.bench("sum(range(50))", processes=3, n=400, warmup=10)
+    assert result.metadata["processes"] == 3
+    assert result.metadata["process_sizes"] == [400, 400, 400]
+    assert result.n == len(result.samples_ns) == 1200
+    assert result.name == result.metadata["statement"] == "sum(range(50))"
+    callable_result = vdsotime.bench(sorted, [3, 1, 2], processes=2, n=300)
+    assert callable_result.metadata["process_sizes"] == [300, 300]
+    assert callable_result.name == "sorted"
+    path = tmp_path / "run.json"
+    vdsotime.save_run(path, {"sum": result, "sorted": callable_result})
+    loaded = vdsotime.load_run(path)
+    for name, original in (("sum", result), ("sorted", callable_result)):
+        assert np.array_equal(loaded[name].samples_ns, original.samples_ns)
+        assert loaded[name].metadata["process_sizes"] == original.metadata["process_sizes"]
+        assert runs.process_sizes(loaded[name]) == original.metadata["process_sizes"]
+
+
+def test_bench_processes_on_the_command_line_and_the_gate_says_processes(tmp_path):
+    paths = [tmp_path / "old.json", tmp_path / "new.json"]
+    for path in paths:
+        made = cli("bench", "--processes", "3", "-n", "500", "--save", path, "--name",
+                   "sum", "sum(range(100))")
+        assert made.returncode == 0, made.stderr
+        assert "(3 processes of 500 calls)" in made.stdout
+        assert vdsotime.load_run(path)["sum"].metadata["process_sizes"] == [500] * 3
+    gate = cli("compare-runs", *paths)
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    assert "3/3 proc" in gate.stdout
+    # 3 against 3: the exact rank-sum test's smallest p is 2 / C(6, 3) = 0.1.
+    assert ("sum: 3 processes against 3 are too few for the rank-sum test ever to reach "
+            "p < 0.05 (its smallest p is 0.1): the gate cannot fail") in gate.stderr
+    data = json.loads(cli("compare-runs", "--json", *paths).stdout)
+    change = data["changes"][0]
+    assert (change["units"], change["old_units"], change["new_units"]) == ("processes", 3, 3)
+    assert any("too few" in text for text in data["warnings"])
+
+
+def test_a_one_process_run_makes_the_gate_warn(tmp_path):
+    rng = np.random.default_rng(5)
+    multi = _processes_run(rng, processes=6)
+    single = {"f": _result(rng.integers(900, 1100, 3000))}
+    comparison = vdsotime.compare_runs(multi, single)
+    [change] = comparison.changes
+    assert (change.units, change.old_units, change.new_units) == ("blocks", 20, 20)
+    [warning] = comparison.unit_warnings
+    assert warning.startswith("f: the new run is from one process, so the test compares "
+                              "blocks of calls and sees only the noise within one process")
+    assert "--processes" in warning and warning in comparison.warnings
+    assert "20/20 blocks" in str(comparison)
+    both = vdsotime.compare_runs(single, single).unit_warnings
+    assert both[0].startswith("f: the old and new runs are from one process")
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    vdsotime.save_run(old, multi)
+    vdsotime.save_run(new, single)
+    gate = cli("compare-runs", old, new)
+    assert gate.returncode == 0
+    assert f"vdsotime: warning: {warning}" in gate.stderr
+
+
+def test_load_run_refuses_process_sizes_that_do_not_add_up(tmp_path):
+    path = tmp_path / "run.json"
+    vdsotime.save_run(path, {"f": _result([1, 2, 3, 4], process_sizes=[2, 1])})
+    with pytest.raises(ValueError, match=r"benchmark 0: metadata process_sizes must be "
+                                         r"counts >= 1 adding up to the 4 samples"):
+        vdsotime.load_run(path)
+
+
+@pytest.mark.parametrize("processes", [0, -1, True, "x", 2.0])
+def test_bench_refuses_bad_processes(processes):
+    with pytest.raises(ValueError, match=r"bench\(\): processes must be an int >= 1"):
+        vdsotime.bench(sorted, [1], processes=processes)
+
+
+def test_bench_in_processes_refuses_what_a_worker_cannot_import():
+    def local():
+        pass
+
+    with pytest.raises(ValueError, match=r"bench\(\): processes= .* is defined in a "
+                                         "function or lambda"):
+        vdsotime.bench(local, processes=2)
+    with pytest.raises(ValueError, match=r"bench\(\): processes= sends the arguments"):
+        vdsotime.bench(len, (lambda: 1,), processes=2)
+    with pytest.raises(TypeError, match="setup is for statements"):
+        vdsotime.bench(len, [1], setup="import os", processes=2)
+
+
+BENCH_PROCESSES_INTERRUPT_CHILD = textwrap.dedent("""
+    import signal, sys, time, vdsotime
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    setup = f"import time; calls = open({sys.argv[1]!r}, 'ab', buffering=0)"
+    statement = "calls.write(b'x'); time.sleep(0.001)"
+    print("ready", flush=True)
+    try:
+        vdsotime.bench(statement, setup=setup, n=30, warmup=5, processes=1000)
+    except KeyboardInterrupt as exc:
+        partial = getattr(exc, "partial_result", None)
+        if partial is None:
+            print("interrupted none", flush=True)
+        else:
+            sizes = partial.metadata["process_sizes"]
+            print("interrupted", len(sizes), set(sizes) == {30},
+                  len(partial.samples_ns) == sum(sizes), partial.metadata["interrupted"],
+                  flush=True)
+""")
+
+
+@pytest.mark.parametrize("target", ["process", "group"])
+def test_ctrl_c_during_bench_processes_keeps_the_finished_processes(tmp_path, target):
+    """Ctrl-C while bench(processes=) runs its workers: partial_result holds the
+    processes that finished, whole. The statement counts its calls in a file (per
+    process 40: a probe of 5 calls -- warmup=5 caps it -- 5 warm-up and 30 timed), so
+    the signal comes once the third process has made all its calls: the first two
+    have answered by then (the third may still be cut short), whatever the machine's
+    load."""
+    calls = tmp_path / "calls"
+    calls.touch()
+    child = subprocess.Popen([sys.executable, "-c", BENCH_PROCESSES_INTERRUPT_CHILD,
+                              str(calls)], cwd=NEUTRAL_CWD, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+        deadline = time.monotonic() + 120
+        while calls.stat().st_size < 3 * 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert calls.stat().st_size >= 3 * 40, "the workers made too few calls"
+        if target == "group":
+            os.killpg(child.pid, signal.SIGINT)
+        else:
+            child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    words = out.split()
+    assert words[:1] == ["interrupted"], out + err
+    assert words[1] != "none" and int(words[1]) >= 2, out + err
+    assert words[2:] == ["True", "True", "True"], out + err
+
+
+BENCH_CLI_INTERRUPT_CHILD = textwrap.dedent("""
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from vdsotime import cli
+    print("ready", flush=True)
+    sys.exit(cli.main(["bench", "--processes", "1000", "-n", "30", "-w", "5", "--save",
+                       sys.argv[2], "-s", f"import time; calls = open({sys.argv[1]!r}, "
+                       "'ab', buffering=0)", "calls.write(b'x'); time.sleep(0.001)"]))
+""")
+
+
+def test_ctrl_c_during_bench_processes_on_the_command_line_prints_the_finished(tmp_path):
+    """vdsotime bench --processes, interrupted: the processes that finished are
+    printed, nothing is saved (a file is for whole runs), the exit status is 130."""
+    calls, saved = tmp_path / "calls", tmp_path / "run.json"
+    calls.touch()
+    child = subprocess.Popen([sys.executable, "-c", BENCH_CLI_INTERRUPT_CHILD, str(calls),
+                              str(saved)], cwd=NEUTRAL_CWD, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+        deadline = time.monotonic() + 120
+        while calls.stat().st_size < 3 * 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 130, out + err
+    assert "vdsotime: interrupted; the " in err and " processes finished of 1000" in err
+    assert " processes of 30 calls)" in out
+    assert not saved.exists()

@@ -165,8 +165,9 @@ class JitterWarning(RuntimeWarning): ...
 
 
 def overhead(clock_id: int = ..., n: int = 100_000) -> ClockStats: ...
-def bench(fn: Callable[..., object], *args: Any, n: int | None = None,
+def bench(fn: Callable[..., object] | str, *args: Any, n: int | None = None,
           warmup: int | None = None, timer: str | None = None,
+          processes: int | None = None, setup: str | None = None,
           **kwargs: Any) -> LatencyResult: ...
 _Candidate = Callable[..., object] | str
 @overload

@@ -334,10 +334,32 @@ def cmd_bench(args):
         except (OSError, ValueError) as exc:
             raise CommandError(f"--save: {exc}") from None
     _preflight("bench", args.number, args.warmup, args.timer)
-    result = _measured(lambda progress: measure._bench(function, (), {}, args.number,
-                                                       args.warmup, progress, args.timer),
-                       "vdsotime bench")
+    if args.processes is not None and args.number is not None:
+        try:  # every process's samples, then the pooled copy
+            measure._check_memory("bench", "n", args.number, 16 * args.processes)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
     name = args.name or statement
+    if args.processes is None:
+        result = _measured(lambda progress: measure._bench(
+            function, (), {}, args.number, args.warmup, progress, args.timer),
+            "vdsotime bench")
+    else:
+        from vdsotime import comparison
+        try:
+            result = _measured(lambda progress: comparison.bench_in_processes(
+                statement, (), {}, args.number, args.warmup, args.timer, args.processes,
+                setup, progress, name), "vdsotime bench")
+        except KeyboardInterrupt as exc:
+            partial = getattr(exc, "partial_result", None)
+            if partial is None:
+                raise
+            # What the finished processes measured, printed; files are for whole runs.
+            print(f"vdsotime: interrupted; the {partial.metadata['processes']} processes "
+                  f"finished of {args.processes} (nothing saved):", file=sys.stderr)
+            partial = partial._replace(name=name, metadata=dict(partial.metadata, name=name))
+            _print_bench(args, partial, statement, setup)
+            return 130
     result = result._replace(name=name, metadata=dict(result.metadata, name=name,
                                                       statement=statement, setup=setup))
     # The results first, whatever becomes of the files.
@@ -369,7 +391,10 @@ def _print_bench(args, result, statement, setup):
         data["setup"] = setup
         print(json.dumps(data, indent=2))
         return
-    print(f"{format_count(result.n, 'call')} of: {statement}")
+    processes = result.metadata.get("processes")
+    print(f"{format_count(result.n, 'call')} of: {statement}"
+          + (f" ({processes} processes of {format_count(result.metadata['n_per_process'], 'call')})"
+             if processes else ""))
     print(f"{result.metadata['timer']} timer, overhead {format_ns(result.overhead_ns, 1)} "
           f"subtracted, {format_count(result.warmup, 'warm-up call')}")
     print()
@@ -614,6 +639,10 @@ def build_parser():
     bench.add_argument("--timer", choices=("monotonic", "tsc"), default=None,
                        help="the timer around each call (default: tsc where it is "
                             "invariant)")
+    bench.add_argument("-p", "--processes", type=_whole_number(1), default=None,
+                       metavar="P", help="measure in P fresh processes, one after another, "
+                       "N calls each (what compare-runs needs to count the spread between "
+                       "processes)")
     bench.add_argument("--save", metavar="FILE",
                        help="add the result to the saved run FILE (JSON; created if needed)")
     bench.add_argument("--name", metavar="NAME",

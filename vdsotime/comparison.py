@@ -1,4 +1,5 @@
-"""A/B latency comparisons: ``compare(a, b)`` and ``compare({"name": fn, ...})``.
+"""A/B latency comparisons: ``compare(a, b)`` and ``compare({"name": fn, ...})``; and
+the worker processes that ``compare(processes=)`` and ``bench(processes=)`` run in.
 
 Every round times each candidate once (``n`` calls, after a warm-up), in an order drawn
 at random for that round, so that drift, frequency changes and a neighbour's load fall
@@ -421,7 +422,7 @@ def _answer_after_interrupt(worker):
         return b""
 
 
-def _in_process(job, process_index):
+def _in_process(job, process_index, function="compare"):
     """Run a job in a fresh interpreter; [LatencyResult row per round]. A
     KeyboardInterrupt carries the rounds the worker finished as ``rounds_done``."""
     # The worker's import path is this process's: it imports what this one would.
@@ -445,7 +446,7 @@ def _in_process(job, process_index):
     try:
         outcome = pickle.loads(out)
     except Exception:
-        raise RuntimeError(f"compare(): worker process {process_index + 1} ended without "
+        raise RuntimeError(f"{function}(): worker process {process_index + 1} ended without "
                            f"an answer (exit status {worker.returncode})") from None
     if "error" in outcome:
         error = outcome["error"]
@@ -453,6 +454,71 @@ def _in_process(job, process_index):
             error.rounds_done = _rows(job, outcome.get("rows", []))
         raise error
     return _rows(job, outcome["rows"])
+
+
+# -- bench in processes -------------------------------------------------------------------
+
+def bench_in_processes(fn, args, kwargs, n, warmup, timer, processes, setup,
+                       progress=None, name=None):
+    """bench(fn, processes=N): one round of one candidate in each of N fresh worker
+    processes, one after another, every process ``n`` calls after ``warmup`` (both
+    chosen here once, when not given, so that every process makes as many). The
+    LatencyResult pools the processes' samples in order; its metadata has
+    ``processes`` and ``process_sizes``. Ctrl-C raises KeyboardInterrupt with the
+    result of the processes that finished (if any) as ``partial_result``."""
+    function = "bench"
+    statement = fn if isinstance(fn, str) else None
+    name = name or (statement if statement is not None else measure._describe(fn))
+    candidates = [(name, None if statement is not None else fn, statement)]
+    args, kwargs = tuple(args), dict(kwargs)
+    if n is not None:
+        n = _args.count(function, "n", n, 1)
+        # The samples are kept per process, then pooled: twice each.
+        measure._check_memory(function, "n", n, 16 * processes)
+    if warmup is not None:
+        warmup = _args.count(function, "warmup", warmup, 0)
+        measure._check_memory(function, "warmup", warmup, 8)
+    _check_importable(function, candidates, args, kwargs)
+    timer = measure.choose_timer(function, timer)
+    ns_per_tick = measure.tsc_ns_per_tick() if timer == "tsc" else None
+    setup = setup or "pass"
+    if n is None or warmup is None:
+        [callable_] = _callables(candidates, setup)
+        chosen = measure.default_counts(
+            measure.probe_ns(callable_, args, kwargs, timer, ns_per_tick))
+        n = chosen[0] if n is None else n
+        warmup = chosen[1] if warmup is None else warmup
+    job = {"candidates": candidates, "setup": setup, "args": args, "kwargs": kwargs,
+           "counts": [(n, warmup)], "orders": np.zeros((1, 1), dtype=np.int64),
+           "timer": timer, "ns_per_tick": ns_per_tick}
+    done = []
+    try:
+        for index in range(processes):
+            [[result]] = _in_process(job, index, function)
+            done.append(result)
+            if progress is not None:
+                progress(len(done), processes)
+    except KeyboardInterrupt as exc:
+        done += [row[0] for row in getattr(exc, "rounds_done", [])]
+        if done:
+            measure._attach_partial(exc, lambda: _pool_processes(
+                name, done, processes, statement, setup, interrupted=True))
+        raise
+    return _pool_processes(name, done, processes, statement, setup)
+
+
+def _pool_processes(name, results, processes, statement, setup, interrupted=False):
+    """One LatencyResult of the processes' results, in process order."""
+    pooled = _pool(name, results)
+    metadata = dict(pooled.metadata, processes=len(results),
+                    process_sizes=[len(result.samples_ns) for result in results],
+                    n_per_process=results[0].n, warmup_per_process=results[0].warmup)
+    del metadata["rounds"]
+    if statement is not None:
+        metadata.update(statement=statement, setup=setup)
+    if interrupted:
+        metadata.update(interrupted=True, processes_asked=processes)
+    return pooled._replace(metadata=metadata)
 
 
 # -- compare ------------------------------------------------------------------------------

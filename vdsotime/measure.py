@@ -385,16 +385,26 @@ def compile_statements(statements, setup="pass"):
     return functions
 
 
-def bench(fn, *args, n=None, warmup=None, timer=None, **kwargs):
+def bench(fn, *args, n=None, warmup=None, timer=None, processes=None, setup=None,
+          **kwargs):
     """Per-call latency of ``fn(*args, **kwargs)``, as a LatencyResult.
 
-    - ``fn``, ``args``, ``kwargs``: what to call.
-    - ``n``: timed calls (default: about a second's worth, 100 to 1,000,000).
-    - ``warmup``: untimed calls first (default n / 100, 10 to 1000).
+    - ``fn``, ``args``, ``kwargs``: what to call; or ``fn`` a statement (a str, compiled
+      after ``setup`` as timeit does; statements take no arguments).
+    - ``n``: timed calls (default: about a second's worth, 100 to 1,000,000); with
+      ``processes``, in each process.
+    - ``warmup``: untimed calls first (default n / 100, 10 to 1000); with ``processes``,
+      in each process.
     - ``timer``: "tsc" (lfence; rdtsc, ticks converted to ns with ``calibrate_tsc()``,
       where the TSC is invariant) or "monotonic" (CLOCK_MONOTONIC through the vDSO). The
       default is the TSC where it is invariant, which gives the lower and steadier
       ``bench(noop)``, else CLOCK_MONOTONIC.
+    - ``processes=N``: measure in N fresh worker processes, one after another (new
+      address-space layout, hash seed and allocator state each, as pyperf does), each
+      ``n`` calls after ``warmup``; ``fn`` must then be a statement or a function of an
+      importable module, and the arguments must pickle. The result holds every sample
+      in process order; ``metadata["processes"]`` is N and ``metadata["process_sizes"]``
+      the number of samples of each process, which ``compare_runs`` uses as its units.
 
     Each call is timed in a Cython loop by timer reads just before and after it. The
     same two reads around nothing measure the timer's own overhead, which is subtracted
@@ -402,9 +412,43 @@ def bench(fn, *args, n=None, warmup=None, timer=None, **kwargs):
     and the machine; ``result.warnings`` what may make the figures unreliable. An ``n``
     whose samples cannot fit in memory is refused before any call. Exceptions from
     ``fn`` propagate; on Ctrl-C, ``exc.partial_result`` is the LatencyResult of the
-    calls timed so far.
+    calls timed so far (with ``processes``, of the processes that finished).
     """
+    if processes is not None:
+        processes = check_processes("bench", processes)
+    if isinstance(fn, str):
+        if args or kwargs:
+            raise TypeError("bench(): a statement takes no arguments; arguments are for a "
+                            "callable fn")
+    elif setup is not None:
+        raise TypeError("bench(): setup is for statements (fn as a str)")
+    elif not callable(fn):
+        raise TypeError(f"bench(): fn must be callable, got {type(fn).__name__} (or a "
+                        "statement: a str)")
+    if processes is not None:
+        # Upward on purpose: the worker processes are comparison's (imported when used).
+        from vdsotime import comparison
+        return comparison.bench_in_processes(fn, args, kwargs, n, warmup, timer,
+                                             processes, setup)
+    if isinstance(fn, str):
+        return _bench_statement(fn, setup, n, warmup, None, timer)
     return _bench(fn, args, kwargs, n, warmup, None, timer)
+
+
+def check_processes(function, processes):
+    """A number of processes: an int >= 1 (bool refused), else ValueError."""
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f"{function}(): processes must be an int >= 1 (or None for this "
+                         f"process alone), got {processes!r}")
+    return processes
+
+
+def _bench_statement(statement, setup, n, warmup, progress, timer):
+    """bench() of a statement, compiled after ``setup``; the result named after it."""
+    [function] = compile_statements([statement], setup or "pass")
+    result = _bench(function, (), {}, n, warmup, progress, timer)
+    return result._replace(name=statement, metadata=dict(
+        result.metadata, name=statement, statement=statement, setup=setup or "pass"))
 
 
 def choose_timer(function, timer):

@@ -6,7 +6,14 @@ The file: ``{"format": "vdsotime-run", "version": 1, "benchmarks": [...]}``, eac
 benchmark with ``name``, ``n``, ``warmup``, ``overhead_ns``, ``metadata``,
 ``summary_ns`` (for people and other tools) and ``samples``: the int64 samples in
 little-endian order, zlib-compressed, base64-encoded (``"encoding": "zlib+base64"``,
-``"dtype": "<i8"``). Loading gives the samples back bit for bit.
+``"dtype": "<i8"``). Loading gives the samples back bit for bit. A run measured in
+several processes (``bench(..., processes=N)``, ``vdsotime bench --processes N``) has
+``metadata["process_sizes"]``: the samples of each process, in order.
+
+The gate's units: the processes, when both runs of a benchmark come from two or more
+(what pyperf counts: the spread between processes -- address-space layout, hash seed,
+allocator state, the moment on a shared machine); else 20 contiguous blocks of each
+run, which see only the noise within one process, and the comparison warns.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import os
 import zlib
 
@@ -120,12 +128,30 @@ def load_run(path):
         where = f"{path}: benchmark {index}"
         try:
             name = item["name"]
-            results[name] = LatencyResult(name, _decode(item["samples"], where),
-                                          float(item["overhead_ns"]), int(item["n"]),
-                                          int(item["warmup"]), dict(item["metadata"]))
+            result = LatencyResult(name, _decode(item["samples"], where),
+                                   float(item["overhead_ns"]), int(item["n"]),
+                                   int(item["warmup"]), dict(item["metadata"]))
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{where} is malformed ({type(exc).__name__}: {exc})") from None
+        process_sizes(result, where)
+        results[name] = result
     return results
+
+
+def process_sizes(result, where=None):
+    """The samples of each process of a run from several processes
+    (``metadata["process_sizes"]``), or None for a run from one process. Counts that
+    do not add up to the samples are a ValueError (naming ``where``)."""
+    sizes = (result.metadata or {}).get("process_sizes")
+    if sizes is None:
+        return None
+    if not isinstance(sizes, list) or not sizes or any(
+            isinstance(size, bool) or not isinstance(size, int) or size < 1
+            for size in sizes) or sum(sizes) != len(result.samples_ns):
+        raise ValueError(f"{where or result.name}: metadata process_sizes must be counts "
+                         f">= 1 adding up to the {len(result.samples_ns)} samples, got "
+                         f"{sizes!r}"[:300])
+    return sizes
 
 
 # -- the gate -------------------------------------------------------------------------
@@ -135,7 +161,9 @@ class RunChange(Record):
     """One benchmark in both runs: the metric's ``old`` and ``new`` values (ns),
     ``ratio`` = new / old, its 95 % bootstrap ``ci``, the rank-sum ``p_value``,
     ``significant``, and whether it is a ``regression`` (significant, and slower beyond
-    the threshold) or an ``improvement`` (significant, and faster beyond it)."""
+    the threshold) or an ``improvement`` (significant, and faster beyond it). ``units``
+    says what the test compared: "processes" (both runs from several processes) or
+    "blocks" (contiguous blocks of each run); ``old_units`` and ``new_units`` how many."""
 
     __slots__ = ()
     name: str
@@ -147,13 +175,17 @@ class RunChange(Record):
     significant: bool
     regression: bool
     improvement: bool
+    units: str = "blocks"
+    old_units: int = 0
+    new_units: int = 0
 
 
 class RunComparison(Record):
     """compare_runs()'s answer: ``changes`` (RunChange per benchmark in both runs),
     ``only_old``/``only_new`` (names), ``differences`` (metadata that differ:
-    (what, old, new)), ``failed`` (any regression), ``warnings``; ``str()`` is the
-    table the CLI prints."""
+    (what, old, new)), ``unit_warnings`` (what limits the test: runs from one process,
+    too few processes), ``failed`` (any regression), ``warnings`` (all of them);
+    ``str()`` is the table the CLI prints."""
 
     __slots__ = ()
     changes: list[RunChange]
@@ -164,6 +196,7 @@ class RunComparison(Record):
     differences: list[tuple[str, Any, Any]]
     old_label: str
     new_label: str
+    unit_warnings: tuple[str, ...] = ()
 
     @property
     def regressions(self) -> list[RunChange]:
@@ -179,7 +212,7 @@ class RunComparison(Record):
                  for what, old, new in self.differences]
         found += [f"{name}: only in the old run" for name in self.only_old]
         found += [f"{name}: only in the new run" for name in self.only_new]
-        return found
+        return found + list(self.unit_warnings)
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "fail_above_percent": self.fail_above,
@@ -189,7 +222,7 @@ class RunComparison(Record):
     def __str__(self) -> str:
         metric = self.metric
         header = (f"{'benchmark':30s} {'old ' + metric:>10s} {'new ' + metric:>10s} "
-                  f"{'change':>9s} {'95% CI':>19s} {'p':>8s}  verdict")
+                  f"{'change':>9s} {'95% CI':>19s} {'p':>8s} {'units':>13s}  verdict")
         lines = [f"{self.old_label} -> {self.new_label}: {metric}, failing on a "
                  f"significant slowdown beyond +{self.fail_above:g}%", "", header]
         for change in self.changes:
@@ -204,7 +237,7 @@ class RunComparison(Record):
             lines.append(f"{change.name[:30]:30s} {stats.format_ns(change.old):>10s} "
                          f"{stats.format_ns(change.new):>10s} "
                          f"{100 * (change.ratio - 1):+8.1f}% {interval:>19s} "
-                         f"{change.p_value:8.2g}  {verdict}")
+                         f"{change.p_value:8.2g} {_units_text(change):>13s}  {verdict}")
         lines.append("")
         regressions = self.regressions
         if regressions:
@@ -246,6 +279,18 @@ def metric_statistic(metric):
                      f"{metric!r}")
 
 
+def _units_text(change):
+    """'10/10 proc' or '20/20 blocks': the units of each run that the test compared."""
+    kind = "proc" if change.units == "processes" else change.units
+    return f"{change.old_units}/{change.new_units} {kind}"
+
+
+def smallest_p_value(m, n):
+    """The smallest two-sided p-value the exact rank-sum test can give for m against n
+    values (no ties): 2 / C(m + n, m), at most 1."""
+    return min(1.0, 2 / math.comb(m + n, m))
+
+
 def _blocks(samples, blocks):
     """The run as up to ``blocks`` contiguous blocks of at least 2 samples."""
     count = max(1, min(blocks, len(samples) // 2))
@@ -255,11 +300,18 @@ def _blocks(samples, blocks):
 def compare_changes(old_samples, new_samples, statistic, rng, blocks=BLOCKS):
     """(old, new, ratio, ci, p_value, significant) for two independent runs, each cut
     into contiguous blocks (calls close in time share conditions; the blocks are the
-    units): the ratio of the pooled statistic, its percentile bootstrap interval
-    (blocks resampled independently in each run) and the exact rank-sum test on the
-    blocks' statistics."""
-    old = stats.ClusteredSamples(_blocks(old_samples, blocks))
-    new = stats.ClusteredSamples(_blocks(new_samples, blocks))
+    units): see compare_units()."""
+    return compare_units(_blocks(old_samples, blocks), _blocks(new_samples, blocks),
+                         statistic, rng)
+
+
+def compare_units(old_units, new_units, statistic, rng):
+    """(old, new, ratio, ci, p_value, significant) for two independent runs given as
+    their units (arrays of samples: the processes, or blocks): the ratio of the pooled
+    statistic, its 95 % percentile bootstrap interval (units resampled with replacement,
+    independently in each run) and the exact rank-sum test on the units' statistics."""
+    old = stats.ClusteredSamples(old_units)
+    new = stats.ClusteredSamples(new_units)
     ratio, ci, _ = stats.bootstrap_ratio(
         old, new, statistic, stats.cluster_weights(len(old), REPLICATES, rng),
         stats.cluster_weights(len(new), REPLICATES, rng))
@@ -269,12 +321,23 @@ def compare_changes(old_samples, new_samples, statistic, rng, blocks=BLOCKS):
     return old.pooled(statistic), new.pooled(statistic), ratio, ci, p_value, significant
 
 
+def _split(samples, sizes):
+    return np.split(np.asarray(samples), np.cumsum(sizes)[:-1])
+
+
 def compare_runs(old, new, metric="p50", fail_above=5.0, *, seed=0):
     """Compare two runs, ``old`` and ``new`` (``{name: LatencyResult}``, or paths of
-    saved runs), benchmark by benchmark. A benchmark *regresses* when NEW's ``metric`` ("p50", "p99", "mean")
-    is above OLD's by more than ``fail_above`` percent and the difference is
-    significant: rank-sum p < 0.05 on the runs' 20 contiguous blocks, and a 95 %
-    bootstrap interval of the ratio that excludes 1. ``seed`` fixes the bootstrap."""
+    saved runs), benchmark by benchmark. A benchmark *regresses* when NEW's ``metric``
+    ("p50", "p99", "mean") is above OLD's by more than ``fail_above`` percent and the
+    difference is significant: rank-sum p < 0.05 on the runs' units, and a 95 %
+    bootstrap interval of the ratio (units resampled) that excludes 1. ``seed`` fixes
+    the bootstrap.
+
+    The units are the processes when both runs of the benchmark come from two or more
+    processes (``bench(..., processes=N)``): the test then counts the spread between
+    processes. Otherwise each run is cut into 20 contiguous blocks, which count only
+    the noise within one process; ``unit_warnings`` says so, and also when there are
+    too few units for the test ever to reach p < 0.05."""
     labels = []
     runs = []
     for side, run in (("old", old), ("new", new)):
@@ -294,19 +357,63 @@ def compare_runs(old, new, metric="p50", fail_above=5.0, *, seed=0):
     rng = np.random.default_rng(seed)
     changes = []
     differences = []
+    one_process = {"old": [], "new": []}
+    too_few = []
     for name in old:
         if name not in new:
             continue
-        old_value, new_value, ratio, ci, p_value, significant = compare_changes(
-            old[name].samples_ns, new[name].samples_ns, statistic, rng)
+        sizes = {side: process_sizes(run[name]) for side, run in (("old", old), ("new", new))}
+        if all(found is not None and len(found) > 1 for found in sizes.values()):
+            units = "processes"
+            old_units = _split(old[name].samples_ns, sizes["old"])
+            new_units = _split(new[name].samples_ns, sizes["new"])
+        else:
+            units = "blocks"
+            for side, found in sizes.items():
+                if found is None or len(found) < 2:
+                    one_process[side].append(name)
+            old_units = _blocks(old[name].samples_ns, BLOCKS)
+            new_units = _blocks(new[name].samples_ns, BLOCKS)
+        old_value, new_value, ratio, ci, p_value, significant = compare_units(
+            old_units, new_units, statistic, rng)
+        if smallest_p_value(len(old_units), len(new_units)) >= ALPHA:
+            too_few.append((name, units, len(old_units), len(new_units)))
         beyond = abs(ratio - 1) * 100 > fail_above
         changes.append(RunChange(name, old_value, new_value, ratio, ci, p_value,
                                  significant, significant and beyond and ratio > 1,
-                                 significant and beyond and ratio < 1))
+                                 significant and beyond and ratio < 1, units,
+                                 len(old_units), len(new_units)))
         for difference in _meta.differences(old[name].metadata or {},
                                             new[name].metadata or {}):
             if difference not in differences:
                 differences.append(difference)
     return RunComparison(changes, metric, float(fail_above),
                          [name for name in old if name not in new],
-                         [name for name in new if name not in old], differences, *labels)
+                         [name for name in new if name not in old], differences, *labels,
+                         _unit_warnings(one_process, too_few))
+
+
+def _names_text(names, limit=3):
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _unit_warnings(one_process, too_few):
+    found = []
+    sides = [side for side in ("old", "new") if one_process[side]]
+    if sides:
+        names = list(dict.fromkeys(one_process["old"] + one_process["new"]))
+        which = " and ".join(sides)
+        found.append(f"{_names_text(names)}: the {which} run{'s are' if len(sides) > 1 else ' is'}"
+                     " from one process, so the test compares blocks of calls and sees only "
+                     "the noise within one process, not the spread between processes; "
+                     "save runs with vdsotime bench --processes 10 (bench(..., "
+                     "processes=10))")
+    for name, units, old_count, new_count in too_few:
+        kind = "processes" if units == "processes" else "blocks"
+        found.append(f"{name}: {old_count} {kind} against {new_count} are too few for the "
+                     f"rank-sum test ever to reach p < {ALPHA:g} (its smallest p is "
+                     f"{smallest_p_value(old_count, new_count):.2g}): the gate cannot fail;"
+                     " measure more (4 against 4 at the least, 10 or more to see changes "
+                     "within the spread)")
+    return tuple(found)
