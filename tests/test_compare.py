@@ -34,7 +34,13 @@ def test_compare_finds_a_known_difference():
     assert 1 < low <= result.ratio <= high
     a, b = result.results.values()
     assert result.ratio == pytest.approx(np.median(b.samples_ns) / np.median(a.samples_ns))
-    assert str(result).count("sum(range(200)) is ") == 2  # at p50 and at p99
+    # At p99 too, a verdict -- never the wrong way round. (The 20th-slowest of 2,000 calls
+    # is a tail that a loaded machine can move in a few rounds, so its significance is not
+    # required: the p50 carries the known difference.)
+    [p99_line] = [line for line in str(result).splitlines() if "at p99:" in line]
+    assert ("sum(range(200)) is " in p99_line and "x slower than" in p99_line) or \
+        "no significant difference" in p99_line, p99_line
+    assert "faster" not in str(result)
     assert "x slower than sum(range(100)) (95% CI" in str(result)
 
 
