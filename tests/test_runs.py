@@ -393,10 +393,17 @@ def test_load_run_refuses_process_sizes_that_do_not_add_up(tmp_path):
         vdsotime.load_run(path)
 
 
-@pytest.mark.parametrize("processes", [0, -1, True, "x", 2.0])
-def test_bench_refuses_bad_processes(processes):
-    with pytest.raises(ValueError, match=r"bench\(\): processes must be an int >= 1"):
+@pytest.mark.parametrize("processes,error,message", [
+    (0, ValueError, "must be >= 1, got 0"), (-1, ValueError, "must be >= 1, got -1"),
+    (True, TypeError, "must be an integer, got bool"),
+    ("x", TypeError, "must be an integer, got str"),
+    (2.0, TypeError, "must be an integer, got float")])
+def test_bench_refuses_bad_processes(processes, error, message):
+    """The count rule of every entry point (compare()'s processes= too)."""
+    with pytest.raises(error, match=r"bench\(\): processes " + message):
         vdsotime.bench(sorted, [1], processes=processes)
+    with pytest.raises(error, match=r"compare\(\): processes " + message):
+        vdsotime.compare(sorted, sorted, [1], processes=processes)
 
 
 def test_bench_in_processes_refuses_what_a_worker_cannot_import():

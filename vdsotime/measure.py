@@ -415,7 +415,7 @@ def bench(fn, *args, n=None, warmup=None, timer=None, processes=None, setup=None
     calls timed so far (with ``processes``, of the processes that finished).
     """
     if processes is not None:
-        processes = check_processes("bench", processes)
+        processes = _args.count("bench", "processes", processes, 1)
     if isinstance(fn, str):
         if args or kwargs:
             raise TypeError("bench(): a statement takes no arguments; arguments are for a "
@@ -433,14 +433,6 @@ def bench(fn, *args, n=None, warmup=None, timer=None, processes=None, setup=None
     if isinstance(fn, str):
         return _bench_statement(fn, setup, n, warmup, None, timer)
     return _bench(fn, args, kwargs, n, warmup, None, timer)
-
-
-def check_processes(function, processes):
-    """A number of processes: an int >= 1 (bool refused), else ValueError."""
-    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-        raise ValueError(f"{function}(): processes must be an int >= 1 (or None for this "
-                         f"process alone), got {processes!r}")
-    return processes
 
 
 def _bench_statement(statement, setup, n, warmup, progress, timer):
