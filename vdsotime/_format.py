@@ -28,8 +28,8 @@ def _number(function: str, name: str, value: object) -> float:
 
 
 def format_ns(value: float, decimals: int | None = None) -> str:
-    """A duration given in ns, for people: in the largest unit (ns, us, ms, s) that keeps
-    it below 1000, with a fixed number of decimals per unit (0 for ns, 2 for the others)
+    """A duration ``value`` given in ns, for people: in the largest unit (ns, us, ms, s)
+    that keeps it below 1000, with a fixed number of decimals per unit (0 for ns, 2 for the others)
     or ``decimals`` for every unit: '850 ns', '12.35 us', '4.56 ms', '1.20 s',
     '1,234.00 s'."""
     if decimals is not None:
@@ -47,8 +47,8 @@ def format_ns(value: float, decimals: int | None = None) -> str:
 
 
 def format_count(count: int, noun: str, plural: str | None = None) -> str:
-    """'1 call', '2 calls', '1,000,000 calls': the count with thousands separators and
-    the noun in the singular or the plural (``plural``, by default noun + 's')."""
+    """'1 call', '2 calls', '1,000,000 calls': ``count`` with thousands separators and
+    ``noun`` in the singular or the plural (``plural``, by default noun + 's')."""
     if isinstance(count, bool) or not hasattr(type(count), "__index__"):
         raise TypeError(f"format_count(): count must be an int, got {type(count).__name__}")
     if not isinstance(noun, str) or not noun:
@@ -59,8 +59,9 @@ def format_count(count: int, noun: str, plural: str | None = None) -> str:
 
 
 def format_percent(percent: float, decimals: int = 1) -> str:
-    """A percentage (0 to 100, not a fraction) with fixed decimals: '12.5%', '100.0%'. A
-    value too small to show but above zero is '<0.1%', not a misleading '0.0%'."""
+    """``percent`` (0 to 100, not a fraction) with ``decimals`` fixed decimals: '12.5%',
+    '100.0%'. A value too small to show but above zero is '<0.1%', not a misleading
+    '0.0%'."""
     decimals = _check_decimals("format_percent", decimals)
     percent = _number("format_percent", "percent", percent)
     smallest = 10.0 ** -decimals
@@ -70,8 +71,8 @@ def format_percent(percent: float, decimals: int = 1) -> str:
 
 
 def format_rate(per_second: float, decimals: int = 1) -> str:
-    """A rate of events with thousands separators and fixed decimals:
-    '10,000.0 per second'."""
+    """A rate of events, ``per_second``, with thousands separators and ``decimals`` fixed
+    decimals: '10,000.0 per second'."""
     decimals = _check_decimals("format_rate", decimals)
     per_second = _number("format_rate", "per_second", per_second)
     return f"{per_second:,.{decimals}f} per second"

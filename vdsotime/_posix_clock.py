@@ -42,8 +42,8 @@ def clock_from_fd(fd):
 class open_clock:
     """``with open_clock("/dev/ptp0") as clock_id:``
 
-    Open a dynamic POSIX clock device read-only (reading its time needs no more) and
-    give its clock id (``clock_from_fd``) for the ``with`` block; the device is closed on
+    Open the dynamic POSIX clock device at ``path`` (a str, bytes or path-like; opened
+    read-only, as reading its time needs no more) and give its clock id (``clock_from_fd``) for the ``with`` block; the device is closed on
     exit. ``.fd`` and ``.clock_id`` are there too, and ``.close()`` for use without
     ``with``. Errors: ``OSError`` from opening the path (ENOENT, EACCES, ...), or EINVAL
     when it is not a clock.

@@ -529,16 +529,18 @@ def compare(a, b=None, *args, n=None, rounds=None, processes=None, warmup=None,
     of more, ``compare({"name": candidate, ...})`` or ``compare([("name", candidate),
     ...])``, each against the first.
 
-    Time the candidates (callables called with ``*args,
-    **kwargs``, or statements as strings, compiled after ``setup`` as timeit does) in
-    ``rounds`` interleaved rounds (default 20), each candidate once per round in an
-    order drawn at random for the round, ``n`` calls each time (default: about 50 ms
-    worth, 20 to 100,000) after ``warmup`` calls (default n / 100, 10 to 1000).
-
-    ``processes=N`` runs the rounds in N fresh worker processes, one after another
-    (rounds default to max(20, 2N)); the candidates must then be statements or
-    functions of importable modules, and the arguments must pickle. ``timer`` is
-    bench()'s; ``seed`` fixes the round orders and the bootstrap.
+    - ``a``, ``b``: the candidates, callables called with ``*args, **kwargs``, or
+      statements as strings (compiled after ``setup``, as timeit does); or ``a`` a dict
+      or a list of (name, candidate) pairs, and ``b`` left out.
+    - ``rounds``: interleaved rounds (default 20), each candidate once per round in an
+      order drawn at random for the round.
+    - ``n``: calls per candidate and round (default: about 50 ms worth, 20 to 100,000),
+      after ``warmup`` calls (default n / 100, 10 to 1000).
+    - ``processes``: None, the rounds run in this process; N, in N fresh worker
+      processes, one after another (rounds default to max(20, 2N)); the candidates must
+      then be statements or functions of importable modules, and the arguments must
+      pickle.
+    - ``timer``: bench()'s; ``seed``: fixes the round orders and the bootstrap.
 
     Returns a Comparison: ``ratio`` = median(b) / median(a) with its 95 % ``ci``,
     ``p_value`` and ``significant``, the same at p99, and a verdict in ``str()``; with

@@ -109,10 +109,10 @@ def _describe(result: Any) -> str:
 
 
 def plot_latency(result: Any, path: str | os.PathLike[str], title: str | None = None) -> None:
-    """Write the latency histogram of a LatencyResult (or of an array of ns samples) to
-    ``path`` (the extension picks the format): counts on a log scale against time on a
-    log scale in human units, p50, p99 and p99.9 marked, the statement, timer and host in
-    the title."""
+    """Write the latency histogram of ``result`` (a LatencyResult, or an array of ns
+    samples) to ``path`` (the extension picks the format): counts on a log scale against
+    time on a log scale in human units, p50, p99 and p99.9 marked. The ``title`` defaults
+    to the statement, timer and host (for an array, "latency")."""
     samples = np.asarray(getattr(result, "samples_ns", result))
     if title is None:
         title = _describe(result) if hasattr(result, "samples_ns") else "latency"
@@ -137,9 +137,10 @@ def plot_latency(result: Any, path: str | os.PathLike[str], title: str | None = 
 
 
 def plot_comparison(comparison: Any, path: str | os.PathLike[str]) -> None:
-    """Write a Comparison: each candidate's latency histogram, overlaid, with its median
-    marked and the verdicts below; beside it, each round's median in running order
-    (drift and steps show there, and that they hit every candidate)."""
+    """Write ``comparison`` (a Comparison) to ``path`` (the extension picks the format):
+    each candidate's latency histogram, overlaid, with its median marked and the
+    verdicts below; beside it, each round's median in running order (drift and steps
+    show there, and that they hit every candidate)."""
     plt = _pyplot()
     figure, (histogram, rounds) = plt.subplots(
         1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": (3, 2)})
@@ -173,9 +174,9 @@ def plot_comparison(comparison: Any, path: str | os.PathLike[str]) -> None:
 
 
 def plot_jitter(result: Any, path: str | os.PathLike[str]) -> None:
-    """Write a JitterResult: every gap (time into the run against its length), coloured
-    by the CPU it resumed on, and the histogram of gap lengths with counts on a log
-    scale."""
+    """Write ``result`` (a JitterResult) to ``path`` (the extension picks the format):
+    every gap (time into the run against its length), coloured by the CPU it resumed on,
+    and the histogram of gap lengths with counts on a log scale."""
     plt = _pyplot()
     gaps = result.gaps
     figure, (timeline, histogram) = plt.subplots(1, 2, figsize=(12, 4.8))

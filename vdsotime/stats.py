@@ -41,7 +41,8 @@ def _as_ns(values: npt.ArrayLike, function: str) -> npt.NDArray[Any]:
 
 
 def percentile(values: npt.ArrayLike, q: float) -> float:
-    """The q-th percentile (0-100) of ``values``, linear interpolation, as a float."""
+    """The ``q``-th percentile (0-100) of ``values`` (ns), by linear interpolation, as a
+    float."""
     if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 <= q <= 100:
         raise ValueError(f"percentile(): q must be a number from 0 to 100, got {q!r}")
     array = _as_ns(values, "percentile")
@@ -67,8 +68,9 @@ def summary(values: npt.ArrayLike) -> dict[str, float]:
 
 def log_histogram(values: npt.ArrayLike, per_octave: int = 4
                   ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """A log-scale histogram: bucket edges at powers of 2 ** (1 / per_octave) ns, from the
-    smallest value's bucket to the largest's (values below 1 ns share the [0, 1) bucket).
+    """A log-scale histogram of ``values`` (ns): bucket edges at powers of
+    2 ** (1 / ``per_octave``) ns (1 to 64 buckets per doubling), from the smallest value's
+    bucket to the largest's (values below 1 ns share the [0, 1) bucket).
 
     Returns (edges, counts): ``len(edges) == len(counts) + 1``, edges as float64 ns."""
     if not isinstance(per_octave, int) or not 1 <= per_octave <= 64:
@@ -403,9 +405,10 @@ def modes(values, resolution=1.0, min_share=0.05, per_octave=8):
 
 
 def render_histogram(edges: npt.ArrayLike, counts: npt.ArrayLike, width: int = 40) -> str:
-    """Text bars for a histogram from ``log_histogram``; empty buckets at the ends are
-    left out, empty ones between kept (the gaps are information). Each bar ends with its
-    count and its share of all values."""
+    """Text bars for a histogram from ``log_histogram``: its ``edges`` and ``counts``, the
+    longest bar ``width`` characters. Empty buckets at the ends are left out, empty ones
+    between kept (the gaps are information). Each bar ends with its count and its share
+    of all values."""
     edges = np.asarray(edges, dtype=np.float64)
     counts = np.asarray(counts)
     nonzero = np.flatnonzero(counts)
@@ -432,12 +435,14 @@ def render_histogram(edges: npt.ArrayLike, counts: npt.ArrayLike, width: int = 4
 
 def plot_latency(samples_ns: npt.ArrayLike, path: str | os.PathLike[str],
                  title: str = "latency") -> None:
-    """Write a plot of the log-scale histogram of ``samples_ns``: see vdsotime.plot."""
+    """Write a plot of the log-scale histogram of ``samples_ns`` to ``path``, headed
+    ``title``: vdsotime.plot.plot_latency (kept here for older code)."""
     from vdsotime import plot
     plot.plot_latency(samples_ns, path, title)
 
 
 def plot_jitter(result: Any, path: str | os.PathLike[str]) -> None:
-    """Write a plot of a JitterResult's gaps: see vdsotime.plot."""
+    """Write a plot of the gaps of ``result`` (a JitterResult) to ``path``:
+    vdsotime.plot.plot_jitter (kept here for older code)."""
     from vdsotime import plot
     plot.plot_jitter(result, path)
