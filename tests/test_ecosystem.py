@@ -55,7 +55,8 @@ def test_records_are_classes_type_checkers_read():
     records = [vdsotime.VdsoInfo, vdsotime.TscCalibration, vdsotime.ClockStats,
                vdsotime.LatencyResult, vdsotime.JitterResult, vdsotime.Comparison,
                vdsotime.RunComparison, vdsotime.Health, vdsotime.NtpState, vdsotime.TscSkew,
-               vdsotime.TscOffset, vdsotime.Symbol, vdsotime.Binding]
+               vdsotime.TscOffset, vdsotime.Symbol, vdsotime.Binding,
+               vdsotime.runs.RunChange]
     for record in records:
         fields = record._fields
         assert list(inspect.signature(record).parameters) == list(fields), record
@@ -63,6 +64,9 @@ def test_records_are_classes_type_checkers_read():
         assert tuple(value) == tuple(range(len(fields)))
         assert [getattr(value, name) for name in fields] == list(range(len(fields)))
         assert value._replace(**{fields[0]: "x"})[0] == "x"
+        # help() on a record says what each field holds.
+        undescribed = [name for name in fields if f"``{name}``" not in record.__doc__]
+        assert not undescribed, (record.__name__, undescribed)
 
 
 def _public_functions():

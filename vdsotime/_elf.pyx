@@ -25,9 +25,9 @@ class ElfError(ValueError):
 
 
 Symbol = record("Symbol", "name version value size type bind hidden", defaults=(False,), doc=(
-    "A defined dynamic symbol: name, version (str, or None when unversioned), "
-    "value (st_value), size (st_size), type ('FUNC', 'OBJECT', ...), bind ('GLOBAL', ...), "
-    "hidden (True for a hidden version, name@VERSION, which only a lookup of that version "
+    "A defined dynamic symbol: ``name``, ``version`` (str, or None when unversioned), "
+    "``value`` (st_value), ``size`` (st_size), ``type`` ('FUNC', 'OBJECT', ...), ``bind`` "
+    "('GLOBAL', ...), ``hidden`` (True for a hidden version, name@VERSION, which only a lookup of that version "
     "finds; False for the default version, name@@VERSION, and for unversioned symbols)."))
 
 # ELF constants, with the spec's names.

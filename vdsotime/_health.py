@@ -106,8 +106,8 @@ def ntp_state():
 
 
 class TscOffset(Record):
-    """The TSC of ``cpu`` minus the reference CPU's lies in ``[low_ns, high_ns]`` (and in
-    ``[low_ticks, high_ticks]``), from ``rounds`` round trips; ``round_trip_ns`` is the
+    """The TSC of ``cpu`` minus the reference CPU's lies between ``low_ns`` and
+    ``high_ns`` (in ticks, between ``low_ticks`` and ``high_ticks``), from ``rounds`` round trips; ``round_trip_ns`` is the
     fastest of them (the best width one round can give), ``violations`` the rounds whose
     readings went backwards from one CPU to the other. ``low > high`` means that no
     single offset fits every round: the two TSCs drifted apart during the measurement."""
@@ -133,12 +133,12 @@ class TscOffset(Record):
 
 class TscSkew(Record):
     """How the TSCs of several CPUs agree: ``offsets`` (a ``TscOffset`` per CPU, the
-    reference CPU first with [0, 0]), ``max_skew_ns`` (the largest |offset| the bounds
+    ``reference_cpu`` first with [0, 0]), ``max_skew_ns`` (the largest |offset| the bounds
     allow: an upper bound), ``monotonic`` (no TSC reading on one CPU was earlier than a
     reading on another CPU that happened before it), ``comparable`` (monotonic, every
     offset consistent, and the TSC invariant: readings from different CPUs may be
-    compared, to within ``max_skew_ns``); ``ns_per_tick`` converts, ``seconds`` is how long
-    the measurement took."""
+    compared, to within ``max_skew_ns``); ``invariant`` (whether the TSC is invariant),
+    ``ns_per_tick`` converts, ``seconds`` is how long the measurement took."""
 
     __slots__ = ()
     offsets: tuple[TscOffset, ...]

@@ -27,7 +27,9 @@ class TscWarning(RuntimeWarning):
 
 
 class TscCalibration(Record):
-    """A fit of TSC ticks to CLOCK_MONOTONIC: ``ns = ns0 + (ticks - ticks0) * ns_per_tick``.
+    """A fit of TSC ticks to CLOCK_MONOTONIC, ns = ns0 + (ticks - ticks0) * ns_per_tick:
+    CLOCK_MONOTONIC read ``ns0`` when the TSC read ``ticks0``, and a tick lasts
+    ``ns_per_tick`` ns.
 
     ``residual_ns`` is the root-mean-square distance of the calibration pairs from the
     line, ``max_residual_ns`` the largest; ``pairs`` and ``seconds`` say what the fit

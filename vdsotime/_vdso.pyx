@@ -242,9 +242,9 @@ TIME_T_BITS = sizeof(time_t) * 8  # libc's; the table's seconds are 64-bit on ev
 API_FUNCTIONS = ("clock_gettime", "clock_getres", "gettimeofday", "time", "getcpu")
 
 Binding = record("Binding", "backend symbol version address reason", defaults=(None,), doc=(
-    "How one API function is bound: backend ('vdso' or 'libc'), the symbol called, its "
-    "version (None for libc), the address vdsotime calls, and the reason when that is "
-    "not the symbol itself (libc's function instead of the vDSO's, a widening shim, or "
+    "How one API function is bound: ``backend`` ('vdso' or 'libc'), the ``symbol`` called, "
+    "its ``version`` (None for libc), the ``address`` vdsotime calls, and the ``reason`` "
+    "when that is not the symbol itself (libc's function instead of the vDSO's, a widening shim, or "
     "a function computed from clock_gettime)."))
 
 # What info() says of a vDSO entry point, by the layout of its time arguments.

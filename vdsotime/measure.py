@@ -60,10 +60,11 @@ def _summary_lines(values):
 
 
 class ClockStats(Record):
-    """Cost and resolution of one clock: ``ns_per_call`` (wall time per read, in a C
-    loop), ``resolution_ns`` (the smallest nonzero step seen between back-to-back reads,
-    None if none was seen), ``getres_ns`` (what clock_getres says), and percentiles of the
-    back-to-back deltas."""
+    """Cost and resolution of the clock ``clock_id``, from ``n`` back-to-back reads:
+    ``ns_per_call`` (wall time per read, in a C loop), ``resolution_ns`` (the smallest
+    nonzero step seen between back-to-back reads, None if none was seen), ``getres_ns``
+    (what clock_getres says), and the back-to-back deltas' ``min_ns``, ``p50_ns``,
+    ``p90_ns``, ``p99_ns``, ``p999_ns`` (p99.9), ``max_ns`` and ``mean_ns``."""
 
     __slots__ = ()
     clock_id: int
@@ -141,8 +142,10 @@ SYSCALL_CLOCKSOURCES = frozenset({"xen", "hpet", "acpi_pm", "jiffies", "pit",
 
 
 class LatencyResult(Record):
-    """Per-call latency of a callable: ``samples_ns`` (int64, one per call, the timer's
-    own ``overhead_ns`` subtracted and clamped at 0), ``percentile(q)``, ``summary()``;
+    """Per-call latency of a callable, ``name`` (the statement, or the function's name):
+    ``samples_ns`` (int64, one per call of the ``n`` timed after ``warmup`` untimed ones,
+    the timer's own ``overhead_ns`` subtracted and clamped at 0), ``percentile(q)``,
+    ``summary()``;
     ``metadata`` (a dict: machine, versions, timer, counts, date -- what makes two runs
     comparable), ``warnings`` (what makes this one doubtful), interop with pyperf
     (``to_pyperf``) and HdrHistogram (``to_hgrm``, ``to_hdr``), and ``assert_below``
@@ -587,8 +590,8 @@ GAP_DTYPE = np.dtype([("start_ns", np.int64), ("length_ns", np.int64), ("cpu", n
 
 class JitterResult(Record):
     """What a jitter run saw: ``gaps`` (structured: start_ns, length_ns, cpu) for every
-    pause of at least ``threshold_ns`` between two consecutive clock reads of a tight
-    loop, ``loops`` (reads), ``duration_ns`` (on CLOCK_MONOTONIC), ``start_ns`` (the
+    pause of at least ``threshold_ns`` between two consecutive reads of the clock
+    ``clock_id`` in a tight loop, ``loops`` (reads), ``duration_ns`` (on CLOCK_MONOTONIC), ``start_ns`` (the
     first reading of the clock), ``interrupted`` (the run was cut short by Ctrl-C and
     this is what it recorded until then); derived: ``max_gap_ns``, ``stalled_ns`` (time
     inside gaps), ``stolen_percent``, ``gaps_per_second``."""

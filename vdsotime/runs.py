@@ -158,7 +158,7 @@ def process_sizes(result, where=None):
 
 
 class RunChange(Record):
-    """One benchmark in both runs: the metric's ``old`` and ``new`` values (ns),
+    """The benchmark ``name`` in both runs: the metric's ``old`` and ``new`` values (ns),
     ``ratio`` = new / old, its 95 % bootstrap ``ci``, the rank-sum ``p_value``,
     ``significant``, and whether it is a ``regression`` (significant, and slower beyond
     the threshold) or an ``improvement`` (significant, and faster beyond it). ``units``
@@ -181,7 +181,9 @@ class RunChange(Record):
 
 
 class RunComparison(Record):
-    """compare_runs()'s answer: ``changes`` (RunChange per benchmark in both runs),
+    """compare_runs()'s answer for the runs ``old_label`` and ``new_label`` (their paths
+    on the command line), compared on ``metric`` ("p50", "p99" or "mean") with the
+    threshold ``fail_above`` (percent): ``changes`` (RunChange per benchmark in both runs),
     ``only_old``/``only_new`` (names), ``differences`` (metadata that differ:
     (what, old, new)), ``unit_warnings`` (what limits the test: runs from one process,
     too few processes), ``failed`` (any regression), ``warnings`` (all of them);
