@@ -123,11 +123,14 @@ def test_verdicts():
 
 def test_compare_in_worker_processes():
     """processes=: rounds split among fresh interpreters, run one after another."""
-    result = vdsotime.compare("sum(range(100))", "sum(range(200))", n=1000, rounds=12,
+    # Four times the work: with three processes the bootstrap draws one process alone
+    # for 1 replicate in 27, so a single process whose rounds a loaded machine reversed
+    # would cost the verdict; a 4x gap leaves no room for that.
+    result = vdsotime.compare("sum(range(100))", "sum(range(400))", n=1000, rounds=12,
                               processes=3, setup="import os")
     assert result.processes == 3 and result.rounds == 12
     assert result.round_process.tolist() == [0] * 4 + [1] * 4 + [2] * 4
-    assert result.ratio > 1 and result.significant
+    assert result.ratio > 1 and result.significant, str(result)
     assert "in 3 worker processes" in str(result)
     # Builtins and module functions travel by reference.
     by_reference = vdsotime.compare(sum, max, [1, 2, 3], n=100, rounds=4, processes=2)
