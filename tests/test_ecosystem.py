@@ -463,8 +463,9 @@ def source_files():
         listed = None
     if listed:
         return {name for name in listed.decode().split("\0") if name}
+    # (A checkout copied to a machine without git has its .git folder: not project files.)
     leftovers = ("build/", "dist/", ".pytest_cache/", ".venv", "venv/", "PKG-INFO",
-                 "setup.cfg")
+                 "setup.cfg", ".git/")
     files = set()
     for path in ROOT.rglob("*"):
         name = path.relative_to(ROOT).as_posix()
