@@ -189,3 +189,33 @@ def build_extension(folder, files, setup_py):
     return subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"],
                           cwd=folder, capture_output=True, text=True, timeout=600)
 
+
+def interrupt_once_counted(code, counter, at_least, target):
+    """Start ``code`` in a child of its own session, wait for its "ready" line and for the
+    file ``counter`` (passed as its argument) to hold ``at_least`` bytes -- the child's
+    calls counted there, so the signal comes at the same point of the work whatever the
+    machine's load -- then send SIGINT to the child alone (``target`` "process") or to
+    its whole process group ("group", as Ctrl-C at a terminal does). Returns (stdout,
+    stderr)."""
+    import signal
+    import time
+
+    counter.touch()
+    child = subprocess.Popen([sys.executable, "-c", code, str(counter)], cwd=NEUTRAL_CWD,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    try:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+        deadline = time.monotonic() + 120
+        while counter.stat().st_size < at_least and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert counter.stat().st_size >= at_least, "the child made too few calls"
+        if target == "group":
+            os.killpg(child.pid, signal.SIGINT)
+        else:
+            child.send_signal(signal.SIGINT)
+        return child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()

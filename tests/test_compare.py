@@ -17,7 +17,7 @@ import pytest
 import vdsotime
 from vdsotime import comparison as comparison_module
 
-from oracle import NEUTRAL_CWD
+from oracle import NEUTRAL_CWD, interrupt_once_counted
 
 
 def test_compare_finds_a_known_difference():
@@ -297,26 +297,8 @@ def test_ctrl_c_keeps_the_rounds_of_the_running_worker(tmp_path, target):
     terminal) or this process alone (kill -INT), which passes it on. The candidates
     count their calls in a file, so the signal comes after three rounds (80 calls each:
     per candidate a 10-call probe, 10 warm-up and 20 timed), whatever the machine's load."""
-    calls = tmp_path / "calls"
-    calls.touch()
-    child = subprocess.Popen([sys.executable, "-c", COMPARE_WORKER_INTERRUPT_CHILD,
-                              str(calls)], cwd=NEUTRAL_CWD, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        assert child.stdout.readline().strip() == "ready", child.stderr.read()
-        deadline = time.monotonic() + 120
-        while calls.stat().st_size < 4 * 80 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert calls.stat().st_size >= 4 * 80, "the worker made too few calls"
-        if target == "group":
-            os.killpg(child.pid, signal.SIGINT)
-        else:
-            child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=120)
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+    out, err = interrupt_once_counted(COMPARE_WORKER_INTERRUPT_CHILD, tmp_path / "calls", 4 * 80,
+                                      target)
     words = out.split()
     assert words[:1] == ["interrupted"], out + err
     assert words[1] != "none" and int(words[1]) >= 3, out + err

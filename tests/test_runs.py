@@ -17,7 +17,7 @@ import pytest
 import vdsotime
 from vdsotime import runs
 
-from oracle import NEUTRAL_CWD
+from oracle import NEUTRAL_CWD, interrupt_once_counted
 
 
 def cli(*args, timeout=600):
@@ -447,26 +447,8 @@ def test_ctrl_c_during_bench_processes_keeps_the_finished_processes(tmp_path, ta
     the signal comes once the third process has made all its calls: the first two
     have answered by then (the third may still be cut short), whatever the machine's
     load."""
-    calls = tmp_path / "calls"
-    calls.touch()
-    child = subprocess.Popen([sys.executable, "-c", BENCH_PROCESSES_INTERRUPT_CHILD,
-                              str(calls)], cwd=NEUTRAL_CWD, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        assert child.stdout.readline().strip() == "ready", child.stderr.read()
-        deadline = time.monotonic() + 120
-        while calls.stat().st_size < 3 * 40 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert calls.stat().st_size >= 3 * 40, "the workers made too few calls"
-        if target == "group":
-            os.killpg(child.pid, signal.SIGINT)
-        else:
-            child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=120)
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+    out, err = interrupt_once_counted(BENCH_PROCESSES_INTERRUPT_CHILD, tmp_path / "calls", 3 * 40,
+                                      target)
     words = out.split()
     assert words[:1] == ["interrupted"], out + err
     assert words[1] != "none" and int(words[1]) >= 2, out + err
