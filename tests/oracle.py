@@ -190,6 +190,17 @@ def build_extension(folder, files, setup_py):
                           cwd=folder, capture_output=True, text=True, timeout=600)
 
 
+# The start of a child for interrupt_once_counted(): ``statement`` (after ``setup``)
+# appends a byte to the counter file per call and takes about a millisecond.
+COUNTED_CALLS_CHILD = """\
+import signal, sys, time, vdsotime
+signal.signal(signal.SIGINT, signal.default_int_handler)
+setup = f"import time; calls = open({sys.argv[1]!r}, 'ab', buffering=0)"
+statement = "calls.write(b'x'); time.sleep(0.001)"
+print("ready", flush=True)
+"""
+
+
 def interrupt_once_counted(code, counter, at_least, target):
     """Start ``code`` in a child of its own session, wait for its "ready" line and for the
     file ``counter`` (passed as its argument) to hold ``at_least`` bytes -- the child's

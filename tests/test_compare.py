@@ -17,7 +17,7 @@ import pytest
 import vdsotime
 from vdsotime import comparison as comparison_module
 
-from oracle import NEUTRAL_CWD, interrupt_once_counted
+from oracle import COUNTED_CALLS_CHILD, NEUTRAL_CWD, interrupt_once_counted
 
 
 def test_compare_finds_a_known_difference():
@@ -270,12 +270,7 @@ def test_comparison_serialises_and_plots(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-COMPARE_WORKER_INTERRUPT_CHILD = textwrap.dedent("""
-    import signal, sys, time, vdsotime
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    setup = f"import time; calls = open({sys.argv[1]!r}, 'ab', buffering=0)"
-    statement = "calls.write(b'x'); time.sleep(0.001)"
-    print("ready", flush=True)
+COMPARE_WORKER_INTERRUPT_CHILD = COUNTED_CALLS_CHILD + textwrap.dedent("""
     try:
         vdsotime.compare(statement, statement, n=20, rounds=10_000, processes=2, setup=setup)
     except KeyboardInterrupt as exc:

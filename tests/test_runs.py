@@ -17,7 +17,7 @@ import pytest
 import vdsotime
 from vdsotime import runs
 
-from oracle import NEUTRAL_CWD, interrupt_once_counted
+from oracle import COUNTED_CALLS_CHILD, NEUTRAL_CWD, interrupt_once_counted
 
 
 def cli(*args, timeout=600):
@@ -419,12 +419,7 @@ def test_bench_in_processes_refuses_what_a_worker_cannot_import():
         vdsotime.bench(len, [1], setup="import os", processes=2)
 
 
-BENCH_PROCESSES_INTERRUPT_CHILD = textwrap.dedent("""
-    import signal, sys, time, vdsotime
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    setup = f"import time; calls = open({sys.argv[1]!r}, 'ab', buffering=0)"
-    statement = "calls.write(b'x'); time.sleep(0.001)"
-    print("ready", flush=True)
+BENCH_PROCESSES_INTERRUPT_CHILD = COUNTED_CALLS_CHILD + textwrap.dedent("""
     try:
         vdsotime.bench(statement, setup=setup, n=30, warmup=5, processes=1000)
     except KeyboardInterrupt as exc:
