@@ -35,7 +35,6 @@ from typing import Any
 
 FORMAT = "vdsotime-run"
 VERSION = 1
-METRICS = ("p50", "p99", "mean")
 # Contiguous blocks of a run that compare_runs treats as its units.
 BLOCKS = 20
 REPLICATES = 2000
@@ -293,18 +292,10 @@ def smallest_p_value(m, n):
     return min(1.0, 2 / math.comb(m + n, m))
 
 
-def _blocks(samples, blocks):
-    """The run as up to ``blocks`` contiguous blocks of at least 2 samples."""
-    count = max(1, min(blocks, len(samples) // 2))
+def _blocks(samples):
+    """The run as up to BLOCKS contiguous blocks of at least 2 samples."""
+    count = max(1, min(BLOCKS, len(samples) // 2))
     return np.array_split(np.asarray(samples), count)
-
-
-def compare_changes(old_samples, new_samples, statistic, rng, blocks=BLOCKS):
-    """(old, new, ratio, ci, p_value, significant) for two independent runs, each cut
-    into contiguous blocks (calls close in time share conditions; the blocks are the
-    units): see compare_units()."""
-    return compare_units(_blocks(old_samples, blocks), _blocks(new_samples, blocks),
-                         statistic, rng)
 
 
 def compare_units(old_units, new_units, statistic, rng):
@@ -374,8 +365,8 @@ def compare_runs(old, new, metric="p50", fail_above=5.0, *, seed=0):
             for side, found in sizes.items():
                 if found is None or len(found) < 2:
                     one_process[side].append(name)
-            old_units = _blocks(old[name].samples_ns, BLOCKS)
-            new_units = _blocks(new[name].samples_ns, BLOCKS)
+            old_units = _blocks(old[name].samples_ns)
+            new_units = _blocks(new[name].samples_ns)
         old_value, new_value, ratio, ci, p_value, significant = compare_units(
             old_units, new_units, statistic, rng)
         if smallest_p_value(len(old_units), len(new_units)) >= ALPHA:
@@ -412,8 +403,7 @@ def _unit_warnings(one_process, too_few):
                      "save runs with vdsotime bench --processes 10 (bench(..., "
                      "processes=10))")
     for name, units, old_count, new_count in too_few:
-        kind = "processes" if units == "processes" else "blocks"
-        found.append(f"{name}: {old_count} {kind} against {new_count} are too few for the "
+        found.append(f"{name}: {old_count} {units} against {new_count} are too few for the "
                      f"rank-sum test ever to reach p < {ALPHA:g} (its smallest p is "
                      f"{smallest_p_value(old_count, new_count):.2g}): the gate cannot fail;"
                      " measure more (4 against 4 at the least, 10 or more to see changes "
