@@ -660,8 +660,7 @@ def _conclude(candidates, rows, processes, seed, orders, round_process, interrup
         # With more than one contrast, Holm's adjustment keeps the family's error rate.
         adjusted = stats.holm([p for _, _, p in found])
         figures[metric] = [
-            (ratio, ci, float(p_value), bool(p_value < ALPHA and ci[0] == ci[0]
-                                             and not ci[0] <= 1 <= ci[1]))
+            (ratio, ci, float(p_value), stats.significant_ratio(p_value, ci, ALPHA))
             for (ratio, ci, _), p_value in zip(found, adjusted)]
     contrasts = tuple(
         Contrast(name, names[0], *figures["p50"][k], *figures["p99"][k])

@@ -310,8 +310,8 @@ def compare_units(old_units, new_units, statistic, rng):
         stats.cluster_weights(len(new), REPLICATES, rng))
     p_value = (stats.rank_sum_test(new.per_cluster(statistic), old.per_cluster(statistic))
                if len(old) > 1 and len(new) > 1 else 1.0)
-    significant = bool(p_value < ALPHA and ci[0] == ci[0] and not ci[0] <= 1 <= ci[1])
-    return old.pooled(statistic), new.pooled(statistic), ratio, ci, p_value, significant
+    return (old.pooled(statistic), new.pooled(statistic), ratio, ci, p_value,
+            stats.significant_ratio(p_value, ci, ALPHA))
 
 
 def _split(samples, sizes):

@@ -339,6 +339,13 @@ def bootstrap_ratio(a, b, statistic, weights_a, weights_b, level=0.95):
     return ratio, (float(low), float(high)), replicates
 
 
+def significant_ratio(p_value, ci, alpha=0.05):
+    """Whether a ratio differs from 1: ``p_value`` below ``alpha`` and a ``ci`` (low,
+    high) that excludes 1 (a nan interval, from too few finite replicates, does not)."""
+    low, high = ci
+    return bool(p_value < alpha and low == low and not low <= 1 <= high)
+
+
 def bootstrap_p_value(replicates, null=1.0):
     """Two-sided bootstrap p-value that the ratio is ``null``: twice the smaller share
     of replicates on either side of it (each count plus one, so never 0)."""
