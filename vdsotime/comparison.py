@@ -395,6 +395,13 @@ def _check_importable(function, candidates, args, kwargs):
                          f"and they do not pickle ({exc})") from None
 
 
+def _job(candidates, setup, args, kwargs, counts, orders, timer, ns_per_tick):
+    """What a worker process runs (read by _worker and _rows): ``orders`` (a row of
+    candidate indices per round) of ``candidates`` with their ``counts``."""
+    return {"candidates": candidates, "setup": setup, "args": args, "kwargs": kwargs,
+            "counts": counts, "orders": orders, "timer": timer, "ns_per_tick": ns_per_tick}
+
+
 def _rows(job, data):
     """[LatencyResult row per round] from a worker's answer."""
     return [[measure.LatencyResult(name, samples, overhead, len(samples), warmup, metadata)
@@ -488,9 +495,8 @@ def bench_in_processes(fn, args, kwargs, n, warmup, timer, processes, setup,
             measure.probe_ns(callable_, args, kwargs, timer, ns_per_tick))
         n = chosen[0] if n is None else n
         warmup = chosen[1] if warmup is None else warmup
-    job = {"candidates": candidates, "setup": setup, "args": args, "kwargs": kwargs,
-           "counts": [(n, warmup)], "orders": np.zeros((1, 1), dtype=np.int64),
-           "timer": timer, "ns_per_tick": ns_per_tick}
+    job = _job(candidates, setup, args, kwargs, [(n, warmup)],
+               np.zeros((1, 1), dtype=np.int64), timer, ns_per_tick)
     done = []
     try:
         for index in range(processes):
@@ -606,11 +612,9 @@ def _compare(a, b, args, kwargs, n, rounds, processes, warmup, setup, timer, see
                                progress)
         else:
             for index in range(processes):
-                job = {"candidates": candidates, "setup": setup, "args": args,
-                       "kwargs": kwargs, "counts": counts,
-                       "orders": orders[round_process == index], "timer": timer,
-                       "ns_per_tick": ns_per_tick}
-                rows += _in_process(job, index)
+                rows += _in_process(_job(candidates, setup, args, kwargs, counts,
+                                         orders[round_process == index], timer,
+                                         ns_per_tick), index)
                 if progress is not None:
                     progress(len(rows), rounds)
     except KeyboardInterrupt as exc:
