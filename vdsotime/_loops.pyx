@@ -26,7 +26,7 @@ from libc.string cimport memset
 
 from vdsotime cimport _args
 from vdsotime cimport clock as c
-from vdsotime._hw cimport (VT_CPU_FROM_GETCPU, vt_cpu_source, vt_hardware_cpu,
+from vdsotime._hw cimport (VT_CPU_FROM_GETCPU, VT_HAVE_TSC, vt_cpu_source, vt_hardware_cpu,
                           vt_rdtsc, vt_rdtsc_fenced, vt_rdtsc_ordered)
 from vdsotime._vdso cimport clockid_t, import_table, sys_clock_gettime, timespec
 
@@ -69,6 +69,14 @@ cdef struct Loop:
     bint hold_gil           # run the whole loop in one step, GIL held, no deadline
     Step step               # the loop's step, without the GIL...
     GilStep gil_step        # ... or with it (calls into Python)
+
+
+cdef inline int check_tsc(str function) except -1:
+    """_hw.require_tsc (the one message), reached only where there is no TSC: on x86 the
+    check is a compile-time constant, not a Python call in every sample_tsc()."""
+    if not VT_HAVE_TSC:
+        require_tsc(function)
+    return 0
 
 
 cdef inline int64_t deadline_clock() noexcept nogil:
@@ -290,7 +298,7 @@ cdef int fill(FillKind kind, void* out, Py_ssize_t n, clockid_t clock_id, str fu
               Py_ssize_t* done) except -1:
     cdef FillLoop state
     if kind == FILL_TSC:
-        require_tsc(function)
+        check_tsc(function)
     return run_fill(&state, FILL_BLOCKS[<int>kind], out, n, clock_id,
                     _failed(function, clock_id), done)
 
@@ -301,7 +309,7 @@ def timer_overhead(int64_t[::1] out not None, bint tsc=False):
     cdef FillLoop state
     cdef Py_ssize_t done = 0
     if tsc:
-        require_tsc("timer_overhead")
+        check_tsc("timer_overhead")
     if out.shape[0]:
         run_fill(&state, tsc_timer_block if tsc else timer_block, &out[0], out.shape[0],
                  c.CLOCK_MONOTONIC, "timer_overhead()", &done)
@@ -482,7 +490,7 @@ def tsc_pairs(Py_ssize_t bursts, Py_ssize_t tries, int64_t spacing_ns):
     cdef int64_t[::1] middles_view
     cdef uint64_t[::1] ticks_view
     cdef int64_t[::1] widths_view
-    require_tsc("tsc_pairs")
+    check_tsc("tsc_pairs")
     if bursts < 2 or tries < 1 or spacing_ns < 0:
         raise ValueError("tsc_pairs(): need bursts >= 2, tries >= 1, spacing_ns >= 0")
     middles = np.empty(bursts, dtype=np.int64)
@@ -730,7 +738,7 @@ def time_calls(function, tuple args not None, dict kwargs, int64_t[::1] out not 
     propagates; then ``exc.calls_done`` says how many)."""
     cdef CallsLoop state
     if tsc:
-        require_tsc("time_calls")
+        check_tsc("time_calls")
     if not 0 <= start <= stop <= out.shape[0]:
         raise ValueError(f"time_calls(): need 0 <= start <= stop <= {out.shape[0]}, got "
                          f"{start}, {stop}")
@@ -931,7 +939,7 @@ def tsc_ping_pong(int reference_cpu, int other_cpu, Py_ssize_t rounds, int64_t s
     cdef bint[2] started
     cdef uint64_t[:, ::1] readings_view
     cdef int error = 0, side
-    require_tsc("tsc_skew")
+    check_tsc("tsc_skew")
     if rounds < 2 or seconds_ns < 1 or timeout_ns < 1:
         raise ValueError("tsc_ping_pong(): need rounds >= 2, seconds_ns >= 1, "
                          "timeout_ns >= 1")
