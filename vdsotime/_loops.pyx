@@ -96,6 +96,16 @@ cdef inline int64_t ns_of(timespec* ts) noexcept nogil:
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
+cdef inline void start_loop(Loop* loop, Py_ssize_t total, Step step, GilStep gil_step,
+                            bint hold_gil) noexcept:
+    """Set a loop's header before drive(): nothing done of ``total``, and its step."""
+    loop.done = 0
+    loop.total = total
+    loop.hold_gil = hold_gil
+    loop.step = step
+    loop.gil_step = gil_step
+
+
 cdef int drive(Loop* loop, str context) except -1:
     """Run ``loop`` to its end: chunks of about CHUNK_NS, the GIL released for steps that
     allow it, errors raised and signals checked between chunks. ``context`` starts the
@@ -274,11 +284,7 @@ FILL_BLOCKS[<int>FILL_CPU] = cpu_block
 
 cdef int run_fill(FillLoop* fill, FillBlock block, void* out, Py_ssize_t n,
                   clockid_t clock_id, str context, Py_ssize_t* done) except -1:
-    fill.loop.done = 0
-    fill.loop.total = n
-    fill.loop.hold_gil = n <= SHORT_FILL
-    fill.loop.step = fill_step
-    fill.loop.gil_step = NULL
+    start_loop(&fill.loop, n, fill_step, NULL, n <= SHORT_FILL)
     fill.block = block
     fill.out = <char*>out
     fill.clock_id = clock_id
@@ -394,11 +400,7 @@ cdef bint paced_step(Loop* loop) noexcept nogil:
 cdef int paced(int64_t* out, Py_ssize_t n, int64_t first, int64_t period,
                clockid_t clock_id, str function, Py_ssize_t* done) except -1:
     cdef PacedLoop state
-    state.loop.done = 0
-    state.loop.total = n
-    state.loop.hold_gil = False
-    state.loop.step = paced_step
-    state.loop.gil_step = NULL
+    start_loop(&state.loop, n, paced_step, NULL, False)
     state.out = out
     state.first = first
     state.period = period
@@ -497,11 +499,7 @@ def tsc_pairs(Py_ssize_t bursts, Py_ssize_t tries, int64_t spacing_ns):
     ticks = np.empty(bursts, dtype=np.uint64)
     widths = np.empty(bursts, dtype=np.int64)
     middles_view, ticks_view, widths_view = middles, ticks, widths
-    state.loop.done = 0
-    state.loop.total = bursts
-    state.loop.hold_gil = False
-    state.loop.step = pairs_step
-    state.loop.gil_step = NULL
+    start_loop(&state.loop, bursts, pairs_step, NULL, False)
     state.middles = &middles_view[0]
     state.ticks = &ticks_view[0]
     state.widths = &widths_view[0]
@@ -597,8 +595,7 @@ cdef class JitterRun:
             raise ValueError("JitterRun(): capacity, threshold_ns and seconds_ns must be >= 1")
         self.gaps = np.empty(capacity, dtype=gap_dtype)
         self._point()
-        self.state.loop.total = capacity
-        self.state.loop.step = jitter_step
+        start_loop(&self.state.loop, capacity, jitter_step, NULL, False)
         self.state.clock_id = clock
         self.state.cpu_source = vt_cpu_source()
         self.state.threshold = threshold_ns
@@ -744,11 +741,7 @@ def time_calls(function, tuple args not None, dict kwargs, int64_t[::1] out not 
                          f"{start}, {stop}")
     if start == stop:
         return 0
-    state.loop.done = 0
-    state.loop.total = stop - start
-    state.loop.hold_gil = True
-    state.loop.step = NULL
-    state.loop.gil_step = calls_step_tsc if tsc else calls_step
+    start_loop(&state.loop, stop - start, NULL, calls_step_tsc if tsc else calls_step, True)
     state.out = &out[start]
     state.function = <PyObject*>function
     state.args = <PyObject*>args
@@ -968,11 +961,7 @@ def tsc_ping_pong(int reference_cpu, int other_cpu, Py_ssize_t rounds, int64_t s
                 _args.raise_errno(error, f"tsc_skew(): cannot start a thread on CPU "
                                          f"{shared.cpu[side]}")
             started[side] = True
-        state.loop.done = 0
-        state.loop.total = 1
-        state.loop.hold_gil = False
-        state.loop.step = skew_step
-        state.loop.gil_step = NULL
+        start_loop(&state.loop, 1, skew_step, NULL, False)
         state.shared = shared
         drive(&state.loop, "tsc_skew()")
     finally:
