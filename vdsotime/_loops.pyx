@@ -26,7 +26,7 @@ from libc.string cimport memset
 
 from vdsotime cimport _args
 from vdsotime cimport clock as c
-from vdsotime._hw cimport (VT_CPU_FROM_GETCPU, vt_cpu_source, vt_hardware_cpu,
+from vdsotime._hw cimport (VT_CPU_FROM_GETCPU, VT_HAVE_TSC, vt_cpu_source, vt_hardware_cpu,
                           vt_rdtsc, vt_rdtsc_fenced, vt_rdtsc_ordered)
 from vdsotime._vdso cimport clockid_t, import_table, sys_clock_gettime, timespec
 
@@ -71,6 +71,14 @@ cdef struct Loop:
     GilStep gil_step        # ... or with it (calls into Python)
 
 
+cdef inline int check_tsc(str function) except -1:
+    """_hw.require_tsc (the one message), reached only where there is no TSC: on x86 the
+    check is a compile-time constant, not a Python call in every sample_tsc()."""
+    if not VT_HAVE_TSC:
+        require_tsc(function)
+    return 0
+
+
 cdef inline int64_t deadline_clock() noexcept nogil:
     """The clock every deadline is measured on: CLOCK_MONOTONIC as bound at import
     (``import_table``, which a mock clock never swaps), else the system call."""
@@ -86,6 +94,16 @@ cdef inline bint past_deadline(Loop* loop) noexcept nogil:
 
 cdef inline int64_t ns_of(timespec* ts) noexcept nogil:
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+
+
+cdef inline void start_loop(Loop* loop, Py_ssize_t total, Step step, GilStep gil_step,
+                            bint hold_gil) noexcept:
+    """Set a loop's header before drive(): nothing done of ``total``, and its step."""
+    loop.done = 0
+    loop.total = total
+    loop.hold_gil = hold_gil
+    loop.step = step
+    loop.gil_step = gil_step
 
 
 cdef int drive(Loop* loop, str context) except -1:
@@ -266,11 +284,7 @@ FILL_BLOCKS[<int>FILL_CPU] = cpu_block
 
 cdef int run_fill(FillLoop* fill, FillBlock block, void* out, Py_ssize_t n,
                   clockid_t clock_id, str context, Py_ssize_t* done) except -1:
-    fill.loop.done = 0
-    fill.loop.total = n
-    fill.loop.hold_gil = n <= SHORT_FILL
-    fill.loop.step = fill_step
-    fill.loop.gil_step = NULL
+    start_loop(&fill.loop, n, fill_step, NULL, n <= SHORT_FILL)
     fill.block = block
     fill.out = <char*>out
     fill.clock_id = clock_id
@@ -290,7 +304,7 @@ cdef int fill(FillKind kind, void* out, Py_ssize_t n, clockid_t clock_id, str fu
               Py_ssize_t* done) except -1:
     cdef FillLoop state
     if kind == FILL_TSC:
-        require_tsc(function)
+        check_tsc(function)
     return run_fill(&state, FILL_BLOCKS[<int>kind], out, n, clock_id,
                     _failed(function, clock_id), done)
 
@@ -301,7 +315,7 @@ def timer_overhead(int64_t[::1] out not None, bint tsc=False):
     cdef FillLoop state
     cdef Py_ssize_t done = 0
     if tsc:
-        require_tsc("timer_overhead")
+        check_tsc("timer_overhead")
     if out.shape[0]:
         run_fill(&state, tsc_timer_block if tsc else timer_block, &out[0], out.shape[0],
                  c.CLOCK_MONOTONIC, "timer_overhead()", &done)
@@ -386,11 +400,7 @@ cdef bint paced_step(Loop* loop) noexcept nogil:
 cdef int paced(int64_t* out, Py_ssize_t n, int64_t first, int64_t period,
                clockid_t clock_id, str function, Py_ssize_t* done) except -1:
     cdef PacedLoop state
-    state.loop.done = 0
-    state.loop.total = n
-    state.loop.hold_gil = False
-    state.loop.step = paced_step
-    state.loop.gil_step = NULL
+    start_loop(&state.loop, n, paced_step, NULL, False)
     state.out = out
     state.first = first
     state.period = period
@@ -482,18 +492,14 @@ def tsc_pairs(Py_ssize_t bursts, Py_ssize_t tries, int64_t spacing_ns):
     cdef int64_t[::1] middles_view
     cdef uint64_t[::1] ticks_view
     cdef int64_t[::1] widths_view
-    require_tsc("tsc_pairs")
+    check_tsc("tsc_pairs")
     if bursts < 2 or tries < 1 or spacing_ns < 0:
         raise ValueError("tsc_pairs(): need bursts >= 2, tries >= 1, spacing_ns >= 0")
     middles = np.empty(bursts, dtype=np.int64)
     ticks = np.empty(bursts, dtype=np.uint64)
     widths = np.empty(bursts, dtype=np.int64)
     middles_view, ticks_view, widths_view = middles, ticks, widths
-    state.loop.done = 0
-    state.loop.total = bursts
-    state.loop.hold_gil = False
-    state.loop.step = pairs_step
-    state.loop.gil_step = NULL
+    start_loop(&state.loop, bursts, pairs_step, NULL, False)
     state.middles = &middles_view[0]
     state.ticks = &ticks_view[0]
     state.widths = &widths_view[0]
@@ -589,8 +595,7 @@ cdef class JitterRun:
             raise ValueError("JitterRun(): capacity, threshold_ns and seconds_ns must be >= 1")
         self.gaps = np.empty(capacity, dtype=gap_dtype)
         self._point()
-        self.state.loop.total = capacity
-        self.state.loop.step = jitter_step
+        start_loop(&self.state.loop, capacity, jitter_step, NULL, False)
         self.state.clock_id = clock
         self.state.cpu_source = vt_cpu_source()
         self.state.threshold = threshold_ns
@@ -730,17 +735,13 @@ def time_calls(function, tuple args not None, dict kwargs, int64_t[::1] out not 
     propagates; then ``exc.calls_done`` says how many)."""
     cdef CallsLoop state
     if tsc:
-        require_tsc("time_calls")
+        check_tsc("time_calls")
     if not 0 <= start <= stop <= out.shape[0]:
         raise ValueError(f"time_calls(): need 0 <= start <= stop <= {out.shape[0]}, got "
                          f"{start}, {stop}")
     if start == stop:
         return 0
-    state.loop.done = 0
-    state.loop.total = stop - start
-    state.loop.hold_gil = True
-    state.loop.step = NULL
-    state.loop.gil_step = calls_step_tsc if tsc else calls_step
+    start_loop(&state.loop, stop - start, NULL, calls_step_tsc if tsc else calls_step, True)
     state.out = &out[start]
     state.function = <PyObject*>function
     state.args = <PyObject*>args
@@ -931,7 +932,7 @@ def tsc_ping_pong(int reference_cpu, int other_cpu, Py_ssize_t rounds, int64_t s
     cdef bint[2] started
     cdef uint64_t[:, ::1] readings_view
     cdef int error = 0, side
-    require_tsc("tsc_skew")
+    check_tsc("tsc_skew")
     if rounds < 2 or seconds_ns < 1 or timeout_ns < 1:
         raise ValueError("tsc_ping_pong(): need rounds >= 2, seconds_ns >= 1, "
                          "timeout_ns >= 1")
@@ -960,11 +961,7 @@ def tsc_ping_pong(int reference_cpu, int other_cpu, Py_ssize_t rounds, int64_t s
                 _args.raise_errno(error, f"tsc_skew(): cannot start a thread on CPU "
                                          f"{shared.cpu[side]}")
             started[side] = True
-        state.loop.done = 0
-        state.loop.total = 1
-        state.loop.hold_gil = False
-        state.loop.step = skew_step
-        state.loop.gil_step = NULL
+        start_loop(&state.loop, 1, skew_step, NULL, False)
         state.shared = shared
         drive(&state.loop, "tsc_skew()")
     finally:

@@ -79,13 +79,19 @@ cdef int _refuse(str function, object out, FillKind kind) except -1:
     return 0
 
 
+cdef inline object _new_array(str function, Py_ssize_t n, FillKind kind):
+    """A new array of ``n`` elements of ``kind``. A big one is first checked against the
+    memory rule of _args (rare: only large arrays read meminfo)."""
+    if n > BIG_ARRAY // ITEMSIZE[<int>kind]:
+        check_memory(function, "n", n, ITEMSIZE[<int>kind])
+    return empty(n, DTYPES[kind])
+
+
 cdef object _target(str function, object out, Py_ssize_t n, FillKind kind, Py_buffer* view):
     """The array to fill -- ``out`` checked, or a new one of ``n`` elements -- with
     ``view`` acquired on it (the caller releases it)."""
     if out is None:
-        if n > BIG_ARRAY // ITEMSIZE[<int>kind]:  # rare: only large arrays read meminfo
-            check_memory(function, "n", n, ITEMSIZE[<int>kind])
-        result = empty(n, DTYPES[kind])
+        result = _new_array(function, n, kind)
         PyObject_GetBuffer(result, view, PyBUF_WRITABLE)
         return result
     if type(out) is not ndarray and not isinstance(out, ndarray):
@@ -204,9 +210,7 @@ def sample_every(period_ns, n, clock_id=CLOCK_MONOTONIC):
     cdef int result
     if count and (count - 1) > (2**62) // period:
         raise ValueError("sample_every(): period_ns * n overflows 64-bit nanoseconds")
-    if count > BIG_ARRAY // 8:
-        check_memory("sample_every", "n", count, 8)
-    samples = np.empty(count, dtype=np.int64)
+    samples = _new_array("sample_every", count, FILL_CLOCK)
     if count == 0:
         return samples
     view = samples
