@@ -137,8 +137,7 @@ OVERHEAD_SHARE_LIMIT = 0.5
 # 10 ns (and back-to-back reads cannot tell finer steps), which must not read as modes.
 MODE_RESOLUTION_NS = 10
 # Clocksources that the vDSO cannot read: every clock read is a system call.
-SYSCALL_CLOCKSOURCES = frozenset({"xen", "hpet", "acpi_pm", "jiffies", "pit",
-                                  "refined-jiffies"})
+SYSCALL_CLOCKSOURCES = _meta.SYSCALL_CLOCKSOURCES
 
 
 class LatencyResult(Record):
