@@ -252,7 +252,7 @@ def _statements(statements, setup):
     from vdsotime import measure
 
     try:
-        return measure.compile_statements(statements, "\n".join(setup) or "pass")
+        return measure.compile_statements(statements, setup)
     except measure.StatementError as exc:
         raise CommandError(str(exc)) from None
 
@@ -308,7 +308,7 @@ def cmd_bench(args):
 
     statement = "\n".join(args.stmt) or "pass"
     setup = "\n".join(args.setup) or "pass"
-    [function] = _statements([statement], args.setup)
+    [function] = _statements([statement], setup)
     _check_plot(args.plot)
     _check_output("--save", args.save)
     _check_output("--pyperf", args.pyperf)
@@ -488,11 +488,7 @@ def cmd_jitter(args):
             print(stats.render_histogram(*result.histogram(2)))
     if args.plot:
         from vdsotime import plot
-        try:
-            plot.plot_jitter(result, args.plot)
-        except OSError as exc:
-            raise CommandError(f"cannot write the plot {args.plot}: {exc.strerror or exc}"
-                               ) from None
+        _write("the plot", args.plot, lambda: plot.plot_jitter(result, args.plot))
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 130 if interrupted else 0
 
