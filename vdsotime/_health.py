@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from vdsotime import _args, _clock, _hw, _loops, _meta, _probe, _vdso, measure
+from vdsotime._format import format_ns as _format_ns
 from vdsotime._record import Record
 
 from typing import TYPE_CHECKING, Any
@@ -425,14 +426,12 @@ class CpuHealth(Record):
 
 
 def _boost():
-    """Whether turbo/boost is on: cpufreq's global switch, intel_pstate's no_turbo, or
-    the per-policy switch of amd-pstate; None when none of them exists."""
-    value = _read(f"{CPU_DIR}/cpufreq/boost")
-    if value in ("0", "1"):
-        return value == "1"
-    value = _read(f"{CPU_DIR}/intel_pstate/no_turbo")
-    if value in ("0", "1"):
-        return value == "0"
+    """Whether turbo/boost is on: cpufreq's global switch, intel_pstate's no_turbo
+    (``_meta.cpu_boost``), or the per-policy switch of amd-pstate; None when none of
+    them exists."""
+    boost = _meta.cpu_boost()
+    if boost is not None:
+        return boost
     policies = [_read(f"{CPU_DIR}/cpufreq/{name}/boost")
                 for name in _listdir(f"{CPU_DIR}/cpufreq") if name.startswith("policy")]
     policies = [value for value in policies if value in ("0", "1")]
@@ -555,11 +554,6 @@ class Health(Record):
         else:
             lines.append("no problems found")
         return "\n".join(lines)
-
-
-def _format_ns(ns):
-    from vdsotime.stats import format_ns
-    return format_ns(ns)
 
 
 def _format_cpus(cpus):

@@ -15,6 +15,9 @@ BOOST = "/sys/devices/system/cpu/cpufreq/boost"
 NO_TURBO = "/sys/devices/system/cpu/intel_pstate/no_turbo"
 TSC_FLAGS = frozenset({"tsc", "constant_tsc", "nonstop_tsc", "rdtscp", "rdpid",
                        "tsc_known_freq", "tsc_reliable"})
+# Clocksources that the vDSO cannot read: every clock read is a system call.
+SYSCALL_CLOCKSOURCES = frozenset({"xen", "hpet", "acpi_pm", "jiffies", "pit",
+                                  "refined-jiffies"})
 
 # Keys whose difference makes two runs hard to compare, and how to name them.
 COMPARABLE = {
@@ -37,6 +40,11 @@ def read_text(path):
 
 def clocksource():
     return read_text(CLOCKSOURCE)
+
+
+def tsc_flags():
+    """The TSC-related flags of /proc/cpuinfo, sorted."""
+    return sorted(_hw.cpuinfo_flags() & TSC_FLAGS)
 
 
 def cpu_model():
@@ -102,7 +110,7 @@ def _read_machine():
         "machine": uname.machine,
         "kernel": uname.release,
         "hostname": uname.nodename,
-        "tsc_flags": sorted(_hw.cpuinfo_flags() & TSC_FLAGS),
+        "tsc_flags": tsc_flags(),
     }
 
 

@@ -12,8 +12,6 @@ import sys
 import vdsotime
 from vdsotime._format import format_count, format_ns
 
-CLOCKSOURCE = "/sys/devices/system/clocksource/clocksource0/current_clocksource"
-
 
 class CommandError(Exception):
     """A problem to report in one line, with exit status ``status`` (1 by default)."""
@@ -46,7 +44,7 @@ class VersionAction(argparse.Action):
 
 
 def _clocksource():
-    from vdsotime import _meta
+    from vdsotime import _meta  # not at startup: _meta imports platform
     return _meta.clocksource()
 
 
@@ -55,6 +53,8 @@ def _hex(value):
 
 
 def cmd_info(args):
+    from vdsotime import _meta
+
     info = vdsotime.info()
     data = info.to_dict()
     data["clocksource"] = _clocksource()
@@ -70,7 +70,7 @@ def cmd_info(args):
         print(f"vDSO:          at {info.base:#x}, not used ({info.fallback_reason})")
     else:
         print("vDSO:          not found (the kernel mapped none into this process)")
-    print(f"clocksource:   {data['clocksource'] or 'unknown (cannot read ' + CLOCKSOURCE + ')'}")
+    print(f"clocksource:   {data['clocksource'] or 'unknown (cannot read ' + _meta.CLOCKSOURCE + ')'}")
     print("functions:")
     for name, binding in info.functions.items():
         where = (f"{binding.symbol}@{binding.version}" if binding.version
@@ -148,23 +148,6 @@ def cmd_inspect(args):
     return 0
 
 
-SYSCALL_CLOCKSOURCES = {"xen", "hpet", "acpi_pm", "jiffies", "pit", "refined-jiffies"}
-
-
-def _tsc_flags():
-    flags = set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        pass
-    return sorted(flags & {"tsc", "constant_tsc", "nonstop_tsc", "rdtscp", "rdpid",
-                           "tsc_known_freq", "tsc_reliable"})
-
-
 class Progress:
     """Progress on stderr for runs longer than a second, when stderr is a terminal."""
 
@@ -212,6 +195,8 @@ def _clock_row(name, n):
 
 
 def cmd_clocks(args):
+    from vdsotime import _meta
+
     n = args.n
     info = vdsotime.info()
     clocksource = _clocksource()
@@ -227,11 +212,10 @@ def cmd_clocks(args):
     finally:
         progress.close()
     warning = None
-
-    if clocksource in SYSCALL_CLOCKSOURCES:
+    if clocksource in _meta.SYSCALL_CLOCKSOURCES:
         warning = (f"clocksource {clocksource} cannot be read from user space: every clock "
                    "read is a system call (the vDSO falls back to the kernel)")
-    data = {"clocksource": clocksource, "warning": warning, "tsc_flags": _tsc_flags(),
+    data = {"clocksource": clocksource, "warning": warning, "tsc_flags": _meta.tsc_flags(),
             "backend": info.functions["clock_gettime"].backend, "clocks": rows}
     if args.json:
         print(json.dumps(data, indent=2))
@@ -268,7 +252,7 @@ def _statements(statements, setup):
     from vdsotime import measure
 
     try:
-        return measure.compile_statements(statements, "\n".join(setup) or "pass")
+        return measure.compile_statements(statements, setup)
     except measure.StatementError as exc:
         raise CommandError(str(exc)) from None
 
@@ -324,7 +308,7 @@ def cmd_bench(args):
 
     statement = "\n".join(args.stmt) or "pass"
     setup = "\n".join(args.setup) or "pass"
-    [function] = _statements([statement], args.setup)
+    [function] = _statements([statement], setup)
     _check_plot(args.plot)
     _check_output("--save", args.save)
     _check_output("--pyperf", args.pyperf)
@@ -504,11 +488,7 @@ def cmd_jitter(args):
             print(stats.render_histogram(*result.histogram(2)))
     if args.plot:
         from vdsotime import plot
-        try:
-            plot.plot_jitter(result, args.plot)
-        except OSError as exc:
-            raise CommandError(f"cannot write the plot {args.plot}: {exc.strerror or exc}"
-                               ) from None
+        _write("the plot", args.plot, lambda: plot.plot_jitter(result, args.plot))
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 130 if interrupted else 0
 

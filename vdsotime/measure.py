@@ -50,10 +50,9 @@ def _attach_partial(exc, make):
         pass
 
 
-def _summary_lines(values):
-    figures = stats.summary(values)
-    return "  ".join(f"{key} {stats.format_ns(figures[key])}"
-                     for key in ("min", "p50", "p90", "p99", "p99.9", "max"))
+def _summary_line(figures, keys=("min", "p50", "p90", "p99", "p99.9", "max")):
+    """'min 850 ns  p50 1.20 us  ...': ``keys`` of a ``stats.summary()`` dict."""
+    return "  ".join(f"{key} {stats.format_ns(figures[key])}" for key in keys)
 
 
 # -- overhead -------------------------------------------------------------------------
@@ -137,8 +136,7 @@ OVERHEAD_SHARE_LIMIT = 0.5
 # 10 ns (and back-to-back reads cannot tell finer steps), which must not read as modes.
 MODE_RESOLUTION_NS = 10
 # Clocksources that the vDSO cannot read: every clock read is a system call.
-SYSCALL_CLOCKSOURCES = frozenset({"xen", "hpet", "acpi_pm", "jiffies", "pit",
-                                  "refined-jiffies"})
+SYSCALL_CLOCKSOURCES = _meta.SYSCALL_CLOCKSOURCES
 
 
 class LatencyResult(Record):
@@ -222,9 +220,7 @@ class LatencyResult(Record):
                 failures.append(f"{label} = {stats.format_ns(value)} is above its limit of "
                                 f"{stats.format_ns(limit)}")
         if failures:
-            figures = self.summary()
-            context = "  ".join(f"{key} {stats.format_ns(figures[key])}"
-                                for key in ("p50", "p99", "p99.9", "max"))
+            context = _summary_line(self.summary(), ("p50", "p99", "p99.9", "max"))
             lines = [f"{self.name}: " + "; ".join(failures),
                      f"  {self.n:,} calls: {context} (timer overhead "
                      f"{stats.format_ns(self.overhead_ns)} subtracted)"]
@@ -238,7 +234,7 @@ class LatencyResult(Record):
                  f"{stats.format_ns(figures['p50'])} "
                  f"per call ({timer + ' timer, ' if timer else ''}overhead "
                  f"{stats.format_ns(self.overhead_ns)} subtracted)",
-                 f"  {_summary_lines(self.samples_ns)}",
+                 f"  {_summary_line(figures)}",
                  f"  mean {stats.format_ns(figures['mean'])}  "
                  f"stdev {stats.format_ns(figures['stdev'])}"]
         lines += [f"  warning: {text}" for text in self.warnings]
@@ -665,7 +661,8 @@ class JitterResult(Record):
             f"the time stolen, max gap {stats.format_ns(self.max_gap_ns)}",
         ]
         if len(self.gaps):
-            lines.append(f"  gap lengths: {_summary_lines(self.gaps['length_ns'])}")
+            figures = stats.summary(self.gaps["length_ns"])
+            lines.append(f"  gap lengths: {_summary_line(figures)}")
         return "\n".join(lines)
 
 
