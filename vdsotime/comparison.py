@@ -307,7 +307,7 @@ def _counts(function, callables, args, kwargs, n, warmup, timer, ns_per_tick):
             calls = int(min(ROUND_CALLS[1], max(ROUND_CALLS[0], ROUND_NS / per_call)))
         else:
             calls = n
-        counts.append((calls, min(1000, max(10, calls // 100)) if warmup is None else warmup))
+        counts.append((calls, measure.default_warmup(calls) if warmup is None else warmup))
     return counts
 
 

@@ -485,7 +485,12 @@ def default_counts(per_call_ns):
     """(n, warmup) when the caller gives neither: about a second of timed calls (100 to
     1,000,000 of them), and 1 % of that as warm-up (10 to 1000)."""
     n = int(min(1_000_000, max(100, 1e9 / max(per_call_ns, 1.0))))
-    return n, int(min(1000, max(10, n // 100)))
+    return n, default_warmup(n)
+
+
+def default_warmup(n):
+    """The untimed calls before ``n`` timed ones: 1 % of them, 10 to 1000."""
+    return int(min(1000, max(10, n // 100)))
 
 
 # Rows of TSC ticks converted at a time: the float64 temporary stays at 512 KiB.
