@@ -23,8 +23,10 @@ COMPILER_DIRECTIVES = {
     "cdivision": True,
 }
 
-MODULES = ("_elf", "_auxv", "_vdso", "_hw", "_args", "_clock", "_loops", "_sample", "_probe",
-           "_mock")
+# The compiled modules, by wing (the folders are the layers: see tests/test_layers.py).
+MODULES = ("_core.elf", "_core.auxv", "_core.vdso", "_core.hw", "_core.validate",
+           "_core.clocks", "_core.mock", "_loops.driver", "_loops.skew", "_loops.sample",
+           "_health.probe")
 
 DEBUG_BUILD = os.environ.get("VDSOTIME_DEBUG_BUILD", "") not in ("", "0")
 # The last -g option wins, and ours come after Python's own CFLAGS (which often hold -g).
@@ -76,7 +78,8 @@ class ParallelLinuxBuildExt(build_ext):
 
 
 EXTENSIONS = [
-    Extension(f"vdsotime.{name}", [f"vdsotime/{name}.pyx"], extra_compile_args=COMPILE_ARGS)
+    Extension(f"vdsotime.{name}", [f"vdsotime/{name.replace('.', '/')}.pyx"],
+              extra_compile_args=COMPILE_ARGS)
     for name in MODULES
 ]
 

@@ -162,7 +162,8 @@ def bench_timers(rounds, quick, function=None, args=(), number=None):
     import numpy as np
 
     import vdsotime
-    from vdsotime import _loops, measure as measure_module
+    from vdsotime._loops import driver
+    from vdsotime._bench import engine
 
     def noop():
         pass
@@ -179,12 +180,12 @@ def bench_timers(rounds, quick, function=None, args=(), number=None):
 
     def run(timer):
         tsc = timer == "tsc"
-        scale = measure_module.tsc_ns_per_tick() if tsc else 1.0
+        scale = engine.tsc_ns_per_tick() if tsc else 1.0
 
         def measure():
             samples = vdsotime.bench(function, *args, n=number, warmup=1000,
                                      timer=timer).samples_ns
-            _loops.timer_overhead(readings, tsc)
+            driver.timer_overhead(readings, tsc)
             timer_body = body(readings) * scale
             figures[timer].append((float(np.median(samples)), float(body(samples).mean()),
                                    float(body(samples).std()), float(timer_body.mean()),
@@ -209,7 +210,7 @@ def compare_overhead(rounds, quick):
     10,000: the worst case, its fixed cost per round against half a millisecond of
     calls), and sum(range(100)) with compare()'s default n (about 50 ms per round)."""
     import vdsotime
-    from vdsotime import comparison as comparison_module
+    from vdsotime._bench import comparison as comparison_module
 
     def noop():
         pass
@@ -249,9 +250,8 @@ def compare_overhead(rounds, quick):
                     k * per_round:(k + 1) * per_round]) for name in names]
                 for k in range(comparison.rounds)]
             start = time.perf_counter()
-            comparison_module._conclude([(name, None, None) for name in names],
-                                        rows_by_round, None, 0, comparison.orders,
-                                        comparison.round_process)
+            comparison_module.conclude(names, rows_by_round, None, 0, comparison.orders,
+                                       comparison.round_process)
             return time.perf_counter() - start
 
         row.update(n=per_round, rounds=comparison_rounds,
@@ -355,7 +355,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import vdsotime
-    from vdsotime import _loops
+    from vdsotime._loops import driver
 
     rounds = 7 if args.quick else 31
     number = 20_000 if args.quick else 100_000
@@ -397,7 +397,7 @@ def main(argv=None):
         return lambda: loop() / c_calls
 
     c_candidates = {
-        "cimported clock_gettime_ns loop": per_call(lambda: _loops.cimport_loop(c_calls, monotonic)[0]),
+        "cimported clock_gettime_ns loop": per_call(lambda: driver.cimport_loop(c_calls, monotonic)[0]),
         "C loop, raw vDSO pointer": per_call(lambda: lib.loop_raw_vdso(c_calls, monotonic)),
         "C loop, glibc clock_gettime": per_call(lambda: lib.loop_glibc(c_calls, monotonic)),
         "C loop, raw syscall": lambda: lib.loop_syscall(c_calls // 20, monotonic) / (c_calls // 20),

@@ -26,7 +26,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import vdsotime
-    from vdsotime import _loops
+    from vdsotime._loops import driver
 
     runs = []
     for _ in range(args.runs):
@@ -35,7 +35,7 @@ def main(argv=None):
         start = time.monotonic()
         while True:
             elapsed = time.monotonic() - start
-            middles, ticks, widths = _loops.tsc_pairs(20, 16, 1000)
+            middles, ticks, widths = driver.tsc_pairs(20, 16, 1000)
             error = calibration.to_ns(ticks) - middles
             points.append((elapsed, float(np.median(error)), float(np.median(widths))))
             if elapsed >= args.seconds:

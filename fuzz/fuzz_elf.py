@@ -1,6 +1,6 @@
 """Coverage-guided fuzz target for vdsotime's ELF reader (atheris / libFuzzer).
 
-Feeds raw bytes to ``vdsotime.ElfImage.from_bytes`` and ``vdsotime._vdso.resolve``.
+Feeds raw bytes to ``vdsotime.ElfImage.from_bytes`` and ``vdsotime._core.vdso.resolve``.
 The contract under test: malformed input raises ``vdsotime.ElfError`` and nothing
 else -- no other exception, no crash, no hang. Only ElfError is caught here; any
 other exception propagates, and atheris reports it (with the input) as a finding.
@@ -40,15 +40,15 @@ finally:
 
 if _NATIVE_HOOKS:
     import vdsotime
-    from vdsotime import _vdso
+    from vdsotime._core import vdso
 else:  # fall back to atheris's bytecode instrumentation of vdsotime's Python parts
     with atheris.instrument_imports(include=["vdsotime"]):
         import vdsotime
-        from vdsotime import _vdso
+        from vdsotime._core import vdso
 
 ElfError = vdsotime.ElfError
 ElfImage = vdsotime.ElfImage
-ABIS = tuple(sorted(_vdso.KEY_TABLES))
+ABIS = tuple(sorted(vdso.KEY_TABLES))
 
 # e_machine -> key-table ABI (mips/mips64 are told apart by ELF class).
 _MACHINE_ABI = {3: "i386", 8: "mips", 21: "ppc64", 22: "s390x", 40: "arm",
@@ -118,7 +118,7 @@ def TestOneInput(data):
 
     for abi in _abis_for(data):
         try:
-            result = _vdso.resolve(data, abi)
+            result = vdso.resolve(data, abi)
         except ElfError:
             continue
         for value in result.values():

@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 import vdsotime
-from vdsotime import ElfImage, _auxv
+from vdsotime import ElfImage
+from vdsotime._core import auxv
 
 from oracle import FIXTURES, as_tuples, pyelftools_view, readelf_view
 from requires import require_command, require_gcc_m32
@@ -35,19 +36,19 @@ def test_auxv_agrees_with_proc_and_getauxval():
         if key not in (16, 26):  # glibc rewrites AT_HWCAP/AT_HWCAP2 on x86 for getauxval
             assert libc.getauxval(key) == value, f"auxv entry {key}"
     assert vector[AT_PAGESZ] == mmap.PAGESIZE
-    assert vector[AT_SYSINFO_EHDR] == _auxv.sysinfo_ehdr() != 0
+    assert vector[AT_SYSINFO_EHDR] == auxv.sysinfo_ehdr() != 0
     assert 0 not in vector
 
 
 def test_parse_auxv_stops_at_at_null_and_ignores_a_partial_pair():
     pack = struct.Struct("@LL").pack
     data = pack(6, 4096) + pack(33, 0x7000) + pack(0, 0) + pack(99, 1)
-    assert _auxv.parse_auxv(data) == {6: 4096, 33: 0x7000}
-    assert _auxv.parse_auxv(pack(6, 4096) + b"\x01\x02\x03") == {6: 4096}
-    assert _auxv.parse_auxv(b"") == {}
-    assert _auxv.parse_auxv(bytearray(pack(17, 100))) == {17: 100}
+    assert auxv.parse_auxv(data) == {6: 4096, 33: 0x7000}
+    assert auxv.parse_auxv(pack(6, 4096) + b"\x01\x02\x03") == {6: 4096}
+    assert auxv.parse_auxv(b"") == {}
+    assert auxv.parse_auxv(bytearray(pack(17, 100))) == {17: 100}
     with pytest.raises(TypeError, match="data must be bytes"):
-        _auxv.parse_auxv("6 4096")
+        auxv.parse_auxv("6 4096")
 
 
 def _maps_entry(base):
@@ -60,7 +61,7 @@ def _maps_entry(base):
 
 
 def test_vdso_image_is_the_whole_mapping():
-    base = _auxv.sysinfo_ehdr()
+    base = auxv.sysinfo_ehdr()
     size, name = _maps_entry(base)
     assert name == "[vdso]"
     image = vdsotime.vdso_image()
@@ -73,8 +74,8 @@ def test_vdso_image_is_the_whole_mapping():
 def test_vdso_size_from_headers_covers_the_image():
     # The fallback used when /proc/self/maps cannot be read: PT_LOAD extent rounded up to
     # a page. It must cover every loaded byte and stay inside the mapping.
-    size_from_maps = _auxv.vdso_size()
-    size_from_headers = _auxv.vdso_size(use_maps=False)
+    size_from_maps = auxv.vdso_size()
+    size_from_headers = auxv.vdso_size(use_maps=False)
     image = ElfImage.from_bytes(vdsotime.vdso_image())
     end = max(offset + filesz for offset, _, filesz, _, _ in image.load_segments)
     assert end <= size_from_headers <= size_from_maps

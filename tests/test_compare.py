@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import vdsotime
-from vdsotime import comparison as comparison_module
+from vdsotime._bench import comparison as comparison_module
 
 from oracle import COUNTED_CALLS_CHILD, NEUTRAL_CWD, interrupt_once_counted
 
@@ -74,13 +74,13 @@ def test_rounds_are_interleaved_in_random_order():
 def test_the_order_of_each_round_is_the_order_of_the_calls(monkeypatch):
     """What ran when: each round calls the candidates in the order recorded."""
     calls = []
-    real = comparison_module.measure._bench
+    real = comparison_module.engine.measure_calls
 
     def spy(function, *args, **kwargs):
         calls.append(function.__name__)
         return real(function, *args, **kwargs)
 
-    monkeypatch.setattr(comparison_module.measure, "_bench", spy)
+    monkeypatch.setattr(comparison_module.engine, "measure_calls", spy)
 
     def first():
         pass

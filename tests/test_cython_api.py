@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import vdsotime
-from vdsotime import _vdso
+from vdsotime._core import vdso
 
 import kernel
 from oracle import build_extension
@@ -104,7 +104,8 @@ def test_downstream_extension_cimports_clock_pxd(tmp_path):
 
 def test_pxd_files_are_installed():
     package = Path(vdsotime.__file__).parent
-    for name in ("clock.pxd", "_vdso.pxd", "_elf.pxd"):
+    for name in ("clock.pxd", "_core/vdso.pxd", "_core/elf.pxd", "_core/validate.pxd",
+                 "_core/hw.pxd", "_core/keys.pxi", "_loops/driver.pxd"):
         assert (package / name).is_file(), f"{name} is not in the installed package"
     assert os.path.isdir(os.path.join(vdsotime.get_include(), "vdsotime"))
 
@@ -116,11 +117,12 @@ def _capsule_name(capsule):
     return get_name(capsule).decode()
 
 
-# The C-level contract of vdsotime._vdso, as Cython exports it. A change here is an ABI
-# change for every extension built against clock.pxd: bump the version and say so.
+# The C-level contract of vdsotime._core.vdso, as Cython exports it: the module path and
+# the struct's mangled name are compiled into every extension built against clock.pxd.
+# A change here is an ABI change for all of them: bump the version and say so.
 EXPORTED = {
-    "table": "struct __pyx_t_8vdsotime_5_vdso_FunctionTable",
-    "import_table": "struct __pyx_t_8vdsotime_5_vdso_FunctionTable",
+    "table": "struct __pyx_t_8vdsotime_5_core_4vdso_FunctionTable",
+    "import_table": "struct __pyx_t_8vdsotime_5_core_4vdso_FunctionTable",
     "clock_gettime_failed": "int (clockid_t, vdsotime_timespec *, int)",
     "clock_getres_failed": "int (clockid_t, vdsotime_timespec *, int)",
     "gettimeofday_failed": "int (vdsotime_timeval *, int)",
@@ -131,7 +133,7 @@ EXPORTED = {
 
 
 def test_exported_c_signatures_snapshot():
-    exported = {name: _capsule_name(capsule) for name, capsule in _vdso.__pyx_capi__.items()}
+    exported = {name: _capsule_name(capsule) for name, capsule in vdso.__pyx_capi__.items()}
     assert exported == EXPORTED
 
 
@@ -213,20 +215,21 @@ def test_capsule_comment_credits_the_convention_it_follows():
     datetime.datetime_CAPI convention (#11 item 19); numpy.random names its capsules
     "BitGenerator". The source says so, as the README does."""
     root = Path(__file__).resolve().parent.parent
-    source = (root / "vdsotime" / "_vdso.pyx").read_text()
+    source = (root / "vdsotime" / "_core" / "vdso.pyx").read_text()
     comment = source.split("\nCAPSULE_NAME = ", 1)[0].rsplit("\n\n", 1)[1]
     assert comment.startswith("# The table for C extensions")
     assert "datetime.datetime_CAPI" in comment and "numpy.random" not in comment
-    assert "datetime.datetime_CAPI" in (root / "README.md").read_text()
+    docs = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    assert any("datetime.datetime_CAPI" in path.read_text() for path in docs)
 
 
 def test_capsule_points_at_the_table():
-    capsule = _vdso.function_table
-    assert _capsule_name(capsule) == _vdso.CAPSULE_NAME == "vdsotime._vdso.function_table"
+    capsule = vdso.function_table
+    assert _capsule_name(capsule) == vdso.CAPSULE_NAME == "vdsotime._core.vdso.function_table"
     get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
     get_pointer.restype = ctypes.c_void_p
     get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    table = ctypes.cast(get_pointer(capsule, _vdso.CAPSULE_NAME.encode()),
+    table = ctypes.cast(get_pointer(capsule, vdso.CAPSULE_NAME.encode()),
                         ctypes.POINTER(ctypes.c_void_p * 5))
     assert list(table.contents) == [vdsotime.address(name) for name in
                                     ("clock_gettime", "clock_getres", "gettimeofday",

@@ -42,8 +42,8 @@ def test_stubtest_finds_the_stubs_true_to_the_runtime():
     assert "Success: no issues found" in result.stdout
     entries = [line for line in allowlist.read_text().splitlines()
                if line.strip() and not line.startswith("#")]
-    cython_internals = re.compile(r"vdsotime\\\.\\w\+\\\.__(test|pyx_capi|reduce_cython|"
-                                  r"setstate_cython)__")
+    cython_internals = re.compile(r"vdsotime\\\.\\w\+\\\.\\w\+\\\.__(test|pyx_capi|"
+                                  r"reduce_cython|setstate_cython)__")
     assert entries and all(cython_internals.fullmatch(entry) for entry in entries), entries
 
 
@@ -52,11 +52,13 @@ def test_records_are_classes_type_checkers_read():
     an __init__ whose signature is its fields."""
     import inspect
 
+    from vdsotime._bench.runs import RunChange
+
     records = [vdsotime.VdsoInfo, vdsotime.TscCalibration, vdsotime.ClockStats,
                vdsotime.LatencyResult, vdsotime.JitterResult, vdsotime.Comparison,
                vdsotime.RunComparison, vdsotime.Health, vdsotime.NtpState, vdsotime.TscSkew,
                vdsotime.TscOffset, vdsotime.Symbol, vdsotime.Binding,
-               vdsotime.runs.RunChange]
+               RunChange]
     for record in records:
         fields = record._fields
         assert list(inspect.signature(record).parameters) == list(fields), record
@@ -272,7 +274,7 @@ def test_numba_intrinsics_follow_the_clock_pxd_convention():
     code = textwrap.dedent("""
         import numpy as np
         from numba import njit
-        from vdsotime import _clock
+        from vdsotime._core import clocks
         from vdsotime.numba import clock_gettime_ns
         import vdsotime.numba
 
@@ -282,7 +284,7 @@ def test_numba_intrinsics_follow_the_clock_pxd_convention():
 
         for clock_id in (8, 9, 10, 12, 99, -1, 2**31 - 1):
             try:
-                _clock.clock_gettime_ns(clock_id)
+                clocks.clock_gettime_ns(clock_id)
                 expected = None
             except OSError as exc:
                 expected = -exc.errno
@@ -305,7 +307,7 @@ NUMBA_RETRY_CHILD = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     import kernel
     from numba import njit
-    from vdsotime import _clock, _vdso
+    from vdsotime._core import clocks, vdso
     from vdsotime.numba import clock_gettime_ns
 
     @njit
@@ -333,7 +335,7 @@ NUMBA_RETRY_CHILD = textwrap.dedent("""
         ts[0].tv_sec, ts[0].tv_nsec = 7, 7
         return -38  # -ENOSYS
 
-    table = Table.from_address(_vdso.c_symbols()["vdsotime_function_table"])
+    table = Table.from_address(vdso.c_symbols()["vdsotime_function_table"])
     assert table.from_vdso & 1, "clock_gettime is not the vDSO's here"
     saved = ctypes.cast(table.clock_gettime, ctypes.c_void_p).value
     table.clock_gettime = failing
@@ -342,7 +344,7 @@ NUMBA_RETRY_CHILD = textwrap.dedent("""
         value = read(1)
         after = kernel.clock_gettime_ns(1)
         invalid = read(99)
-        python = _clock.clock_gettime_ns(1)  # the cimported path, for comparison
+        python = clocks.clock_gettime_ns(1)  # the cimported path, for comparison
     finally:
         ctypes.c_void_p.from_address(ctypes.addressof(table)).value = saved
     print(before <= value <= after, invalid, python > after, calls)
@@ -442,8 +444,8 @@ def sdist_names(sdist):
 def test_sdist_holds_the_sources(built):
     names = sdist_names(built[0])
     for required in ("setup.py", "pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE",
-                     "MANIFEST.in", "vdsotime/_elf.pyx", "vdsotime/_vdso.pyx",
-                     "vdsotime/_keys.pxi", "vdsotime/clock.pxd", "vdsotime/vdsotime.h",
+                     "MANIFEST.in", "vdsotime/_core/elf.pyx", "vdsotime/_core/vdso.pyx",
+                     "vdsotime/_core/keys.pxi", "vdsotime/clock.pxd", "vdsotime/vdsotime.h",
                      "vdsotime/__init__.pyi", "vdsotime/py.typed",
                      "tests/fixtures/make_fixtures.sh", "tests/fixtures/mips-vdso.so",
                      "bench/run.py", "bench/cloops.c", "tools/i386/leg.py",
@@ -506,16 +508,21 @@ def test_wheel_holds_the_cython_and_typing_files(built):
     _, wheel, _ = built
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    for required in ("vdsotime/clock.pxd", "vdsotime/_vdso.pxd", "vdsotime/_elf.pxd",
-                     "vdsotime/_hw.pxd", "vdsotime/_args.pxd", "vdsotime/_loops.pxd",
-                     "vdsotime/_keys.pxi", "vdsotime/vdsotime.h",
-                     "vdsotime/py.typed", "vdsotime/__init__.pyi", "vdsotime/_elf.pyi",
-                     "vdsotime/_clock.pyi", "vdsotime/_vdso.pyi", "vdsotime/_sample.pyi",
-                     "vdsotime/_loops.pyi", "vdsotime/_hw.pyi", "vdsotime/_args.pyi",
-                     "vdsotime/_auxv.pyi", "vdsotime/numba.py"):
-        assert required in names, required
-    for module in ("_elf", "_auxv", "_vdso", "_hw", "_args", "_clock", "_loops", "_sample"):
-        assert any(n.startswith(f"vdsotime/{module}.") and n.endswith(".so") for n in names)
+    # Every C-level and typing file of the package (cimporters and type checkers read
+    # them from the installed package), and every compiled module.
+    package = ROOT / "vdsotime"
+    wanted = {f"vdsotime/{path.relative_to(package).as_posix()}"
+              for path in package.rglob("*")
+              if path.suffix in (".pxd", ".pxi", ".pyi", ".h", ".typed", ".py")}
+    assert {"vdsotime/clock.pxd", "vdsotime/_core/vdso.pxd", "vdsotime/_core/keys.pxi",
+            "vdsotime/vdsotime.h", "vdsotime/py.typed", "vdsotime/_loops/driver.pxd"} <= wanted
+    assert wanted <= names, sorted(wanted - names)
+    compiled = {path.with_suffix("").relative_to(package).as_posix()
+                for path in package.rglob("*.pyx")}
+    assert len(compiled) >= 10
+    for module in compiled:
+        assert any(n.startswith(f"vdsotime/{module}.") and n.endswith(".so") for n in names), \
+            module
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheel) as archive:
         assert "vdsotime = vdsotime.cli:main" in archive.read(entry_points).decode()

@@ -9,7 +9,7 @@ import pytest
 
 import vdsotime
 from vdsotime import ElfError, ElfImage, Symbol
-from vdsotime._elf import elf_hash, gnu_hash
+from vdsotime._core.elf import elf_hash, gnu_hash
 
 from oracle import (EM_NAMES, FIXTURE_SHAPES, as_tuples, fixture_path, pyelftools_view,
                     readelf_view, NEUTRAL_CWD)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import vdsotime
-from vdsotime import _health, _loops
+from vdsotime._health import doctor
+from vdsotime._loops import skew as skew_loop
 
 import kernel
 from oracle import interrupt_child, run_python
@@ -80,11 +81,11 @@ def test_tsc_flags_are_proc_cpuinfos(report):
 
 
 def test_cpu_lists_and_governor_are_the_kernels(report):
-    assert _health._cpu_list("0-2,5,7-8") == (0, 1, 2, 5, 7, 8)
-    assert _health._cpu_list("") == ()
-    assert _health._format_cpus((0, 1, 2, 5, 7, 8)) == "0-2,5,7-8"
+    assert doctor._cpu_list("0-2,5,7-8") == (0, 1, 2, 5, 7, 8)
+    assert doctor._cpu_list("") == ()
+    assert doctor._format_cpus((0, 1, 2, 5, 7, 8)) == "0-2,5,7-8"
     isolated = _sys("/sys/devices/system/cpu/isolated")
-    assert _health._format_cpus(report.cpu.isolated) == isolated
+    assert doctor._format_cpus(report.cpu.isolated) == isolated
     governor_file = "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"
     if os.path.exists(governor_file):
         assert _sys(governor_file) in report.cpu.governor.split(",")
@@ -197,10 +198,10 @@ def test_user_space_verdict_on_this_machine(report):
 def test_timing_verdict_agrees_with_the_probe(monkeypatch):
     """Where seccomp is unavailable the verdict comes from the costs; here both exist,
     so they must agree."""
-    probed = _health.clock_health()
-    monkeypatch.setattr(_health._probe, "syscall_probe",
+    probed = doctor.clock_health()
+    monkeypatch.setattr(doctor.probe, "syscall_probe",
                         lambda clock_ids: (None, "seccomp filters are unavailable"))
-    timed = _health.clock_health()
+    timed = doctor.clock_health()
     assert [clock.method for clock in timed] == ["timing"] * len(timed)
     assert [clock.userspace for clock in timed] == [clock.userspace for clock in probed]
 
@@ -210,7 +211,7 @@ def test_other_processes_cpu_clock_is_a_system_call():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         clock_id = kernel.process_cpu_clock(child.pid)
-        (row,) = _health.clock_health([clock_id])
+        (row,) = doctor.clock_health([clock_id])
         assert row.id == clock_id and row.userspace is False
     finally:
         child.kill()
@@ -219,8 +220,8 @@ def test_other_processes_cpu_clock_is_a_system_call():
 
 FORCED_LIBC = textwrap.dedent("""
     import json, vdsotime
-    from vdsotime import _health
-    rows = _health.clock_health()
+    from vdsotime._health import doctor
+    rows = doctor.clock_health()
     print(json.dumps([vdsotime.info().functions["clock_gettime"].backend,
                       {row.name: [row.userspace, row.method] for row in rows}]))
 """)
@@ -240,7 +241,7 @@ def test_libc_backend_is_still_user_space():
 
 def test_probe_leaves_the_rest_of_the_process_alone():
     """The seccomp filter lives and dies with the probe thread."""
-    _health.clock_health([vdsotime.CLOCK_PROCESS_CPUTIME_ID])
+    doctor.clock_health([vdsotime.CLOCK_PROCESS_CPUTIME_ID])
     assert vdsotime.process_time_ns() > 0  # a system call, still allowed here
     assert kernel.clock_gettime_ns(vdsotime.CLOCK_PROCESS_CPUTIME_ID) > 0
     with open("/proc/self/status") as f:
@@ -248,12 +249,12 @@ def test_probe_leaves_the_rest_of_the_process_alone():
 
 
 def test_syscall_clocksource_gets_the_recommendation():
-    clocks = tuple(_health.ClockHealth(name, clock_id, False, 610.0, 600.0, 20.0, "seccomp")
+    clocks = tuple(doctor.ClockHealth(name, clock_id, False, 610.0, 600.0, 20.0, "seccomp")
                    for name, clock_id in (("CLOCK_REALTIME", 0), ("CLOCK_MONOTONIC", 1)))
-    tsc = _health.TscHealth(True, True, "cpuid", True, True, True, False, False, None, None)
+    tsc = doctor.TscHealth(True, True, "cpuid", True, True, True, False, False, None, None)
     ntp = vdsotime.ntp_state()._replace(synchronized=True, maxerror_ns=1000)
-    cpu = _health.CpuHealth("performance", False, (), ())
-    lines = _health.recommendations("hpet", ("tsc", "hpet"), clocks, tsc, ntp,
+    cpu = doctor.CpuHealth("performance", False, (), ())
+    lines = doctor.recommendations("hpet", ("tsc", "hpet"), clocks, tsc, ntp,
                                     {"monotonic": 0, "boottime": 0}, cpu)
     assert lines == (
         "clocksource hpet: the vDSO cannot read it, so every clock call is a syscall "
@@ -261,7 +262,7 @@ def test_syscall_clocksource_gets_the_recommendation():
         f"{CLOCKSOURCE}/current_clocksource)",)
     # User-space clocks and a synchronized clock: nothing to say.
     fine = tuple(clock._replace(userspace=True) for clock in clocks)
-    assert _health.recommendations("tsc", ("tsc",), fine, tsc, ntp, None, cpu) == ()
+    assert doctor.recommendations("tsc", ("tsc",), fine, tsc, ntp, None, cpu) == ()
 
 
 # -- TSC skew ------------------------------------------------------------------------------
@@ -302,7 +303,7 @@ def test_tsc_skew_agrees_with_the_kernels_warp_check():
 
 @needs_two_cpus
 def test_ping_pong_rounds_are_causal():
-    first, last, reply, seen, timed_out = _loops.tsc_ping_pong(CPUS[0], CPUS[1], 2000,
+    first, last, reply, seen, timed_out = skew_loop.tsc_ping_pong(CPUS[0], CPUS[1], 2000,
                                                                10**9)
     assert not timed_out and len(first) == 2000
     assert seen in ((CPUS[0], CPUS[1]), (-1, -1))
@@ -316,7 +317,7 @@ def test_ping_pong_rounds_are_causal():
 def test_ping_pong_wait_times_out():
     """Both threads on one CPU: every answer waits for a context switch, which outlasts
     a 1 ns timeout; the run ends instead of spinning."""
-    first, _, _, _, timed_out = _loops.tsc_ping_pong(CPUS[0], CPUS[0], 1000, 10**9, 1)
+    first, _, _, _, timed_out = skew_loop.tsc_ping_pong(CPUS[0], CPUS[0], 1000, 10**9, 1)
     assert timed_out and len(first) < 1000
 
 
@@ -366,8 +367,8 @@ def test_a_failed_skew_measurement_is_reported_not_raised(monkeypatch):
     def starved(*args, **kwargs):
         raise TimeoutError("tsc_skew(): CPU 1 did not answer within 0.5 s")
 
-    monkeypatch.setattr(_health, "tsc_skew", starved)
-    tsc = _health.tsc_health(("tsc",), skew=True)
+    monkeypatch.setattr(doctor, "tsc_skew", starved)
+    tsc = doctor.tsc_health(("tsc",), skew=True)
     if len(CPUS) < 2 or not tsc.present:
         assert tsc.skew_error is None  # nothing was attempted
         return

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from vdsotime import ElfError, ElfImage
-from vdsotime._elf import elf_hash, gnu_hash
+from vdsotime._core.elf import elf_hash, gnu_hash
 
 from oracle import FIXTURE_SHAPES, fixture_path, run_python
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import vdsotime
-from vdsotime import _vdso
+from vdsotime._core import hw, vdso
 
 import kernel
 from requires import missing
@@ -72,9 +72,9 @@ def test_info_shows_the_elf32_vdso_and_clock_gettime64():
         True, 32, "i386", "linux-gate.so.1")
     # The case this leg is for: libc's time_t is 32-bit (bookworm i386, as manylinux
     # i686), and vdsotime binds __vdso_clock_gettime64 all the same.
-    assert _vdso.TIME_T_BITS == 32 and ctypes.sizeof(ctypes.c_void_p) == 4
+    assert vdso.TIME_T_BITS == 32 and ctypes.sizeof(ctypes.c_void_p) == 4
     assert info.fallback_reason is None
-    image = _vdso.live_image()
+    image = vdso.live_image()
     bindings = info.functions
     for function, symbol in (("clock_gettime", "__vdso_clock_gettime64"),
                              ("getcpu", "__vdso_getcpu")):
@@ -106,7 +106,7 @@ def test_every_clock_between_two_clock_gettime64_syscalls(name):
 def _vdso_function(name, restype, *argtypes):
     """The live vDSO's own ``name``, called as the 32-bit ABI defines it."""
     info = vdsotime.info()
-    symbol = _vdso.live_image().lookup(name, "LINUX_2.6")
+    symbol = vdso.live_image().lookup(name, "LINUX_2.6")
     return ctypes.CFUNCTYPE(restype, *argtypes)(info.base + symbol.value)
 
 
@@ -163,7 +163,7 @@ def test_samplers():
     assert np.all((pairs["cpu"] >= 0) & (pairs["cpu"] < os.cpu_count()))
     # sample i is the first reading at or after start + i * period, start >= before
     assert np.all(paced >= before + np.arange(50) * 100_000)
-    if vdsotime._sample.HAVE_TSC:
+    if hw.HAVE_TSC:
         ticks = vdsotime.sample_tsc(10_000)
         assert np.all(np.diff(ticks.astype(np.int64)) >= 0)
         assert vdsotime.calibrate_tsc().ns_per_tick > 0

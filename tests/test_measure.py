@@ -90,7 +90,7 @@ def test_bench_subtracts_the_trimmed_mean_of_the_timer_exactly(monkeypatch):
     timings minus the rounded trimmed mean of the timer's own readings, clamped at 0.
     The timings come from stand-ins for the two timing loops, so nothing depends on how
     fast this machine is."""
-    from vdsotime import measure
+    from vdsotime._bench import engine
 
     raw_pattern = np.array([100, 30, 45, 250, 20, 45], dtype=np.int64)
     # 1000 timer readings per step: 990 of 40 ns, 10 of 41 ns... and the trimmed slowest
@@ -107,8 +107,8 @@ def test_bench_subtracts_the_trimmed_mean_of_the_timer_exactly(monkeypatch):
         assert not tsc
         out[:] = timer_pattern[:len(out)]
 
-    monkeypatch.setattr(measure._loops, "time_calls", fake_time_calls)
-    monkeypatch.setattr(measure._loops, "timer_overhead", fake_timer_overhead)
+    monkeypatch.setattr(engine.driver, "time_calls", fake_time_calls)
+    monkeypatch.setattr(engine.driver, "timer_overhead", fake_timer_overhead)
     result = vdsotime.bench(len, [], n=600, warmup=0, timer="monotonic")
     kept = timer_pattern[timer_pattern <= np.percentile(timer_pattern, 99)]
     assert result.overhead_ns == kept.mean() == (980 * 40 + 10 * 41) / 990
@@ -125,15 +125,16 @@ def test_bench_result_allocates_no_array_of_the_runs_size(tsc):
     and the answer."""
     import tracemalloc
 
-    from vdsotime import measure
+    from vdsotime._bench import engine
 
     n = 1_000_000
     raw = np.full(n, 500, dtype=np.int64)
-    timer = np.full(1000, 40, dtype=np.int64)
-    measure._latency(len, raw[:10].copy(), timer, 10, 0, 0.5 if tsc else None)  # warm up
+    overheads = np.full(1000, 40, dtype=np.int64)
+    timer = engine.Timer("tsc", 0.5) if tsc else engine.Timer("monotonic")
+    engine._latency("len", raw[:10].copy(), overheads, 10, 0, timer, {})  # warm up
     tracemalloc.start()
     try:
-        result = measure._latency(len, raw, timer, n, 0, 0.5 if tsc else None)
+        result = engine._latency("len", raw, overheads, n, 0, timer, {})
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -173,23 +174,23 @@ def test_bench_bad_input(call, error, message):
     (0.25, (1_000_000, 1000)),       # sub-ns estimates count as 1 ns
 ])
 def test_default_counts_rule(per_call_ns, expected):
-    from vdsotime import measure
+    from vdsotime._bench import engine
 
-    assert measure.default_counts(per_call_ns) == expected
+    assert engine.default_counts(per_call_ns) == expected
 
 
 def test_bench_chooses_its_counts_from_the_probe(monkeypatch):
     """bench() without n or warmup applies the rule to the probe's median per-call time."""
-    from vdsotime import measure
+    from vdsotime._bench import engine
 
     seen = []
-    rule = measure.default_counts
+    rule = engine.default_counts
 
     def spy(per_call_ns):
         seen.append(per_call_ns)
         return rule(per_call_ns)
 
-    monkeypatch.setattr(measure, "default_counts", spy)
+    monkeypatch.setattr(engine, "default_counts", spy)
     result = vdsotime.bench(stdlib_time.sleep, 0.002)
     [estimate] = seen
     assert estimate >= 2_000_000  # the probe timed real 2 ms sleeps
@@ -225,7 +226,7 @@ BENCH_INTERRUPT_CHILD = textwrap.dedent("""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     print("ready", flush=True)
     try:
-        vdsotime.bench(time.sleep, 0.001, n=100_000)
+        vdsotime.bench(time.sleep, 0.001, n=100_000, warmup=10)
         print("finished")
     except KeyboardInterrupt as exc:
         partial = exc.partial_result
@@ -263,7 +264,7 @@ def test_jitter_structure():
 def test_jitter_buffer_grows():
     # A 2 ns threshold makes every read a gap: millions, far past the first buffer; the
     # run says that its threshold is too low to mean anything.
-    from vdsotime.measure import JitterWarning
+    from vdsotime._bench.measure import JitterWarning
 
     with pytest.warns(JitterWarning, match="the threshold is about the cost of one read"):
         result = vdsotime.jitter(0.05, threshold_ns=2)
@@ -446,11 +447,13 @@ def test_format_count_percent_rate():
 
 
 def test_png_plots(tmp_path):
+    from vdsotime import plot
+
     latency = tmp_path / "latency.png"
-    stats.plot_latency(vdsotime.bench(len, [], n=1000).samples_ns, latency)
+    plot.plot_latency(vdsotime.bench(len, [], n=1000).samples_ns, latency)
     assert latency.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     gaps = tmp_path / "jitter.png"
-    stats.plot_jitter(vdsotime.jitter(0.05, threshold_ns=1000), gaps)
+    plot.plot_jitter(vdsotime.jitter(0.05, threshold_ns=1000), gaps)
     assert gaps.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -458,9 +461,9 @@ def test_missing_matplotlib_is_a_clear_message(tmp_path):
     code = textwrap.dedent(f"""
         import sys
         sys.modules["matplotlib"] = None  # as if it were not installed
-        import numpy, vdsotime.stats
+        import numpy, vdsotime.plot
         try:
-            vdsotime.stats.plot_latency(numpy.arange(10), {str(tmp_path / 'x.png')!r})
+            vdsotime.plot.plot_latency(numpy.arange(10), {str(tmp_path / 'x.png')!r})
         except ImportError as exc:
             print(exc)
     """)
@@ -499,7 +502,7 @@ def test_bench_timers_measure_a_known_floor(timer):
 def test_bench_tsc_subtracts_the_trimmed_mean_in_ticks(monkeypatch):
     """With the TSC timer, samples are round((ticks - trimmed mean of the timer's ticks)
     * ns_per_tick), clamped at 0: checked exactly on stand-in loops."""
-    from vdsotime import measure
+    from vdsotime._bench import engine
 
     raw_pattern = np.array([300, 90, 60, 1000], dtype=np.int64)  # ticks
     timer_pattern = np.array([52] * 500 + [78] * 490 + [9_999] * 10, dtype=np.int64)
@@ -513,9 +516,9 @@ def test_bench_tsc_subtracts_the_trimmed_mean_in_ticks(monkeypatch):
         assert tsc
         out[:] = timer_pattern[:len(out)]
 
-    monkeypatch.setattr(measure._loops, "time_calls", fake_time_calls)
-    monkeypatch.setattr(measure._loops, "timer_overhead", fake_timer_overhead)
-    monkeypatch.setattr(measure, "tsc_ns_per_tick", lambda: 0.4)
+    monkeypatch.setattr(engine.driver, "time_calls", fake_time_calls)
+    monkeypatch.setattr(engine.driver, "timer_overhead", fake_timer_overhead)
+    monkeypatch.setattr(engine, "tsc_ns_per_tick", lambda: 0.4)
     result = vdsotime.bench(len, [], n=400, warmup=0, timer="tsc")
     ticks = (500 * 52 + 490 * 78) / 990
     assert result.overhead_ns == pytest.approx(ticks * 0.4)
@@ -524,11 +527,12 @@ def test_bench_tsc_subtracts_the_trimmed_mean_in_ticks(monkeypatch):
 
 
 def test_default_timer_is_the_tsc_where_invariant():
-    from vdsotime import _hw, measure
+    from vdsotime._bench import engine
+    from vdsotime._core import hw
 
-    invariant = _hw.HAVE_TSC and _hw.tsc_invariant()[0]
-    assert measure.choose_timer("bench", None) == ("tsc" if invariant else "monotonic")
-    assert vdsotime.bench(len, [], n=10).metadata["timer"] == measure.choose_timer("bench", None)
+    invariant = hw.HAVE_TSC and hw.tsc_invariant()[0]
+    assert engine.choose_timer("bench", None) == ("tsc" if invariant else "monotonic")
+    assert vdsotime.bench(len, [], n=10).metadata["timer"] == engine.choose_timer("bench", None)
 
 
 @pytest.mark.parametrize("timer,error,message", [
@@ -541,9 +545,9 @@ def test_bench_bad_timer(timer, error, message):
 
 
 def test_bench_refuses_a_tsc_that_is_not_invariant(monkeypatch):
-    from vdsotime import _hw
+    from vdsotime._core import hw
 
-    monkeypatch.setattr(_hw, "tsc_invariant", lambda: (False, "no constant_tsc"))
+    monkeypatch.setattr(hw, "tsc_invariant", lambda: (False, "no constant_tsc"))
     with pytest.raises(ValueError, match=r"timer='tsc' needs an invariant TSC.*"
                                          r"no constant_tsc.*timer='monotonic'"):
         vdsotime.bench(len, [], n=10, timer="tsc")
@@ -648,7 +652,7 @@ def test_assert_below_bad_input(limits, error, message):
 
 
 def test_assert_below_names_figures_like_the_summary():
-    from vdsotime.measure import _figure_name
+    from vdsotime._bench.latency import _figure_name
 
     assert [_figure_name(key) for key in ("p50", "p9", "p99", "p999", "p9999", "p100",
                                           "max", "mean", "min")] == [

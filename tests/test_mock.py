@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import vdsotime
-from vdsotime import _vdso
+from vdsotime._core import vdso
 from vdsotime.testing import MockClock, mock_clock
 
 import kernel
@@ -117,7 +117,7 @@ def test_other_clocks_and_errors_stay_the_kernels():
 
 
 def test_table_is_restored_after_an_exception():
-    pointers = [vdsotime.address(name) for name in _vdso.API_FUNCTIONS]
+    pointers = [vdsotime.address(name) for name in vdso.API_FUNCTIONS]
     with pytest.raises(ZeroDivisionError):
         with mock_clock(start_ns=START):
             assert vdsotime.monotonic_ns() == START
@@ -131,7 +131,7 @@ def _table_pointers():
     get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
     get_pointer.restype = ctypes.c_void_p
     get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    table = ctypes.cast(get_pointer(_vdso.function_table, _vdso.CAPSULE_NAME.encode()),
+    table = ctypes.cast(get_pointer(vdso.function_table, vdso.CAPSULE_NAME.encode()),
                         ctypes.POINTER(ctypes.c_void_p * 5))
     return list(table.contents)
 
@@ -197,12 +197,12 @@ def test_samplers_read_mock_time():
 def test_bench_sees_mock_time_on_the_monotonic_timer_only():
     """bench(timer="monotonic") reads the table's clock: under a frozen mock every call
     takes 0 ns. Its default timer, the TSC where it is invariant, is never mocked."""
-    from vdsotime import measure
+    from vdsotime._bench import engine
 
     with mock_clock(start_ns=START):
         frozen = vdsotime.bench(sum, range(100), n=200, timer="monotonic")
         assert not frozen.samples_ns.any() and frozen.overhead_ns == 0
-        if measure.choose_timer("bench", None) == "tsc":
+        if engine.choose_timer("bench", None) == "tsc":
             real = vdsotime.bench(sum, range(100), n=200)
             assert real.metadata["timer"] == "tsc" and np.median(real.samples_ns) > 0
 

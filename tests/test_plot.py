@@ -52,12 +52,13 @@ def test_latency_plot_formats_and_arrays(tmp_path):
     svg = tmp_path / "latency.svg"
     plot.plot_latency(np.arange(1, 500), svg, title="an array")
     assert b"<svg" in svg.read_bytes()[:500]
-    stats.plot_latency(np.arange(1, 500), tmp_path / "old.png")  # the old name still works
-    assert (tmp_path / "old.png").read_bytes()[:8] == PNG
+    png = tmp_path / "latency.png"
+    plot.plot_latency(np.arange(1, 500), png)
+    assert png.read_bytes()[:8] == PNG
 
 
 def test_jitter_plot_colours_each_cpu(tmp_path, monkeypatch):
-    from vdsotime.measure import GAP_DTYPE, JitterResult
+    from vdsotime._bench.measure import GAP_DTYPE, JitterResult
 
     gaps = np.zeros(6, dtype=GAP_DTYPE)
     gaps["start_ns"] = np.arange(6) * 1_000_000
@@ -91,12 +92,12 @@ def test_jitter_plot_colours_each_cpu(tmp_path, monkeypatch):
 ])
 def test_check_path_refuses(tmp_path, name, error, message):
     with pytest.raises(error, match=message):
-        plot.check_path(tmp_path / name if name else tmp_path)
+        plot.check_plot_path(tmp_path / name if name else tmp_path)
 
 
 def test_check_path_accepts_what_matplotlib_writes(tmp_path):
     for name in ("a.png", "b.svg", "c.pdf", "D.PNG"):
-        plot.check_path(tmp_path / name)
+        plot.check_plot_path(tmp_path / name)
 
 
 def test_missing_matplotlib_is_a_clear_message(tmp_path):
@@ -104,7 +105,7 @@ def test_missing_matplotlib_is_a_clear_message(tmp_path):
         import sys
         sys.modules["matplotlib"] = None  # as if it were not installed
         import vdsotime.plot
-        for call in (lambda: vdsotime.plot.check_path({str(tmp_path / 'x.png')!r}),
+        for call in (lambda: vdsotime.plot.check_plot_path({str(tmp_path / 'x.png')!r}),
                      lambda: vdsotime.plot.plot_latency([1, 2], {str(tmp_path / 'x.png')!r})):
             try:
                 call()

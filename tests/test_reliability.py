@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import vdsotime
+from vdsotime._core import vdso
 
 import kernel
 from oracle import FIXTURE_SHAPES, fixture_path, run_python
@@ -19,7 +20,7 @@ MEMORY_CHILD = textwrap.dedent("""
     import gc, resource, sys, tracemalloc
     import numpy as np
     import vdsotime
-    from vdsotime import _vdso
+    from vdsotime._core import vdso
 
     def rss_kb():
         with open("/proc/self/status") as f:
@@ -52,7 +53,7 @@ MEMORY_CHILD = textwrap.dedent("""
         for k in range(n):
             data = fixtures[k % len(fixtures)]
             image = vdsotime.ElfImage.from_bytes(data)
-            image.symbols; image.lookup("__vdso_clock_gettime"); _vdso.resolve(data)
+            image.symbols; image.lookup("__vdso_clock_gettime"); vdso.resolve(data)
             try:
                 vdsotime.ElfImage.from_bytes(data[:200])
             except vdsotime.ElfError:
@@ -203,7 +204,7 @@ def test_every_binding_of_a_hostile_image_lies_in_an_executable_segment(name):
     bound = checked = 0
     for mutant in _mutants(data, rng, 3000):
         try:
-            result = vdsotime._vdso.resolve(mutant, abi)
+            result = vdso.resolve(mutant, abi)
         except vdsotime.ElfError:
             continue
         checked += 1
@@ -225,8 +226,8 @@ def test_resolve_of_every_fixture_with_every_table_never_binds_outside():
     for name in sorted(FIXTURE_SHAPES):
         data = fixture_path(name).read_bytes()
         image = vdsotime.ElfImage.from_bytes(data)
-        for abi in vdsotime._vdso.KEY_TABLES:
-            for binding in vdsotime._vdso.resolve(data, abi).values():
+        for abi in vdso.KEY_TABLES:
+            for binding in vdso.resolve(data, abi).values():
                 if isinstance(binding, str):
                     continue
                 assert any(flags & 1 and offset <= binding.address < offset + filesz

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import vdsotime
-from vdsotime import runs
+from vdsotime._bench import runs
 
 from oracle import COUNTED_CALLS_CHILD, NEUTRAL_CWD, interrupt_once_counted
 
@@ -194,7 +194,7 @@ def test_gate_fails_on_a_synthetic_regression_and_passes_identical_runs(tmp_path
     for path, statement in ((old, "sum(range(100))"), (new, "sum(range(300))")):
         result = cli("bench", "--save", path, "--name", "sum", "-n", "20000", statement)
         assert result.returncode == 0, result.stderr
-        assert f"saved as 'sum' in {path}" in result.stdout
+        assert f"vdsotime: saved as 'sum' in {path}" in result.stderr  # stdout: results
     gate = cli("compare-runs", old, new, "--fail-above", "5%")
     assert gate.returncode == 1, gate.stdout + gate.stderr
     assert "REGRESSION" in gate.stdout

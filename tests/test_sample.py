@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import vdsotime
-from vdsotime import _hw, _loops, _sample
+from vdsotime._core import hw
+from vdsotime._loops import driver, sample
 
 import kernel
 from oracle import interrupt_child, interrupted_child
@@ -54,7 +55,7 @@ def test_out_is_filled_in_place():
     assert np.all(out[:100] > 0) and np.all(out[100:] == 0)
     ticks = np.zeros(64, dtype=np.uint64)
     assert vdsotime.sample_tsc(out=ticks) is ticks and np.all(np.diff(ticks.astype(np.int64)) >= 0)
-    pairs = np.zeros(64, dtype=_sample.TIME_CPU_DTYPE)
+    pairs = np.zeros(64, dtype=sample.TIME_CPU_DTYPE)
     assert vdsotime.sample_cpu(out=pairs) is pairs and np.all(pairs["t_ns"] > 0)
 
 
@@ -153,7 +154,7 @@ HUGE_COUNTS = [
 @pytest.mark.parametrize("index", range(len(HUGE_COUNTS)))
 def test_counts_whose_arrays_cannot_be_held_are_refused_naming_the_argument(index):
     call, named = HUGE_COUNTS[index]
-    if "tsc" in named and not _hw.HAVE_TSC:
+    if "tsc" in named and not hw.HAVE_TSC:
         pytest.skip("no time-stamp counter on this machine")
     with pytest.raises(ValueError, match=re.escape(named) + r"[\d,]+ needs .* GiB, more "
                        r"than this \d+-bit build can address"):
@@ -226,7 +227,8 @@ INTERRUPT_CHILD = textwrap.dedent("""
     calls = {
         "sample": lambda: vdsotime.sample(out=numpy.empty(3 * 10**8, numpy.int64)),
         "sample_tsc": lambda: vdsotime.sample_tsc(out=numpy.empty(10**9, numpy.uint64)),
-        "sample_cpu": lambda: vdsotime.sample_cpu(out=numpy.empty(3 * 10**8, vdsotime._sample.TIME_CPU_DTYPE)),
+        "sample_cpu": lambda: vdsotime.sample_cpu(
+            out=numpy.empty(3 * 10**8, vdsotime.sample_cpu(0).dtype)),
         "sample_every": lambda: vdsotime.sample_every(10**9, 1000),
     }
     vdsotime.sample(10)
@@ -277,7 +279,7 @@ def test_sample_cpu_records_the_pinned_cpu():
             assert np.all(np.diff(pairs["t_ns"]) >= 0)
     finally:
         os.sched_setaffinity(0, original)
-    assert _sample.CPU_SOURCE in ("rdpid", "rdtscp", "getcpu")
+    assert vdsotime.info().cpu_source == sample.CPU_SOURCE in ("rdpid", "rdtscp", "getcpu")
 
 
 def test_sample_every_paces():
@@ -300,7 +302,7 @@ def test_calibrate_tsc_accuracy():
     assert isinstance(calibration, vdsotime.TscCalibration)
     assert 0.1 < calibration.ghz < 10
     assert calibration.residual_ns < 1000 and calibration.pairs > 100
-    middles, ticks, widths = _loops.tsc_pairs(50, 16, 10_000)
+    middles, ticks, widths = driver.tsc_pairs(50, 16, 10_000)
     errors = calibration.to_ns(ticks) - middles
     assert errors.dtype == np.int64
     # The goal is 1 us; the bound here is generous for a busy CI machine.
@@ -310,7 +312,7 @@ def test_calibrate_tsc_accuracy():
 def test_calibration_drift_over_a_second():
     calibration = vdsotime.calibrate_tsc(0.05)
     stdlib_time.sleep(1.0)
-    middles, ticks, _ = _loops.tsc_pairs(20, 16, 10_000)
+    middles, ticks, _ = driver.tsc_pairs(20, 16, 10_000)
     drift = np.median(calibration.to_ns(ticks) - middles)
     assert abs(drift) < 20_000  # 20 ppm over 1 s: generous against the 1 ppm goal
 
@@ -338,9 +340,9 @@ def test_calibrate_tsc_bad_seconds(seconds, error):
 
 
 def test_calibrate_tsc_warns_when_the_tsc_is_not_invariant(monkeypatch):
-    from vdsotime import _tsc
+    from vdsotime._loops import tsc
 
-    monkeypatch.setattr(_tsc._hw, "tsc_invariant", lambda: (False, "test says so"))
+    monkeypatch.setattr(tsc.hw, "tsc_invariant", lambda: (False, "test says so"))
     with pytest.warns(vdsotime.TscWarning, match="test says so"):
         calibration = vdsotime.calibrate_tsc(0.01)
     assert calibration.invariant is False
@@ -354,7 +356,7 @@ def test_tsc_invariant_agrees_with_proc_cpuinfo():
             break
     # The machines this project runs on (and CI) have an invariant TSC.
     assert {"constant_tsc", "nonstop_tsc"} <= flags
-    invariant, source = _hw.tsc_invariant()
+    invariant, source = hw.tsc_invariant()
     assert invariant, source
 
 
@@ -457,7 +459,7 @@ CALIBRATE_CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(not _hw.HAVE_TSC, reason="no time-stamp counter on this machine")
+@pytest.mark.skipif(not hw.HAVE_TSC, reason="no time-stamp counter on this machine")
 def test_calibrate_tsc_answers_ctrl_c_within_half_a_second():
     assert interrupt_child(CALIBRATE_CHILD, after=0.5) < 0.5
 
@@ -468,7 +470,7 @@ LONG_BURST_CHILD = CALIBRATE_CHILD.replace("vdsotime.calibrate_tsc(3)",
                                            "vdsotime.calibrate_tsc(0.01, tries=10**8)")
 
 
-@pytest.mark.skipif(not _hw.HAVE_TSC, reason="no time-stamp counter on this machine")
+@pytest.mark.skipif(not hw.HAVE_TSC, reason="no time-stamp counter on this machine")
 def test_calibrate_tsc_with_long_bursts_answers_ctrl_c_within_half_a_second():
     assert interrupt_child(LONG_BURST_CHILD, after=0.5, timeout=120) < 0.5
 

@@ -7,13 +7,13 @@ import textwrap
 import pytest
 
 import vdsotime
-from vdsotime import _vdso
-from vdsotime._elf import elf_hash, gnu_hash
+from vdsotime._core import vdso
+from vdsotime._core.elf import elf_hash, gnu_hash
 
 import kernel
 from oracle import fixture_path, run_python
 
-KEY_TABLES = _vdso.KEY_TABLES
+KEY_TABLES = vdso.KEY_TABLES
 
 # What each fixture must bind with its own ABI's table (the 32-bit ABIs take
 # clock_gettime64, getcpu, and clock_getres through a widening shim: see _keys.pxi).
@@ -51,7 +51,7 @@ def test_key_table_hashes_are_right():
     for abi, (version, version_hash, keys) in KEY_TABLES.items():
         assert elf_hash(version) == version_hash, abi
         for function, symbol, symbol_elf_hash, symbol_gnu_hash, _ in keys:
-            assert function in _vdso.API_FUNCTIONS
+            assert function in vdso.API_FUNCTIONS
             assert elf_hash(symbol) == symbol_elf_hash, (abi, symbol)
             assert gnu_hash(symbol) == symbol_gnu_hash, (abi, symbol)
             assert symbol.startswith(("__vdso_", "__kernel_")), "only prefixed names"
@@ -65,12 +65,12 @@ def test_time32_entry_points_only_where_32_bits_always_suffice():
     # A time needs 64-bit seconds after 2038; a resolution never does. So a 32-bit ABI
     # may bind its old clock_getres (through the widening shim), never its old
     # clock_gettime, gettimeofday or time.
-    assert _vdso.TIME32_FUNCTIONS == {"clock_getres"}
+    assert vdso.TIME32_FUNCTIONS == {"clock_getres"}
     for abi, (_, _, keys) in KEY_TABLES.items():
         for function, symbol, _, _, layout in keys:
             assert layout in ("direct", "time32"), (abi, symbol)
             if layout == "time32":
-                assert abi in ABIS_32 and function in _vdso.TIME32_FUNCTIONS, (abi, symbol)
+                assert abi in ABIS_32 and function in vdso.TIME32_FUNCTIONS, (abi, symbol)
             if abi in ABIS_32 and function != "getcpu":
                 assert layout == "time32" or symbol.endswith("64"), (abi, symbol)
 
@@ -82,7 +82,7 @@ def test_every_issue_abi_has_a_table():
 
 
 def test_the_build_picks_its_own_table():
-    assert _vdso.NATIVE_ABI == kernel.ABI
+    assert vdso.NATIVE_ABI == kernel.ABI
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -91,7 +91,7 @@ def test_resolve_fixture_with_its_abi_table(name):
 
     abi, expected = EXPECTED[name]
     path = fixture_path(name)
-    result = vdsotime._vdso.resolve(path.read_bytes(), abi)
+    result = vdso.resolve(path.read_bytes(), abi)
     bound = {f: b for f, b in result.items() if not isinstance(b, str)}
     assert {f: b.symbol for f, b in bound.items()} == expected
     version = KEY_TABLES[abi][0]
@@ -106,21 +106,21 @@ def test_resolve_fixture_with_its_abi_table(name):
         assert (binding.reason is not None) == time32  # the shim is named
         value = symbols[binding.symbol]
         assert binding.address == text["p_offset"] + value - text["p_vaddr"]
-    for function in set(_vdso.API_FUNCTIONS) - set(expected):
+    for function in set(vdso.API_FUNCTIONS) - set(expected):
         assert isinstance(result[function], str)  # a reason, not a binding
 
 
 def test_a_foreign_table_binds_nothing():
-    result = vdsotime._vdso.resolve(fixture_path("aarch64-vdso.so").read_bytes(), "x86_64")
+    result = vdso.resolve(fixture_path("aarch64-vdso.so").read_bytes(), "x86_64")
     assert all(isinstance(reason, str) and "is not in the vDSO" in reason
                for reason in result.values())
 
 
 def test_resolve_rejects_unknown_abis_and_bad_data():
     with pytest.raises(ValueError, match="abi must be one of"):
-        vdsotime._vdso.resolve(fixture_path("x86_64-vdso.so").read_bytes(), "vax")
+        vdso.resolve(fixture_path("x86_64-vdso.so").read_bytes(), "vax")
     with pytest.raises(vdsotime.ElfError):
-        vdsotime._vdso.resolve(b"not an elf image at all")
+        vdso.resolve(b"not an elf image at all")
 
 
 def _symbol_entry(path, name):
@@ -147,7 +147,7 @@ def test_weak_unprefixed_aliases_are_never_bound():
     data[name_offset] = ord("X")  # (the alias's name is the tail of this one's)
     image = vdsotime.ElfImage.from_bytes(bytes(data))
     assert image.lookup("clock_gettime") is not None
-    result = vdsotime._vdso.resolve(bytes(data), "x86_64")
+    result = vdso.resolve(bytes(data), "x86_64")
     assert isinstance(result["clock_gettime"], str)
     assert result["time"].symbol == "__vdso_time"
 
@@ -158,7 +158,7 @@ def test_addresses_outside_the_executable_segment_are_refused(value):
     data = bytearray(path.read_bytes())
     entry, _ = _symbol_entry(path, "__vdso_getcpu")
     struct.pack_into("<Q", data, entry + 8, value)  # st_value
-    result = vdsotime._vdso.resolve(bytes(data), "x86_64")
+    result = vdso.resolve(bytes(data), "x86_64")
     if value == 0:
         # Inside the segment (it starts at 0) but its st_size runs on past no end: still
         # inside, so it binds -- the rule is about the segment, not about sense.
@@ -173,7 +173,7 @@ def test_symbol_running_past_the_segment_is_refused():
     data = bytearray(path.read_bytes())
     entry, _ = _symbol_entry(path, "__vdso_time")
     struct.pack_into("<Q", data, entry + 16, 1 << 40)  # st_size
-    assert "outside" in vdsotime._vdso.resolve(bytes(data), "x86_64")["time"]
+    assert "outside" in vdso.resolve(bytes(data), "x86_64")["time"]
 
 
 def test_non_executable_segment_is_refused():
@@ -187,7 +187,7 @@ def test_non_executable_segment_is_refused():
             if segment["p_type"] == "PT_LOAD":
                 offset = elf["e_phoff"] + index * elf["e_phentsize"] + 4
                 struct.pack_into("<I", data, offset, segment["p_flags"] & ~1)  # clear PF_X
-    result = vdsotime._vdso.resolve(bytes(data), "x86_64")
+    result = vdso.resolve(bytes(data), "x86_64")
     assert all(isinstance(reason, str) for reason in result.values())
 
 
@@ -196,7 +196,7 @@ def test_object_symbols_are_refused():
     data = bytearray(path.read_bytes())
     entry, _ = _symbol_entry(path, "__vdso_clock_getres")
     data[entry + 4] = (data[entry + 4] & 0xF0) | 1  # STT_OBJECT
-    assert "not a function" in vdsotime._vdso.resolve(bytes(data), "x86_64")["clock_getres"]
+    assert "not a function" in vdso.resolve(bytes(data), "x86_64")["clock_getres"]
 
 
 # The functions a build calls through vdsotime's own code around a vDSO function: i386's
@@ -220,7 +220,7 @@ def test_live_bindings_are_the_vdsos():
             assert binding.address == info.base + symbol.value  # x86: load offset 0
         else:  # vdsotime's code around it, which says so
             assert not start <= binding.address < end
-    assert set(info.functions) == set(_vdso.API_FUNCTIONS)
+    assert set(info.functions) == set(vdso.API_FUNCTIONS)
     assert {name for name, b in info.functions.items() if b.reason} == ADAPTED[kernel.ABI]
 
 

@@ -25,20 +25,20 @@ if not _sys.platform.startswith("linux"):
         "use the time module's clocks elsewhere")
 
 try:
-    from vdsotime._elf import ElfError, ElfImage, Symbol
+    from vdsotime._core.elf import ElfError, ElfImage, Symbol
 except ImportError as exc:  # pragma: no cover - depends on how the package was installed
     import os as _os
     _here = _os.path.dirname(_os.path.abspath(__file__))
-    if _os.path.exists(_os.path.join(_here, "_elf.pyx")):
+    if _os.path.exists(_os.path.join(_here, "elf.pyx")):
         raise ImportError(
             "vdsotime's compiled extensions are missing: this looks like a source "
             f"checkout ({_here}). Install the package (pip install .) and run from "
             "another folder, or build in place (python setup.py build_ext --inplace)."
         ) from exc
     raise
-from vdsotime._auxv import auxv, vdso_image
-from vdsotime._vdso import Binding, address
-from vdsotime._clock import (
+from vdsotime._core.auxv import auxv, vdso_image
+from vdsotime._core.vdso import Binding, address
+from vdsotime._core.clocks import (
     CLOCK_AUX, CLOCK_AUX_LAST,
     CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW,
     CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_TAI,
@@ -70,24 +70,24 @@ __all__ = [
 
 # Loaded on first use, so that importing vdsotime stays cheap.
 _LAZY = {
-    "info": "vdsotime._info", "VdsoInfo": "vdsotime._info",
-    "sample": "vdsotime._sample", "sample_tsc": "vdsotime._sample",
-    "sample_cpu": "vdsotime._sample", "sample_every": "vdsotime._sample",
-    "calibrate_tsc": "vdsotime._tsc", "TscCalibration": "vdsotime._tsc",
-    "TscWarning": "vdsotime._tsc",
-    "overhead": "vdsotime.measure", "bench": "vdsotime.measure",
-    "jitter": "vdsotime.measure", "ClockStats": "vdsotime.measure",
-    "LatencyResult": "vdsotime.measure", "JitterResult": "vdsotime.measure",
-    "JitterWarning": "vdsotime.measure",
-    "compare": "vdsotime.comparison", "Comparison": "vdsotime.comparison",
-    "save_run": "vdsotime.runs", "load_run": "vdsotime.runs",
-    "compare_runs": "vdsotime.runs", "RunComparison": "vdsotime.runs",
-    "health": "vdsotime._health", "ntp_state": "vdsotime._health",
-    "tsc_skew": "vdsotime._health", "Health": "vdsotime._health",
-    "NtpState": "vdsotime._health", "TscSkew": "vdsotime._health",
-    "TscOffset": "vdsotime._health", "ClockHealth": "vdsotime._health",
-    "TscHealth": "vdsotime._health", "CpuHealth": "vdsotime._health",
-    "clock_from_fd": "vdsotime._posix_clock", "open_clock": "vdsotime._posix_clock",
+    "info": "vdsotime._core.info", "VdsoInfo": "vdsotime._core.info",
+    "sample": "vdsotime._loops.sample", "sample_tsc": "vdsotime._loops.sample",
+    "sample_cpu": "vdsotime._loops.sample", "sample_every": "vdsotime._loops.sample",
+    "calibrate_tsc": "vdsotime._loops.tsc", "TscCalibration": "vdsotime._loops.tsc",
+    "TscWarning": "vdsotime._loops.tsc",
+    "overhead": "vdsotime._bench.measure", "bench": "vdsotime._bench.measure",
+    "jitter": "vdsotime._bench.measure", "ClockStats": "vdsotime._bench.measure",
+    "LatencyResult": "vdsotime._bench.latency", "JitterResult": "vdsotime._bench.measure",
+    "JitterWarning": "vdsotime._bench.measure",
+    "compare": "vdsotime._bench.comparison", "Comparison": "vdsotime._bench.comparison",
+    "save_run": "vdsotime._bench.runs", "load_run": "vdsotime._bench.runs",
+    "compare_runs": "vdsotime._bench.runs", "RunComparison": "vdsotime._bench.runs",
+    "health": "vdsotime._health.doctor", "ntp_state": "vdsotime._health.doctor",
+    "tsc_skew": "vdsotime._health.doctor", "Health": "vdsotime._health.doctor",
+    "NtpState": "vdsotime._health.doctor", "TscSkew": "vdsotime._health.doctor",
+    "TscOffset": "vdsotime._health.doctor", "ClockHealth": "vdsotime._health.doctor",
+    "TscHealth": "vdsotime._health.doctor", "CpuHealth": "vdsotime._health.doctor",
+    "clock_from_fd": "vdsotime._core.posix_clock", "open_clock": "vdsotime._core.posix_clock",
 }
 
 

@@ -8,17 +8,17 @@ from typing_extensions import disjoint_base
 import numpy as np
 import numpy.typing as npt
 
-from vdsotime._record import Record
-from vdsotime._health import (ClockHealth as ClockHealth, CpuHealth as CpuHealth,
-                              Health as Health, NtpState as NtpState,
-                              TscHealth as TscHealth, TscOffset as TscOffset,
-                              TscSkew as TscSkew)
-from vdsotime._info import VdsoInfo as VdsoInfo
-from vdsotime._tsc import TscCalibration as TscCalibration
-from vdsotime.comparison import Comparison as Comparison, Contrast as Contrast
-from vdsotime.measure import (ClockStats as ClockStats, JitterResult as JitterResult,
-                              LatencyResult as LatencyResult)
-from vdsotime.runs import RunChange as RunChange, RunComparison as RunComparison
+from vdsotime._bench.comparison import Comparison as Comparison, Contrast as Contrast
+from vdsotime._bench.latency import LatencyResult as LatencyResult
+from vdsotime._bench.measure import ClockStats as ClockStats, JitterResult as JitterResult
+from vdsotime._bench.runs import RunChange as RunChange, RunComparison as RunComparison
+from vdsotime._core.info import VdsoInfo as VdsoInfo
+from vdsotime._core.record import Record
+from vdsotime._health.doctor import (ClockHealth as ClockHealth, CpuHealth as CpuHealth,
+                                     Health as Health, NtpState as NtpState,
+                                     TscHealth as TscHealth, TscOffset as TscOffset,
+                                     TscSkew as TscSkew)
+from vdsotime._loops.tsc import TscCalibration as TscCalibration
 
 # The time module's other names, which vdsotime forwards (so that `import vdsotime as
 # time` type-checks as it runs); a name neither module has is an error.
@@ -168,18 +168,21 @@ def overhead(clock_id: int = ..., n: int = 100_000) -> ClockStats: ...
 def bench(fn: Callable[..., object] | str, *args: Any, n: int | None = None,
           warmup: int | None = None, timer: str | None = None,
           processes: int | None = None, setup: str | None = None,
+          progress: Callable[[int, int], object] | None = None,
           **kwargs: Any) -> LatencyResult: ...
 _Candidate = Callable[..., object] | str
 @overload
 def compare(a: Mapping[str, _Candidate] | list[tuple[str, _Candidate]], b: None = None, *,
             n: int | None = None, rounds: int | None = None, processes: int | None = None,
             warmup: int | None = None, setup: str | None = None, timer: str | None = None,
-            seed: int | None = None, **kwargs: Any) -> Comparison: ...
+            seed: int | None = None, progress: Callable[[int, int], object] | None = None,
+            **kwargs: Any) -> Comparison: ...
 @overload
 def compare(a: _Candidate, b: _Candidate, *args: Any, n: int | None = None,
             rounds: int | None = None, processes: int | None = None,
             warmup: int | None = None, setup: str | None = None, timer: str | None = None,
-            seed: int | None = None, **kwargs: Any) -> Comparison: ...
+            seed: int | None = None, progress: Callable[[int, int], object] | None = None,
+            **kwargs: Any) -> Comparison: ...
 def save_run(path: str | PathLike[str], results: Mapping[str, LatencyResult], *,
              merge: bool = False) -> None: ...
 def load_run(path: str | PathLike[str]) -> dict[str, LatencyResult]: ...
@@ -187,8 +190,8 @@ def compare_runs(old: Mapping[str, LatencyResult] | str | PathLike[str],
                  new: Mapping[str, LatencyResult] | str | PathLike[str],
                  metric: str = "p50", fail_above: float = 5.0, *,
                  seed: int = 0) -> RunComparison: ...
-def jitter(seconds: float, threshold_ns: float = 10_000,
-           clock_id: int = ...) -> JitterResult: ...
+def jitter(seconds: float, threshold_ns: float = 10_000, clock_id: int = ..., *,
+           progress: Callable[[int, int], object] | None = None) -> JitterResult: ...
 
 
 def health(*, skew: bool = True) -> Health: ...

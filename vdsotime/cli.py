@@ -10,7 +10,7 @@ import signal
 import sys
 
 import vdsotime
-from vdsotime._format import format_count, format_ns
+from vdsotime._core.formatting import format_count, format_ns
 
 
 class CommandError(Exception):
@@ -44,8 +44,8 @@ class VersionAction(argparse.Action):
 
 
 def _clocksource():
-    from vdsotime import _meta  # not at startup: _meta imports platform
-    return _meta.clocksource()
+    from vdsotime._core import meta  # not at startup: meta imports platform
+    return meta.clocksource()
 
 
 def _hex(value):
@@ -53,7 +53,7 @@ def _hex(value):
 
 
 def cmd_info(args):
-    from vdsotime import _meta
+    from vdsotime._core import meta
 
     info = vdsotime.info()
     data = info.to_dict()
@@ -70,7 +70,7 @@ def cmd_info(args):
         print(f"vDSO:          at {info.base:#x}, not used ({info.fallback_reason})")
     else:
         print("vDSO:          not found (the kernel mapped none into this process)")
-    print(f"clocksource:   {data['clocksource'] or 'unknown (cannot read ' + _meta.CLOCKSOURCE + ')'}")
+    print(f"clocksource:   {data['clocksource'] or 'unknown (cannot read ' + meta.CLOCKSOURCE + ')'}")
     print("functions:")
     for name, binding in info.functions.items():
         where = (f"{binding.symbol}@{binding.version}" if binding.version
@@ -81,6 +81,7 @@ def cmd_info(args):
         print(line)
     if info.fallback_reason:
         print(f"fallback:      {info.fallback_reason}")
+    print(f"current CPU:   {info.cpu_source} (for sample_cpu and jitter)")
     if info.present:
         print(f"symbols ({len(info.symbols):,}):")
         _print_symbols(info.symbols)
@@ -179,13 +180,13 @@ def _clock_row(name, n):
     """One clock's figures for ``vdsotime clocks``, each from ``n`` reads or fewer."""
     import time
 
-    from vdsotime import _loops, measure
+    from vdsotime._loops import driver
 
     clock_id = getattr(vdsotime, name)
-    clock_stats = measure.overhead(clock_id, n)
+    clock_stats = vdsotime.overhead(clock_id, n)
     python_ns = _per_call(vdsotime.clock_gettime_ns, clock_id, n)
     stdlib_ns = _per_call(time.clock_gettime_ns, clock_id, n)
-    syscall_ns = _loops.syscall_loop(max(1, n // 10), clock_id) / max(1, n // 10)
+    syscall_ns = driver.syscall_loop(max(1, n // 10), clock_id) / max(1, n // 10)
     return {
         "clock": name, "clock_id": clock_id,
         "vdsotime_c_ns": clock_stats.ns_per_call, "vdsotime_python_ns": python_ns,
@@ -195,7 +196,7 @@ def _clock_row(name, n):
 
 
 def cmd_clocks(args):
-    from vdsotime import _meta
+    from vdsotime._core import meta
 
     n = args.n
     info = vdsotime.info()
@@ -212,10 +213,10 @@ def cmd_clocks(args):
     finally:
         progress.close()
     warning = None
-    if clocksource in _meta.SYSCALL_CLOCKSOURCES:
+    if clocksource in meta.SYSCALL_CLOCKSOURCES:
         warning = (f"clocksource {clocksource} cannot be read from user space: every clock "
                    "read is a system call (the vDSO falls back to the kernel)")
-    data = {"clocksource": clocksource, "warning": warning, "tsc_flags": _meta.tsc_flags(),
+    data = {"clocksource": clocksource, "warning": warning, "tsc_flags": meta.tsc_flags(),
             "backend": info.functions["clock_gettime"].backend, "clocks": rows}
     if args.json:
         print(json.dumps(data, indent=2))
@@ -247,16 +248,6 @@ def _per_call(function, clock_id, n):
     return best / number * 1e9
 
 
-def _statements(statements, setup):
-    """The statements compiled after the setup (timeit's habits), or a CommandError."""
-    from vdsotime import measure
-
-    try:
-        return measure.compile_statements(statements, setup)
-    except measure.StatementError as exc:
-        raise CommandError(str(exc)) from None
-
-
 def _write(what, path, write):
     try:
         write()
@@ -266,49 +257,34 @@ def _write(what, path, write):
         raise CommandError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
 
 
-def _preflight(function, n, warmup, timer, rounds=None, candidates=1):
-    """Refuse a timer or counts that cannot run, before measuring: raised inside the run,
-    the library's errors would read as the statement's. compare keeps every round's
-    samples of each candidate, and pools them (``rounds``, ``candidates``)."""
-    from vdsotime import comparison, measure
-
-    try:
-        measure.choose_timer(function, timer)
-        copies = 1 if rounds is None else 2 * rounds * candidates
-        if n is not None:
-            measure._check_memory(function, "n", n, 8 * copies)
-        if warmup is not None:
-            measure._check_memory(function, "warmup", warmup, 8)
-        if rounds is not None:
-            calls = comparison.ROUND_CALLS[0] if n is None else n
-            measure._check_memory(function, "rounds", rounds, 16 * candidates * calls)
-    except (ValueError, NotImplementedError) as exc:
-        raise CommandError(str(exc)) from None
+def _written(what, path):
+    """Say on stderr that a file was written: stdout holds the results (and --json)."""
+    print(f"vdsotime: {what} {path}", file=sys.stderr)
 
 
 def _measured(run, label):
-    """run() with progress, turning the statement's exceptions into one line."""
-    from vdsotime.measure import StatementError
-
+    """run(progress) with progress on stderr, turning every error into one line: the
+    measured statement's exceptions (which carry ``calls_done``) as such, the rest --
+    arguments refused before the first call, a statement or setup that does not compile,
+    a worker process that died -- as they are."""
     progress = Progress(label)
     try:
         return run(progress)
     except (KeyboardInterrupt, CommandError):
         raise
-    except StatementError as exc:
-        raise CommandError(str(exc)) from None
     except Exception as exc:
-        raise CommandError(f"the statement raised {type(exc).__name__}: {exc}") from None
+        if getattr(exc, "calls_done", None) is not None:
+            raise CommandError(f"the statement raised {type(exc).__name__}: {exc}") from None
+        raise CommandError(str(exc)) from None
     finally:
         progress.close()
 
 
 def cmd_bench(args):
-    from vdsotime import measure, runs
+    from vdsotime._bench import runs
 
     statement = "\n".join(args.stmt) or "pass"
     setup = "\n".join(args.setup) or "pass"
-    [function] = _statements([statement], setup)
     _check_plot(args.plot)
     _check_output("--save", args.save)
     _check_output("--pyperf", args.pyperf)
@@ -317,51 +293,39 @@ def cmd_bench(args):
             runs.load_run(args.save)  # refuse a file it would not add to, before measuring
         except (OSError, ValueError) as exc:
             raise CommandError(f"--save: {exc}") from None
-    _preflight("bench", args.number, args.warmup, args.timer)
-    if args.processes is not None and args.number is not None:
-        try:  # every process's samples, then the pooled copy
-            measure._check_memory("bench", "n", args.number, 16 * args.processes)
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
     name = args.name or statement
-    if args.processes is None:
-        result = _measured(lambda progress: measure._bench(
-            function, (), {}, args.number, args.warmup, progress, args.timer),
-            "vdsotime bench")
-    else:
-        from vdsotime import comparison
-        try:
-            result = _measured(lambda progress: comparison.bench_in_processes(
-                statement, (), {}, args.number, args.warmup, args.timer, args.processes,
-                setup, progress, name), "vdsotime bench")
-        except KeyboardInterrupt as exc:
-            partial = getattr(exc, "partial_result", None)
-            if partial is None:
-                raise
-            # What the finished processes measured, printed; files are for whole runs.
-            print(f"vdsotime: interrupted; the {partial.metadata['processes']} processes "
-                  f"finished of {args.processes} (nothing saved):", file=sys.stderr)
-            partial = partial._replace(name=name, metadata=dict(partial.metadata, name=name))
-            _print_bench(args, partial, statement, setup)
-            return 130
+    try:
+        result = _measured(lambda progress: vdsotime.bench(
+            statement, setup=setup, n=args.number, warmup=args.warmup, timer=args.timer,
+            processes=args.processes, progress=progress), "vdsotime bench")
+        interrupted = False
+    except KeyboardInterrupt as exc:
+        result = getattr(exc, "partial_result", None)
+        if result is None:
+            raise
+        interrupted = True
+        # What was measured, printed; files are for whole runs.
+        done = (f"the {result.metadata['processes']} processes finished of "
+                f"{args.processes}" if args.processes is not None
+                else f"the {result.n:,} calls timed so far")
+        print(f"vdsotime: interrupted; {done} (nothing saved):", file=sys.stderr)
     result = result._replace(name=name, metadata=dict(result.metadata, name=name,
                                                       statement=statement, setup=setup))
     # The results first, whatever becomes of the files.
     _print_bench(args, result, statement, setup)
+    if interrupted:
+        return 130
     if args.save:
         _write("the run", args.save,
                lambda: runs.save_run(args.save, {name: result}, merge=True))
+        _written(f"saved as {name!r} in", args.save)
     if args.pyperf:
         _write("pyperf JSON", args.pyperf, lambda: result.to_pyperf(args.pyperf))
+        _written("pyperf JSON written to", args.pyperf)
     if args.plot:
         from vdsotime import plot
         _write("the plot", args.plot, lambda: plot.plot_latency(result, args.plot))
-    if not args.json:
-        for what, path in (("saved as " + repr(name) + " in", args.save),
-                           ("pyperf JSON written to", args.pyperf),
-                           ("plot written to", args.plot)):
-            if path:
-                print(f"{what} {path}")
+        _written("plot written to", args.plot)
     return 0
 
 
@@ -393,23 +357,19 @@ def _print_bench(args, result, statement, setup):
 
 
 def cmd_compare(args):
-    from vdsotime import comparison as comparison_module
+    from vdsotime._bench import engine
 
     if len(args.stmt) < 2:
         raise CommandError("compare needs at least two statements")
-    if args.rounds is not None and args.processes and args.rounds < args.processes:
-        raise CommandError(f"--rounds {args.rounds} is fewer than --processes "
-                           f"{args.processes}: every process runs at least one round")
     _check_plot(args.plot)
-    rounds = args.rounds or comparison_module._default_rounds(args.processes)
-    _preflight("compare", args.number, args.warmup, args.timer, rounds, len(args.stmt))
     setup = "\n".join(args.setup) or "pass"
+    candidates = [(engine.one_line(statement), statement) for statement in args.stmt]
     interrupted = False
     try:
-        comparison = _measured(lambda progress: comparison_module._compare(
-            list(zip(_names(args.stmt), args.stmt)), None, (), {}, args.number,
-            args.rounds, args.processes, args.warmup, setup, args.timer, args.seed,
-            progress), "vdsotime compare")
+        comparison = _measured(lambda progress: vdsotime.compare(
+            candidates, n=args.number, rounds=args.rounds, processes=args.processes,
+            warmup=args.warmup, setup=setup, timer=args.timer, seed=args.seed,
+            progress=progress), "vdsotime compare")
     except KeyboardInterrupt as exc:
         comparison = getattr(exc, "partial_result", None)
         if comparison is None:
@@ -424,19 +384,12 @@ def cmd_compare(args):
     if args.plot:
         from vdsotime import plot
         _write("the plot", args.plot, lambda: plot.plot_comparison(comparison, args.plot))
-        if not args.json:
-            print(f"plot written to {args.plot}")
+        _written("plot written to", args.plot)
     return 130 if interrupted else 0
 
 
-def _names(statements):
-    """Candidate names: the statements on one line each (compare() tells repeats apart)."""
-    return ["; ".join(line.strip() for line in statement.splitlines()) or "pass"
-            for statement in statements]
-
-
 def cmd_compare_runs(args):
-    from vdsotime import runs
+    from vdsotime._bench import runs
 
     loaded = []
     for path in (args.old, args.new):
@@ -460,14 +413,15 @@ def cmd_compare_runs(args):
 
 
 def cmd_jitter(args):
-    from vdsotime import measure, stats
+    from vdsotime import stats
 
     clock_id = CLOCK_CHOICES[args.clock]
     _check_plot(args.plot)  # before the run, not after it
     progress = Progress("vdsotime jitter")
     interrupted = False
     try:
-        result = measure._jitter(args.seconds, args.threshold_us * 1000, clock_id, progress)
+        result = vdsotime.jitter(args.seconds, args.threshold_us * 1000, clock_id,
+                                 progress=progress)
     except KeyboardInterrupt as exc:
         # Ctrl-C ends the run early: report what it recorded until then.
         result = getattr(exc, "partial_result", None)
@@ -489,7 +443,7 @@ def cmd_jitter(args):
     if args.plot:
         from vdsotime import plot
         _write("the plot", args.plot, lambda: plot.plot_jitter(result, args.plot))
-        print(f"plot written to {args.plot}", file=sys.stderr)
+        _written("plot written to", args.plot)
     return 130 if interrupted else 0
 
 
@@ -529,9 +483,9 @@ def _check_plot(path):
 
 
 def cmd_doctor(args):
-    from vdsotime import _health
+    from vdsotime._health import doctor
 
-    report = _health.health(skew=not args.no_skew)
+    report = doctor.health(skew=not args.no_skew)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -569,7 +523,7 @@ def _whole_number(minimum):
 
 
 def _percent(text):
-    from vdsotime import runs
+    from vdsotime._bench import runs
     try:
         return runs.parse_percent(text)
     except ValueError as exc:

@@ -6,7 +6,7 @@
 # vdsotime filled at import (the vDSO's functions, or libc's when the vDSO lacks them),
 # then an add-multiply. Errors are returned, never raised: functions returning int give 0
 # or -errno; *_ns functions give nanoseconds, or -errno (-1 ... -4095) for an invalid
-# clock id. The cimporting module imports vdsotime._vdso at its own import, so the table
+# clock id. The cimporting module imports vdsotime._core.vdso at its own import, so the table
 # is filled before its first call.
 #
 # Seconds are 64-bit on every ABI, whatever libc's time_t is: timespec and timeval here
@@ -16,10 +16,10 @@
 
 from libc.stdint cimport int64_t
 
-from vdsotime._vdso cimport (clockid_t, time_t, timespec, timeval, table,
-                             clock_gettime_failed, clock_getres_failed,
-                             gettimeofday_failed, getcpu_failed, sys_clock_gettime,
-                             sys_clock_getres)
+from vdsotime._core.vdso cimport (clockid_t, time_t, timespec, timeval, table,
+                                  clock_gettime_failed, clock_getres_failed,
+                                  gettimeofday_failed, getcpu_failed, sys_clock_gettime,
+                                  sys_clock_getres)
 
 cdef enum:
     CLOCK_REALTIME = 0

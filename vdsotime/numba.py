@@ -34,7 +34,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("vdsotime.numba needs numba: pip install 'vdsotime[numba]'") from exc
 
-from vdsotime import _clock, _vdso
+from vdsotime._core import clocks, vdso
 
 __all__ = [
     "boottime_ns", "clock_gettime_ns", "monotonic_coarse_ns", "monotonic_ns",
@@ -44,7 +44,7 @@ __all__ = [
 
 _TABLE = "vdsotime_function_table"
 _FAILED = "vdsotime_clock_gettime_failed"
-for _name, _address in _vdso.c_symbols().items():
+for _name, _address in vdso.c_symbols().items():
     _llvm.add_symbol(_name, _address)
 
 
@@ -132,20 +132,20 @@ def _named(clock_id, name, what):
     return read
 
 
-time_ns = _named(_clock.CLOCK_REALTIME, "time_ns", "CLOCK_REALTIME")
-monotonic_ns = _named(_clock.CLOCK_MONOTONIC, "monotonic_ns", "CLOCK_MONOTONIC")
-perf_counter_ns = _named(_clock.CLOCK_MONOTONIC, "perf_counter_ns",
+time_ns = _named(clocks.CLOCK_REALTIME, "time_ns", "CLOCK_REALTIME")
+monotonic_ns = _named(clocks.CLOCK_MONOTONIC, "monotonic_ns", "CLOCK_MONOTONIC")
+perf_counter_ns = _named(clocks.CLOCK_MONOTONIC, "perf_counter_ns",
                          "CLOCK_MONOTONIC (as time.perf_counter_ns)")
-monotonic_raw_ns = _named(_clock.CLOCK_MONOTONIC_RAW, "monotonic_raw_ns", "CLOCK_MONOTONIC_RAW")
-boottime_ns = _named(_clock.CLOCK_BOOTTIME, "boottime_ns", "CLOCK_BOOTTIME")
-tai_ns = _named(_clock.CLOCK_TAI, "tai_ns", "CLOCK_TAI")
-monotonic_coarse_ns = _named(_clock.CLOCK_MONOTONIC_COARSE, "monotonic_coarse_ns",
+monotonic_raw_ns = _named(clocks.CLOCK_MONOTONIC_RAW, "monotonic_raw_ns", "CLOCK_MONOTONIC_RAW")
+boottime_ns = _named(clocks.CLOCK_BOOTTIME, "boottime_ns", "CLOCK_BOOTTIME")
+tai_ns = _named(clocks.CLOCK_TAI, "tai_ns", "CLOCK_TAI")
+monotonic_coarse_ns = _named(clocks.CLOCK_MONOTONIC_COARSE, "monotonic_coarse_ns",
                              "CLOCK_MONOTONIC_COARSE")
-realtime_coarse_ns = _named(_clock.CLOCK_REALTIME_COARSE, "realtime_coarse_ns",
+realtime_coarse_ns = _named(clocks.CLOCK_REALTIME_COARSE, "realtime_coarse_ns",
                             "CLOCK_REALTIME_COARSE")
-process_time_ns = _named(_clock.CLOCK_PROCESS_CPUTIME_ID, "process_time_ns",
+process_time_ns = _named(clocks.CLOCK_PROCESS_CPUTIME_ID, "process_time_ns",
                          "CLOCK_PROCESS_CPUTIME_ID")
-thread_time_ns = _named(_clock.CLOCK_THREAD_CPUTIME_ID, "thread_time_ns",
+thread_time_ns = _named(clocks.CLOCK_THREAD_CPUTIME_ID, "thread_time_ns",
                         "CLOCK_THREAD_CPUTIME_ID")
 
 

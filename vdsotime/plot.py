@@ -70,10 +70,6 @@ def check_plot_path(path: str | os.PathLike[str]) -> str:
     return text
 
 
-# The name the comparison and bench commands first used.
-check_path = check_plot_path
-
-
 def _ns_axis(axes: Any, which: str = "x") -> None:
     """A log axis of ns with tick labels in human units (850 ns, 12 us, 4 ms)."""
     from matplotlib.ticker import FuncFormatter, LogLocator

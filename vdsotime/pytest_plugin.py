@@ -26,7 +26,7 @@ _SAVED = re.compile(r"^(\d{4,})_.*\.json$")
 
 
 def _percent(text):
-    from vdsotime import runs
+    from vdsotime._bench import runs
     try:
         return runs.parse_percent(text)
     except ValueError as exc:
@@ -34,7 +34,7 @@ def _percent(text):
 
 
 def _metrics(text):
-    from vdsotime import runs
+    from vdsotime._bench import runs
     names = [part.strip() for part in text.split(",") if part.strip()]
     try:
         for name in names:
@@ -119,7 +119,7 @@ class LatencySession:
         baseline = self._baseline()
         failed = False
         if baseline is not None:
-            from vdsotime import runs
+            from vdsotime._bench import runs
 
             threshold = self.config.getoption("latency_fail_above")
             threshold = 5.0 if threshold is None else threshold
@@ -145,7 +145,7 @@ class LatencySession:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _save(self, folder):
-        from vdsotime import runs
+        from vdsotime._bench import runs
 
         os.makedirs(folder, exist_ok=True)
         found = saved_runs(folder)
@@ -182,7 +182,7 @@ def latency(request):
     session = request.config.pluginmanager.get_plugin("vdsotime-latency-session")
 
     def measure(fn, *args, n=None, warmup=None, name=None, timer=None, **kwargs):
-        from vdsotime.measure import bench
+        from vdsotime._bench.measure import bench
 
         result = bench(fn, *args, n=n, warmup=warmup, timer=timer, **kwargs)
         key = request.node.nodeid if name is None else f"{request.node.nodeid}::{name}"

@@ -4,8 +4,7 @@
 counting), and the formatting of numbers for people (durations, counts, percentages,
 rates). numpy only, vectorised.
 
-PNG plots live in ``vdsotime.plot`` (matplotlib, the optional extra ``vdsotime[plot]``);
-``plot_latency`` and ``plot_jitter`` stay reachable from here.
+PNG plots live in ``vdsotime.plot`` (matplotlib, the optional extra ``vdsotime[plot]``).
 """
 
 from __future__ import annotations
@@ -17,16 +16,13 @@ import numpy as np
 
 # Numbers for people (text output; JSON keeps the full precision). They live in a module
 # without numpy, for the command line's quick commands.
-from vdsotime._format import format_count, format_ns, format_percent, format_rate
+from vdsotime._core.formatting import format_count, format_ns, format_percent, format_rate
 
 if TYPE_CHECKING:
-    import os
-
     import numpy.typing as npt
 
 __all__ = ["SUMMARY_PERCENTILES", "format_count", "format_ns", "format_percent",
-           "format_rate", "log_histogram", "percentile", "plot_jitter", "plot_latency",
-           "render_histogram", "summary"]
+           "format_rate", "log_histogram", "percentile", "render_histogram", "summary"]
 
 SUMMARY_PERCENTILES = (50, 90, 99, 99.9)
 
@@ -436,20 +432,3 @@ def render_histogram(edges: npt.ArrayLike, counts: npt.ArrayLike, width: int = 4
         lines.append(f"{low:>{label_width}s} - {high:<{label_width}s} |{bar:<{width}s} "
                      f"{count:>{count_width},} ({format_percent(100 * count / total)})")
     return "\n".join(lines)
-
-
-# -- plots (kept here for existing callers; they live in vdsotime.plot) ----------------
-
-def plot_latency(samples_ns: npt.ArrayLike, path: str | os.PathLike[str],
-                 title: str = "latency") -> None:
-    """Write a plot of the log-scale histogram of ``samples_ns`` to ``path``, headed
-    ``title``: vdsotime.plot.plot_latency (kept here for older code)."""
-    from vdsotime import plot
-    plot.plot_latency(samples_ns, path, title)
-
-
-def plot_jitter(result: Any, path: str | os.PathLike[str]) -> None:
-    """Write a plot of the gaps of ``result`` (a JitterResult) to ``path``:
-    vdsotime.plot.plot_jitter (kept here for older code)."""
-    from vdsotime import plot
-    plot.plot_jitter(result, path)

@@ -60,7 +60,7 @@ clocks keep running. Likewise ``mock_clock`` does not change ``time.time()`` or
         ...
 """
 
-from vdsotime import _args, _clock, _mock
+from vdsotime._core import clocks, mock, validate
 
 __all__ = ["MockClock", "mock_clock"]
 
@@ -81,13 +81,13 @@ class MockClock:
         self._active = False
 
     def __enter__(self) -> "MockClock":
-        _mock.install(-1 if self._start_ns is None else self._start_ns, self.step_ns)
+        mock.install(-1 if self._start_ns is None else self._start_ns, self.step_ns)
         self._active = True
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._active = False
-        _mock.uninstall()
+        mock.uninstall()
 
     def _check(self, function: str) -> None:
         if not self._active:
@@ -97,39 +97,39 @@ class MockClock:
     def advance(self, ns: int) -> None:
         """Move every mocked clock forward by ``ns`` nanoseconds (an int >= 0)."""
         self._check("advance")
-        ns = _args.int64("MockClock.advance", "ns", ns, 0)
-        if ns >= _LIMIT or _mock.elapsed_ns() + ns >= _LIMIT:
+        ns = validate.int64("MockClock.advance", "ns", ns, 0)
+        if ns >= _LIMIT or mock.elapsed_ns() + ns >= _LIMIT:
             raise ValueError(f"MockClock.advance(): ns={ns} takes mock time past 2**62 ns")
-        _mock.advance(ns)
+        mock.advance(ns)
 
-    def set(self, ns: int, clock_id: int = _clock.CLOCK_REALTIME) -> None:
+    def set(self, ns: int, clock_id: int = clocks.CLOCK_REALTIME) -> None:
         """Make ``clock_id`` (default CLOCK_REALTIME) read ``ns`` now; the other clocks
         keep their readings. Any value >= 0, earlier than now included (a step of the
         wall clock); setting a monotonic clock back is allowed too, and is then the
         test's own doing."""
         self._check("set")
-        ns = _args.int64("MockClock.set", "ns", ns, 0)
-        clock_id = _args.clock_id("MockClock.set", clock_id)
+        ns = validate.int64("MockClock.set", "ns", ns, 0)
+        clock_id = validate.clock_id("MockClock.set", clock_id)
         if ns >= _LIMIT:
             raise ValueError(f"MockClock.set(): ns must be below 2**62, got {ns}")
-        if not _mock.set_clock(clock_id, ns):
+        if not mock.set_clock(clock_id, ns):
             raise ValueError(f"MockClock.set(): clock_id {clock_id} is not a mocked clock "
-                             f"(mocked: {_mock.mocked_clock_ids()})")
+                             f"(mocked: {mock.mocked_clock_ids()})")
 
     @property
     def elapsed_ns(self) -> int:
         """Mock nanoseconds since entry: advance() calls and steps."""
-        return _mock.elapsed_ns()
+        return mock.elapsed_ns()
 
     @property
     def clock_ids(self) -> "tuple[int, ...]":
         """The clock ids mock time covers."""
-        return tuple(_mock.mocked_clock_ids())
+        return tuple(mock.mocked_clock_ids())
 
     def __repr__(self) -> str:
         state = "active" if self._active else "inactive"
         return (f"MockClock({state}, start_ns={self._start_ns}, step_ns={self.step_ns}, "
-                f"elapsed_ns={_mock.elapsed_ns() if self._active else None})")
+                f"elapsed_ns={mock.elapsed_ns() if self._active else None})")
 
 
 def mock_clock(start_ns: "int | None" = None, step_ns: int = 0) -> MockClock:
@@ -140,10 +140,10 @@ def mock_clock(start_ns: "int | None" = None, step_ns: int = 0) -> MockClock:
     ``step_ns`` after every reading (0: frozen). Nesting raises RuntimeError.
     """
     if start_ns is not None:
-        start_ns = _args.int64("mock_clock", "start_ns", start_ns, 0)
+        start_ns = validate.int64("mock_clock", "start_ns", start_ns, 0)
         if start_ns >= _LIMIT:
             raise ValueError(f"mock_clock(): start_ns must be below 2**62, got {start_ns}")
-    step_ns = _args.int64("mock_clock", "step_ns", step_ns, 0)
+    step_ns = validate.int64("mock_clock", "step_ns", step_ns, 0)
     if step_ns >= _LIMIT:
         raise ValueError(f"mock_clock(): step_ns must be below 2**62, got {step_ns}")
     return MockClock(start_ns, step_ns)

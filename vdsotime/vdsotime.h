@@ -12,7 +12,8 @@
  * ABIs they are not (a libc struct passed there is an incompatible pointer type, and
  * wrong). time() returns int64_t seconds.
  *
- * The table is filled once when vdsotime._vdso is imported and never changes after.
+ * The table is filled once when vdsotime._core.vdso is imported and never changes
+ * after.
  * Return convention: 0 is success. On failure, an entry whose bit is set in from_vdso
  * (bit 0 clock_gettime, 1 clock_getres, 2 gettimeofday, 3 time, 4 getcpu) returns
  * errors as the vDSO does, -errno (on powerpc a positive errno); otherwise it is libc's
@@ -27,7 +28,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-/* (vdsotime/_vdso.pxd declares the same types for Cython, with the same guard.) */
+/* (vdsotime/_core/vdso.pxd declares the same types for Cython, with the same guard.) */
 #ifndef VDSOTIME_TIME64_TYPES
 #define VDSOTIME_TIME64_TYPES
 #if defined(__LP64__) || (defined(__x86_64__) && defined(__ILP32__))
@@ -50,9 +51,9 @@ typedef struct {
     unsigned int from_vdso;
 } vdsotime_function_table;
 
-#define VDSOTIME_CAPSULE_NAME "vdsotime._vdso.function_table"
+#define VDSOTIME_CAPSULE_NAME "vdsotime._core.vdso.function_table"
 
-/* The table (importing vdsotime._vdso if needed), or NULL with an exception set. */
+/* The table (importing vdsotime._core.vdso if needed), or NULL with an exception set. */
 static inline const vdsotime_function_table *vdsotime_import(void)
 {
     return (const vdsotime_function_table *)PyCapsule_Import(VDSOTIME_CAPSULE_NAME, 0);
