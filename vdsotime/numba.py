@@ -1,4 +1,4 @@
-"""Clocks for numba's nopython mode (needs numba; ``pip install numba``).
+"""Clocks for numba's nopython mode (needs numba; ``pip install numba``)::
 
     from numba import njit
     from vdsotime.numba import monotonic_ns, clock_gettime_ns

@@ -140,7 +140,7 @@ class TscOffset(Record):
 
 class TscSkew(Record):
     """How the TSCs of several CPUs agree: ``offsets`` (a ``TscOffset`` per CPU, the
-    ``reference_cpu`` first with [0, 0]), ``max_skew_ns`` (the largest |offset| the bounds
+    ``reference_cpu`` first with [0, 0]), ``max_skew_ns`` (the largest ``|offset|`` the bounds
     allow: an upper bound), ``monotonic`` (no TSC reading on one CPU was earlier than a
     reading on another CPU that happened before it), ``comparable`` (monotonic, every
     offset consistent, and the TSC invariant: readings from different CPUs may be
