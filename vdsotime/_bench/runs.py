@@ -82,6 +82,15 @@ def _benchmark_json(name, result):
             "summary_ns": result.summary(), "samples": _encode(result.samples_ns)}
 
 
+def run_document(results):
+    """The saved-run JSON document of ``results`` ({name: LatencyResult}), as save_run
+    writes it (and as ``vdsotime compare --python ... --json`` prints it, beside its
+    verdict): what load_run and compare-runs read."""
+    _check_results("run_document", results)
+    return {"format": FORMAT, "version": VERSION,
+            "benchmarks": [_benchmark_json(name, result) for name, result in results.items()]}
+
+
 def save_run(path, results, *, merge=False):
     """Write ``results`` ({name: LatencyResult}) to the JSON file ``path`` (replaced
     atomically). With ``merge``, the benchmarks already in the file are kept, except
@@ -92,9 +101,7 @@ def save_run(path, results, *, merge=False):
     if merge and os.path.exists(path):
         combined.update(load_run(path))
     combined.update(results)
-    document = {"format": FORMAT, "version": VERSION,
-                "benchmarks": [_benchmark_json(name, result)
-                               for name, result in combined.items()]}
+    document = run_document(combined)
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         with open(temporary, "w", encoding="utf-8") as f:
