@@ -271,9 +271,21 @@ CPUS = sorted(os.sched_getaffinity(0))
 needs_two_cpus = pytest.mark.skipif(len(CPUS) < 2, reason="needs two CPUs to compare TSCs")
 
 
+def _skew(**kwargs):
+    """tsc_skew(), tried again when a CPU answered no round in time: on a loaded shared
+    machine a pinned thread can wait longer than the wait allows (the TimeoutError is the
+    documented answer); what the tests check needs a measurement, not that moment."""
+    for _ in range(4):
+        try:
+            return vdsotime.tsc_skew(**kwargs)
+        except TimeoutError:
+            continue
+    return vdsotime.tsc_skew(**kwargs)
+
+
 @needs_two_cpus
 def test_tsc_skew_is_bounded_and_consistent_from_run_to_run():
-    first, second = vdsotime.tsc_skew(), vdsotime.tsc_skew()
+    first, second = _skew(), _skew()
     for skew in (first, second):
         assert [offset.cpu for offset in skew.offsets] == CPUS
         assert skew.offsets[0][1:5] == (0.0, 0.0, 0, 0)
@@ -296,7 +308,7 @@ def test_tsc_skew_agrees_with_the_kernels_warp_check():
     clocksource; ours must find them ordered too."""
     if _sys(f"{CLOCKSOURCE}/current_clocksource") != "tsc":
         pytest.skip("the kernel does not use the TSC as clocksource here")
-    skew = vdsotime.tsc_skew()
+    skew = _skew()
     assert skew.monotonic and skew.comparable
     assert all(offset.low_ticks <= 0 <= offset.high_ticks for offset in skew.offsets)
 

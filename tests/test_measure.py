@@ -299,8 +299,9 @@ def test_jitter_refuses_a_threshold_at_or_below_the_resolution():
 
 JITTER_RECALL_CHILD = textwrap.dedent("""
     import sys, vdsotime
+    jitter = vdsotime.jitter  # loaded (numpy too) before the stop may come
     print("ready", flush=True)
-    result = vdsotime.jitter(2.0, threshold_ns=1_000_000)
+    result = jitter(2.0, threshold_ns=1_000_000)
     print(result.max_gap_ns, len(result.gaps))
 """)
 
@@ -328,9 +329,10 @@ def test_jitter_ctrl_c_returns_the_run_so_far():
     code = textwrap.dedent("""
         import signal, time, vdsotime
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        jitter = vdsotime.jitter  # loaded (numpy too) before the signal may come
         print("ready", flush=True)
         try:
-            vdsotime.jitter(60)
+            jitter(60)
         except KeyboardInterrupt as exc:
             now, result = time.monotonic(), exc.partial_result
             # interrupt_child() wants "interrupted <time>": say it only if the partial

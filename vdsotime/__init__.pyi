@@ -1,5 +1,5 @@
 # Type stubs for vdsotime's public API (the compiled modules and the lazily loaded ones).
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any, overload
 
@@ -176,13 +176,20 @@ def compare(a: Mapping[str, _Candidate] | list[tuple[str, _Candidate]], b: None 
             n: int | None = None, rounds: int | None = None, processes: int | None = None,
             warmup: int | None = None, setup: str | None = None, timer: str | None = None,
             seed: int | None = None, progress: Callable[[int, int], object] | None = None,
-            **kwargs: Any) -> Comparison: ...
+            pythons: None = None, **kwargs: Any) -> Comparison: ...
 @overload
 def compare(a: _Candidate, b: _Candidate, *args: Any, n: int | None = None,
             rounds: int | None = None, processes: int | None = None,
             warmup: int | None = None, setup: str | None = None, timer: str | None = None,
             seed: int | None = None, progress: Callable[[int, int], object] | None = None,
-            **kwargs: Any) -> Comparison: ...
+            pythons: None = None, **kwargs: Any) -> Comparison: ...
+@overload
+def compare(a: str, b: None = None, *, n: int | None = None, rounds: int | None = None,
+            processes: int | None = None, warmup: int | None = None,
+            setup: str | None = None, timer: str | None = None, seed: int | None = None,
+            progress: Callable[[int, int], object] | None = None,
+            pythons: Sequence[str | PathLike[str]] | Mapping[str, str | PathLike[str]]
+            ) -> Comparison: ...
 def save_run(path: str | PathLike[str], results: Mapping[str, LatencyResult], *,
              merge: bool = False) -> None: ...
 def load_run(path: str | PathLike[str]) -> dict[str, LatencyResult]: ...

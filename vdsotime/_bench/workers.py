@@ -21,7 +21,7 @@ import numpy as np
 
 from vdsotime._bench import engine
 from vdsotime._bench.latency import LatencyResult
-from vdsotime._core import validate
+from vdsotime._core import meta, validate
 
 # Bumped when a job or an answer changes shape.
 PROTOCOL = 1
@@ -247,8 +247,7 @@ def describe_python(function, python):
     lends the interpreter this process's vdsotime: a worker measures with its own."""
     import os
 
-    from vdsotime import __version__ as ours
-
+    ours = meta.vdsotime_version() or "(this build)"
     path = os.fspath(python)
     try:
         answer = subprocess.run([path, "-c", _DESCRIBE], capture_output=True, text=True,
