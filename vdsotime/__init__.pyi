@@ -46,7 +46,7 @@ __all__ = [
     "monotonic_raw_ns", "overhead", "perf_counter", "perf_counter_ns", "process_time",
     "process_time_ns", "realtime_coarse_ns", "sample", "sample_cpu", "sample_every",
     "sample_tsc", "tai_ns", "thread_time", "thread_time_ns", "time", "time_ns",
-    "vdso_image", "Comparison", "RunComparison", "compare", "compare_runs", "load_run",
+    "vdso_image", "Comparison", "Contrast", "RunChange", "RunComparison", "compare", "compare_runs", "load_run",
     "save_run", "ClockHealth", "CpuHealth", "Health", "NtpState", "TscHealth",
     "TscOffset", "TscSkew", "clock_from_fd", "health", "ntp_state", "open_clock",
     "tsc_skew"

@@ -82,9 +82,10 @@ def verdict(name, baseline, ratio, ci, p_value, significant):
 
 
 class Contrast(Record):
-    """One candidate against the baseline: at the median, ``ratio`` (median(candidate)
-    / median(baseline)), ``ci`` (95 %), ``p_value``, ``significant``; the same at p99
-    (``ratio_p99``, ...)."""
+    """One candidate, ``name``, against the ``baseline`` (their names): at the median,
+    ``ratio`` (median(candidate) / median(baseline)), its 95 % interval ``ci``,
+    ``p_value`` and ``significant``; the same at p99: ``ratio_p99``, ``ci_p99``,
+    ``p_value_p99``, ``significant_p99``."""
 
     __slots__ = ()
     name: str
