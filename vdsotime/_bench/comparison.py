@@ -386,25 +386,10 @@ def compare(a, b=None, *args, n=None, rounds=None, processes=None, warmup=None,
     candidates = _candidates(function, a, b, tuple(args), dict(kwargs), setup)
     if processes is not None:
         processes = validate.count(function, "processes", processes, 1)
-    if rounds is None:
-        rounds = default_rounds(processes)
-    rounds = validate.count(function, "rounds", rounds, 2)
-    # Every round's samples are kept, then pooled per candidate: twice each.
-    n, warmup = engine.counts(function, n, warmup, copies=2 * rounds * len(candidates))
-    validate.memory(function, "rounds", rounds,
-                    16 * len(candidates) * (ROUND_CALLS[0] if n is None else n))
+    n, warmup, rounds, seed = _plan(function, len(candidates), n, warmup, rounds, processes,
+                                    seed, progress)
     if processes is not None:
-        if rounds < processes:
-            raise ValueError(f"{function}(): rounds={rounds} is fewer than processes="
-                             f"{processes}: every process runs at least one round")
         workers.check_importable(function, candidates, args, kwargs)
-    if seed is None:
-        seed = int.from_bytes(os.urandom(4), "little")
-    elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"{function}(): seed must be an int >= 0, got {seed!r}")
-    if progress is not None and not callable(progress):
-        raise TypeError(f"{function}(): progress must be None or a function of (done, "
-                        f"total), got {type(progress).__name__}")
     timer = engine.timer(function, timer)
     callables = _callables(candidates, setup)
     counts = _counts(callables, args, kwargs, n, warmup, timer)
@@ -436,6 +421,26 @@ def compare(a, b=None, *args, n=None, rounds=None, processes=None, warmup=None,
                             orders[:len(rows)], round_process[:len(rows)], True)
         raise
     return conclude(names, rows, processes, seed, orders, round_process)
+
+
+def _plan(function, count, n, warmup, rounds, processes, seed, progress):
+    """(n, warmup, rounds, seed) of a comparison of ``count`` candidates, checked before
+    anything runs: every round's samples are kept, then pooled per candidate (twice
+    each), and every process runs at least one round."""
+    rounds = validate.count(function, "rounds",
+                            default_rounds(processes) if rounds is None else rounds, 2)
+    n, warmup = engine.counts(function, n, warmup, copies=2 * rounds * count)
+    validate.memory(function, "rounds", rounds,
+                    16 * count * (ROUND_CALLS[0] if n is None else n))
+    if processes is not None and rounds < processes:
+        raise ValueError(f"{function}(): rounds={rounds} is fewer than processes="
+                         f"{processes}: every process runs at least one round")
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little")
+    elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"{function}(): seed must be an int >= 0, got {seed!r}")
+    engine.check_progress(function, progress)
+    return n, warmup, rounds, seed
 
 
 def default_rounds(processes):
@@ -490,21 +495,8 @@ def _compare_pythons(statement, b, args, kwargs, pythons, n, rounds, processes, 
     names = [name for name, _ in interpreters]
     processes = validate.count(function, "processes",
                                PYTHON_PROCESSES if processes is None else processes, 1)
-    rounds = validate.count(function, "rounds",
-                            default_rounds(processes) if rounds is None else rounds, 2)
-    if rounds < processes:
-        raise ValueError(f"{function}(): rounds={rounds} is fewer than processes="
-                         f"{processes}: every process runs at least one round")
-    n, warmup = engine.counts(function, n, warmup, copies=2 * rounds * len(names))
-    validate.memory(function, "rounds", rounds,
-                    16 * len(names) * (ROUND_CALLS[0] if n is None else n))
-    if seed is None:
-        seed = int.from_bytes(os.urandom(4), "little")
-    elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"{function}(): seed must be an int >= 0, got {seed!r}")
-    if progress is not None and not callable(progress):
-        raise TypeError(f"{function}(): progress must be None or a function of (done, "
-                        f"total), got {type(progress).__name__}")
+    n, warmup, rounds, seed = _plan(function, len(names), n, warmup, rounds, processes, seed,
+                                    progress)
     timer = engine.timer(function, timer)
     setup = setup or "pass"
     described = {name: workers.describe_python(function, path)

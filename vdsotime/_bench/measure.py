@@ -132,9 +132,7 @@ def bench(fn, *args, n=None, warmup=None, timer=None, processes=None, setup=None
     elif not callable(fn):
         raise TypeError(f"bench(): fn must be callable, got {type(fn).__name__} (or a "
                         "statement: a str)")
-    if progress is not None and not callable(progress):
-        raise TypeError(f"bench(): progress must be None or a function of (done, total), "
-                        f"got {type(progress).__name__}")
+    engine.check_progress(function, progress)
     # Pooled after the processes ran, each process's samples are held twice.
     n, warmup = engine.counts(function, n, warmup,
                               copies=1 if processes is None else 2 * processes)
