@@ -493,6 +493,10 @@ cdef extern from *:
 cdef enum:
     GAP_PART_BITS = 4           # each doubling of the gap length is cut in 2**4 parts
     GAP_BUCKET_COUNT = 1008     # 63 doublings of 16: from 1 ns up to 2**63 ns
+    # Gaps shorter than this are counted by their exact length, in a table of their own
+    # folded into the buckets afterwards: at a threshold near the cost of a read, every
+    # read is such a gap, and one load from the table is quicker than finding a bucket.
+    SHORT_GAP_NS = 256
 
 GAP_PER_OCTAVE = 1 << GAP_PART_BITS
 GAP_BUCKETS = GAP_BUCKET_COUNT
@@ -530,7 +534,8 @@ cdef struct GapTally:
     int64_t count           # gaps, exactly ...
     int64_t total           # ... their sum, ns
     int64_t shortest        # ... and the shortest
-    int64_t* histogram      # GAP_BUCKET_COUNT counts
+    int64_t* histogram      # GAP_BUCKET_COUNT counts ...
+    int64_t* short_counts   # ... but of the gaps under SHORT_GAP_NS: by length
     int64_t keep_above      # a gap longer than this joins the heap of the longest
 
 
@@ -608,7 +613,10 @@ cdef inline void take_reading(GapTally* tally, JitterLoop* jitter, int64_t now) 
         tally.total += gap
         if gap < tally.shortest:
             tally.shortest = gap
-        tally.histogram[gap_bucket(<uint64_t>gap)] += 1
+        if gap < SHORT_GAP_NS:
+            tally.short_counts[gap] += 1
+        else:
+            tally.histogram[gap_bucket(<uint64_t>gap)] += 1
         if gap > tally.keep_above:
             tally.keep_above = keep_gap(jitter, now - gap, gap)
 
@@ -651,7 +659,7 @@ cdef class JitterRun:
     their sizes never change)."""
 
     cdef JitterLoop state
-    cdef object counts                      # int64[GAP_BUCKETS]
+    cdef object counts                      # int64[GAP_BUCKETS + SHORT_GAP_NS]
     cdef object heap                        # gap_dtype[keep]
     cdef bint begun
     cdef readonly int64_t start_ns          # first reading of the sampled clock
@@ -673,12 +681,13 @@ cdef class JitterRun:
         cdef int result
         if keep < 1 or threshold_ns < 1 or seconds_ns < 1:
             raise ValueError("JitterRun(): keep, threshold_ns and seconds_ns must be >= 1")
-        self.counts = np.empty(GAP_BUCKET_COUNT, dtype=np.int64)
+        self.counts = np.empty(GAP_BUCKET_COUNT + SHORT_GAP_NS, dtype=np.int64)
         self.heap = np.empty(keep, dtype=gap_dtype)
         counts_view = self.counts
         heap_view = self.heap
         start_loop(&self.state.loop, 0, jitter_step, NULL, False)
         self.state.tally.histogram = &counts_view[0]
+        self.state.tally.short_counts = &counts_view[GAP_BUCKET_COUNT]
         self.state.tally.threshold = threshold_ns
         self.state.longest = &heap_view[0]
         self.state.keep = keep
@@ -692,20 +701,23 @@ cdef class JitterRun:
 
     cdef int warm(self) except -1:
         """Record a few made-up gaps, then clear everything: the recording's code and
-        data (the CPU instruction or getcpu's vDSO page, both heap paths, every page of
-        the arrays) are then in memory, and their first touch is no gap in the run."""
+        data (the CPU instruction or getcpu's vDSO page, both ways of counting, both heap
+        paths, every page of the arrays) are then in memory, and their first touch is no
+        gap in the run."""
         cdef JitterLoop* state = &self.state
         cdef GapTally* tally = &state.tally
         cdef Py_ssize_t keep = state.keep
-        cdef int64_t k
         state.keep = 2 if keep >= 2 else 1     # two joins and a replacement, at most
         state.kept = 0
         tally.keep_above = 0
         tally.previous = 0
-        for k in range(1, 4):
-            take_reading(tally, state, tally.previous + tally.threshold + k)
+        # Two gaps as short as allowed (under SHORT_GAP_NS, if the threshold is) and a
+        # long one, in the histogram's buckets.
+        take_reading(tally, state, tally.previous + tally.threshold + 1)
+        take_reading(tally, state, tally.previous + tally.threshold + 2)
+        take_reading(tally, state, tally.previous + max(tally.threshold, SHORT_GAP_NS) + 3)
         state.keep = keep
-        memset(tally.histogram, 0, GAP_BUCKET_COUNT * sizeof(int64_t))
+        memset(tally.histogram, 0, (GAP_BUCKET_COUNT + SHORT_GAP_NS) * sizeof(int64_t))
         memset(state.longest, 0, keep * sizeof(Gap))
         state.kept = 0
         tally.keep_above = 0
@@ -774,7 +786,12 @@ cdef class JitterRun:
 
     def histogram(self):
         """The count of gaps in each bucket so far (a new int64 array of GAP_BUCKETS)."""
-        return self.counts.copy()
+        counts = self.counts[:GAP_BUCKET_COUNT].copy()
+        cdef int64_t[::1] view = counts
+        cdef Py_ssize_t length
+        for length in range(1, SHORT_GAP_NS):
+            view[gap_bucket(length)] += self.state.tally.short_counts[length]
+        return counts
 
     @property
     def count(self):
