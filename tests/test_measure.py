@@ -527,6 +527,9 @@ def test_jitter_ctrl_c_returns_the_run_so_far():
     (lambda: vdsotime.jitter(0.01, threshold_ns=float("nan")), ValueError, "threshold_ns"),
     (lambda: vdsotime.jitter(0.01, threshold_ns="5"), TypeError, "threshold_ns must be a number"),
     (lambda: vdsotime.jitter(0.01, clock_id=99), OSError, "not a clock this kernel knows"),
+    (lambda: vdsotime.jitter(0.01, keep=0), ValueError, r"jitter\(\): keep must be"),
+    (lambda: vdsotime.jitter(0.01, keep=2.5), TypeError, r"jitter\(\): keep must be"),
+    (lambda: vdsotime.jitter(0.01, keep=2**62), ValueError, r"jitter\(\): keep="),
     # Beyond what the loop's 64-bit nanoseconds hold, or under one nanosecond: a clear
     # error naming the argument, not an OverflowError from the conversion.
     (lambda: vdsotime.jitter(1e10), ValueError, r"jitter\(\): seconds must be from 1e-09 to 1e\+08"),

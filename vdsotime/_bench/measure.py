@@ -310,7 +310,7 @@ class JitterResult(Record):
             else:
                 k = int(np.searchsorted(cumulative, rank, side="right"))
                 middle = (edges[k] + edges[k + 1] - 1) / 2  # of the whole ns it holds
-                values.append(float(min(max(middle, shortest), self.max_gap_ns)))
+                values.append(float(min(max(middle, shortest), kept[0])))
         return values
 
     def summary(self) -> dict[str, float]:
