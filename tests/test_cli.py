@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -248,6 +249,24 @@ def test_jitter_command(tmp_path):
     assert data["clock"] == "CLOCK_BOOTTIME" and data["threshold_ns"] == 10_000
     assert data["loops"] > 0 and data["duration_ns"] >= 0.2e9  # more under load: stalls
     assert data["interrupted"] is False
+
+
+def test_jitter_command_at_10ns_says_what_it_kept():
+    """Every read a gap: the output counts them all and says how many the list keeps;
+    the warning comes once, as a line of its own."""
+    result = run("jitter", "--seconds", "0.3", "--threshold-us", "0.01", "--keep", "50")
+    assert result.returncode == 0, result.stderr
+    warnings = result.stderr.strip().splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith("vdsotime: warning: jitter(): ")
+    assert "the threshold is about the cost of one read" in warnings[0]
+    assert re.search(r"kept: the 50 longest of [\d,]+ gaps", result.stdout), result.stdout
+    assert "the longest gaps:" in result.stdout
+    data = json.loads(run("jitter", "--seconds", "0.3", "--threshold-us", "0.01", "--json",
+                          "--keep", "50").stdout)
+    assert data["gaps_kept"] == len(data["gap_list"]) == 50
+    assert data["gaps"] > 100_000 and data["gaps"] > data["loops"] // 2
+    assert sum(bucket["count"] for bucket in data["gap_histogram"]["buckets"]) == data["gaps"]
+    assert data["gap_summary_ns"]["n"] == data["gaps"]
 
 
 def interrupt(*args, after=1.5):

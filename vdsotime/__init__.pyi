@@ -198,6 +198,7 @@ def compare_runs(old: Mapping[str, LatencyResult] | str | PathLike[str],
                  metric: str = "p50", fail_above: float = 5.0, *,
                  seed: int = 0) -> RunComparison: ...
 def jitter(seconds: float, threshold_ns: float = 10_000, clock_id: int = ..., *,
+           keep: int = 1000,
            progress: Callable[[int, int], object] | None = None) -> JitterResult: ...
 
 

@@ -473,6 +473,8 @@ def cmd_compare_runs(args):
 
 
 def cmd_jitter(args):
+    import warnings
+
     from vdsotime import stats
 
     clock_id = CLOCK_CHOICES[args.clock]
@@ -480,8 +482,10 @@ def cmd_jitter(args):
     progress = Progress("vdsotime jitter")
     interrupted = False
     try:
-        result = vdsotime.jitter(args.seconds, args.threshold_us * 1000, clock_id,
-                                 progress=progress)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", vdsotime.JitterWarning)
+            result = vdsotime.jitter(args.seconds, args.threshold_us * 1000, clock_id,
+                                     keep=args.keep, progress=progress)
     except KeyboardInterrupt as exc:
         # Ctrl-C ends the run early: report what it recorded until then.
         result = getattr(exc, "partial_result", None)
@@ -492,19 +496,37 @@ def cmd_jitter(args):
         progress.close()
     if interrupted:
         print("vdsotime: interrupted; the run so far:", file=sys.stderr)
+    else:
+        for warning in caught:
+            print(f"vdsotime: warning: {warning.message}", file=sys.stderr)
     # The results first, whatever becomes of the plot.
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(result)
-        if len(result.gaps):
+        if result.gap_count:
             print()
             print(stats.render_histogram(*result.histogram(2)))
+            print()
+            print(_longest_gaps(result))
     if args.plot:
         from vdsotime import plot
         _write("the plot", args.plot, lambda: plot.plot_jitter(result, args.plot))
         _written("plot written to", args.plot)
     return 130 if interrupted else 0
+
+
+def _longest_gaps(result, shown=5):
+    """The ``shown`` longest gaps of a jitter run, a line each: length, time into the
+    run, CPU."""
+    longest = sorted(result.gaps, key=lambda gap: (-int(gap["length_ns"]), int(gap["start_ns"])))
+    lines = ["the longest gaps:"]
+    for gap in longest[:shown]:
+        cpu = int(gap["cpu"])
+        lines.append(f"  {format_ns(int(gap['length_ns'])):>10s} at "
+                     f"{(int(gap['start_ns']) - result.start_ns) / 1e9:.6f} s into the run, "
+                     f"CPU {cpu if cpu >= 0 else '?'}")
+    return "\n".join(lines)
 
 
 def _check_output(option, path):
@@ -714,6 +736,9 @@ def build_parser():
                         help="report gaps of at least T microseconds (default 10)")
     jitter.add_argument("--clock", choices=sorted(CLOCK_CHOICES), default="monotonic",
                         help="the clock to read (default monotonic)")
+    jitter.add_argument("--keep", type=_whole_number(1), default=1000, metavar="N",
+                        help="keep the N longest gaps with their start and CPU (default "
+                             "1000); every gap is counted, and binned in a histogram")
     jitter.add_argument("--plot", metavar="FILE", help="also write a plot, PNG for FILE.png "
                                                        "(needs matplotlib)")
     jitter.add_argument("--json", action="store_true", help="print JSON")
