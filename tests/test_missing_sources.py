@@ -465,3 +465,21 @@ def test_bench_metadata_hidden(hidden, scenario):
     for text in data["warnings"]:
         assert "clocksource" not in text and "governor" not in text, text
 
+
+# -- the memory check of counts, without /proc/meminfo ---------------------------------------
+
+
+def test_counts_checked_against_physical_memory_without_proc_meminfo(monkeypatch):
+    from vdsotime._core import validate
+
+    physical = validate.physical_memory()
+    assert physical and physical > 0  # sysinfo(2): no /proc needed
+    monkeypatch.setattr(validate, "available_memory", lambda: None)
+    count = physical // 8 + 1
+    with pytest.raises(ValueError, match=r"sample\(\): n=[\d,]+ needs .* GiB for its "
+                       r"samples; this machine has .* GiB of memory in all \(how much is "
+                       r"available is unknown: cannot read /proc/meminfo\)"):
+        validate.memory("sample", "n", count, 8)
+    validate.memory("sample", "n", 1000, 8)
+    monkeypatch.setattr(validate, "physical_memory", lambda: None)
+    validate.memory("sample", "n", count, 8)  # nothing known: nothing refused
