@@ -48,6 +48,11 @@ def _clocksource():
     return meta.clocksource()
 
 
+def _unknown(path):
+    """A fact whose source cannot be read (no /sys or /proc, as in a minimal container)."""
+    return f"unknown (cannot read {path})"
+
+
 def _hex(value):
     return None if value is None else f"{value:#x}"
 
@@ -222,8 +227,10 @@ def cmd_clocks(args):
         print(json.dumps(data, indent=2))
         return 0
     binding = info.functions["clock_gettime"]
+    tsc_flags = data["tsc_flags"]
     print(f"clock_gettime backend: {binding.backend} ({binding.symbol}); clocksource: "
-          f"{clocksource or 'unknown'}; TSC flags: {' '.join(data['tsc_flags']) or 'none'}")
+          f"{clocksource or _unknown(meta.CLOCKSOURCE)}; TSC flags: "
+          f"{_unknown(meta.CPUINFO) if tsc_flags is None else ' '.join(tsc_flags) or 'none'}")
     if warning:
         print(f"warning: {warning}")
     print()
