@@ -351,8 +351,9 @@ def test_closed_pipe_is_quiet(args):
     if "LIBC" in args:
         # The C library this interpreter loaded (its folder is /lib/i386-linux-gnu on
         # i386, whatever uname says under setarch).
+        name = "/" + ctypes.util.find_library("c")  # (once: it runs ldconfig -p)
         libc = next(line.split()[-1] for line in open(require_path("/proc/self/maps"))
-                    if line.split()[-1].endswith("/" + ctypes.util.find_library("c")))
+                    if line.split()[-1].endswith(name))
         args = [os.path.realpath(libc) if arg == "LIBC" else arg for arg in args]
     script = shutil.which("vdsotime", path=os.path.dirname(sys.executable))
     read, write = os.pipe()
