@@ -2,9 +2,11 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -280,6 +282,59 @@ def test_jitter_ctrl_c_prints_the_run_so_far(json_output):
         assert 0 < data["duration_ns"] < 60e9
     else:
         assert "jitter on CLOCK_MONOTONIC" in out and "(interrupted)" in out
+
+
+
+BENCH_INTERRUPT_CHILD = textwrap.dedent("""
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from vdsotime import cli
+    print("ready", flush=True)
+    sys.exit(cli.main(["bench", "-n", "100000", "-w", "5", "--save", sys.argv[2],
+                       *sys.argv[3:], "-s", f"import time; calls = open({sys.argv[1]!r}, "
+                       "'ab', buffering=0)", "calls.write(b'x'); time.sleep(0.001)"]))
+""")
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_bench_ctrl_c_prints_the_calls_so_far(tmp_path, json_output):
+    """vdsotime bench (one process), interrupted: what was measured is printed, as
+    jitter and compare do, nothing is saved, and the exit status is 130. The signal comes
+    once the statement has counted 60 calls in a file (a probe of 5, 5 warm-up, 50
+    timed), whatever the machine's load."""
+    import signal
+    import time
+
+    calls, saved = tmp_path / "calls", tmp_path / "run.json"
+    calls.touch()
+    child = subprocess.Popen([sys.executable, "-c", BENCH_INTERRUPT_CHILD, str(calls),
+                              str(saved), *(["--json"] if json_output else [])],
+                             cwd=NEUTRAL_CWD, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+        deadline = time.monotonic() + 120
+        while calls.stat().st_size < 60 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 130, out + err
+    match = re.search(r"vdsotime: interrupted; the ([\d,]+) calls timed so far \(nothing "
+                      r"saved\):", err)
+    assert match, err
+    timed = int(match.group(1).replace(",", ""))
+    assert 50 <= timed < 100_000
+    statement = "calls.write(b'x'); time.sleep(0.001)"
+    if json_output:
+        data = json.loads(out)
+        assert data["n"] == timed and data["name"] == statement
+        assert data["summary_ns"]["min"] >= 900_000  # each call sleeps 1 ms
+    else:
+        assert out.startswith(f"{timed:,} calls of: {statement}\n"), out
+        assert "p99.9" in out and "#" in out  # the figures and the histogram
+    assert not saved.exists()
 
 
 def test_progress_on_a_terminal():

@@ -17,7 +17,8 @@ import vdsotime
 from vdsotime import stats
 
 import kernel
-from oracle import NEUTRAL_CWD, interrupt_child, interrupted_child, run_python
+from oracle import (COUNTED_CALLS_CHILD, NEUTRAL_CWD, interrupt_child, interrupt_once_counted,
+                    interrupted_child, run_python)
 
 
 # -- overhead -------------------------------------------------------------------------
@@ -240,6 +241,28 @@ def test_bench_ctrl_c_keeps_the_calls_timed_so_far():
     n, length = int(words[2]), int(words[3])
     assert 0 < n == length < 100_000
     assert words[4] == "True"
+
+
+BENCH_STATEMENT_INTERRUPT_CHILD = COUNTED_CALLS_CHILD + textwrap.dedent("""
+    try:
+        vdsotime.bench(statement, setup=setup, n=100_000, warmup=5)
+    except KeyboardInterrupt as exc:
+        partial = exc.partial_result
+        print("interrupted", partial.name == statement, partial.metadata["name"] == statement,
+              partial.metadata["statement"] == statement, partial.n, flush=True)
+""")
+
+
+def test_bench_ctrl_c_names_a_statements_partial_result_after_the_statement(tmp_path):
+    """The partial result of an interrupted bench("stmt") is named after the statement,
+    as the whole result is (not after the function it was compiled into). The signal
+    comes once the statement has counted 60 calls in a file: a probe of 5 (warmup=5 caps
+    it), 5 warm-up, then 50 timed."""
+    out, err = interrupt_once_counted(BENCH_STATEMENT_INTERRUPT_CHILD, tmp_path / "calls", 60,
+                                      "process")
+    words = out.split()
+    assert words[:4] == ["interrupted", "True", "True", "True"], out + err
+    assert 50 <= int(words[4]) < 100_000, out + err
 
 
 # -- jitter ---------------------------------------------------------------------------
