@@ -1,6 +1,7 @@
 """Measurement tools: overhead, bench, jitter and the statistics, with bad input, the
 accuracy goal (against timeit) and the recall goal (an injected SIGSTOP) in children."""
 
+import itertools
 import json
 import math
 import os
@@ -198,6 +199,106 @@ def test_bench_chooses_its_counts_from_the_probe(monkeypatch):
     assert (result.n, result.warmup) == rule(estimate)
 
 
+
+# -- the one warm-up rule ---------------------------------------------------------------
+#
+# The docs, the docstrings and the help say: n/100 untimed calls first, 10 to 1000,
+# whether n was given or chosen, in bench and compare, in this process or in workers.
+# Counted here by the callables themselves: warmup + n calls, nothing more (the first
+# calls estimate the cost of one, and are the first of the warm-up); compare() and
+# bench(processes=) choose an n not given from a probe of 10 calls in this process.
+
+def warmup_rule(n):
+    return min(1000, max(10, n // 100))
+
+
+@pytest.mark.parametrize("n", [5, 2_500, 150_000])
+def test_bench_warms_up_by_the_rule_for_a_given_n(n):
+    calls = itertools.count()
+    result = vdsotime.bench(calls.__next__, n=n)
+    warmup = warmup_rule(n)
+    assert (result.n, result.warmup, result.metadata["warmup"]) == (n, warmup, warmup)
+    assert next(calls) == warmup + n
+
+
+
+@pytest.mark.parametrize("n,warmup", [(3, 0), (1, 2), (20, 0), (4, 30), (50_000, 0)])
+def test_bench_calls_fn_exactly_warmup_plus_n_times(n, warmup):
+    """No hidden calls: the calls that estimate fn's cost are the first of the warm-up,
+    or of the timed ones (a function that takes seconds is not run twice as often)."""
+    calls = itertools.count()
+    result = vdsotime.bench(calls.__next__, n=n, warmup=warmup)
+    assert next(calls) == warmup + n
+    assert (result.n, result.warmup, len(result.samples_ns)) == (n, warmup, n)
+
+
+def test_bench_warms_up_by_the_rule_for_a_chosen_n():
+    calls = itertools.count()
+
+    def work():
+        next(calls)
+        return sum(range(2000))
+
+    result = vdsotime.bench(work)
+    assert result.warmup == warmup_rule(result.n) == result.metadata["warmup"]
+    assert next(calls) == result.warmup + result.n
+
+
+@pytest.mark.parametrize("n", [None, 3_000])
+def test_compare_warms_up_by_the_rule_each_round(n):
+    counters = {"a": itertools.count(), "b": itertools.count()}
+    comparison = vdsotime.compare({name: counter.__next__ for name, counter in
+                                   counters.items()}, n=n, rounds=3)
+    for name, counter in counters.items():
+        result = comparison.results[name]
+        [per_round] = set(comparison.round_sizes[name].tolist())
+        assert n is None or per_round == n
+        warmup = warmup_rule(per_round)
+        assert result.warmup == 3 * warmup
+        probe = 10 if n is None else 0  # compare's probe, which chooses n
+        assert next(counter) == probe + 3 * (warmup + per_round)
+
+
+@pytest.mark.parametrize("n", [None, 300])
+def test_bench_in_processes_warms_up_by_the_rule_in_each(tmp_path, n):
+    """The statement counts its calls in a file, across the processes (and this one's
+    probe, which chooses n when it is not given)."""
+    counter = tmp_path / "calls"
+    setup = f"calls = open({str(counter)!r}, 'ab', buffering=0)"
+    statement = "calls.write(b'x'); sum(range(3000))"
+    result = vdsotime.bench(statement, setup=setup, n=n, processes=2)
+    per_process = result.metadata["n_per_process"]
+    assert n is None or per_process == n
+    warmup = warmup_rule(per_process)
+    assert result.metadata["warmup_per_process"] == warmup
+    assert result.warmup == 2 * warmup and result.n == 2 * per_process
+    probe = 10 if n is None else 0
+    assert counter.stat().st_size == probe + 2 * (warmup + per_process)
+
+
+def test_the_warmup_rule_is_the_one_the_texts_state():
+    """bench --help, compare --help and the docstrings of bench() and compare() state
+    the rule that runs; the help is built from the rule's constants."""
+    from vdsotime._bench import defaults
+
+    assert [defaults.default_warmup(n) for n in (0, 999, 1_000, 2_345, 100_000, 10**9)] \
+        == [warmup_rule(n) for n in (0, 999, 1_000, 2_345, 100_000, 10**9)]
+    assert defaults.WARMUP_RULE == "n/100, 10 to 1000"
+    for command in ("bench", "compare"):
+        text = " ".join(run_python(f"from vdsotime import cli; cli.main([{command!r}, "
+                                   "'--help'])").stdout.split())
+        assert f"(default {defaults.WARMUP_RULE})" in text, text
+    for function in (vdsotime.bench, vdsotime.compare):
+        text = " ".join(function.__doc__.split()).replace("n / 100", "n/100")
+        assert f"default {defaults.WARMUP_RULE}" in text, function.__name__
+
+
+def test_bench_command_warms_up_by_the_rule():
+    result = run_python("from vdsotime import cli; cli.main(['bench', '--json', '-n', "
+                        "'2500', 'pass'])")
+    assert json.loads(result.stdout)["warmup"] == warmup_rule(2500) == 25, result.stderr
+
+
 def test_bench_refuses_an_n_it_cannot_store_before_allocating():
     calls = []
     if sys.maxsize < 10**14:  # a 32-bit build: such an n is not even an array size
@@ -256,13 +357,12 @@ BENCH_STATEMENT_INTERRUPT_CHILD = COUNTED_CALLS_CHILD + textwrap.dedent("""
 def test_bench_ctrl_c_names_a_statements_partial_result_after_the_statement(tmp_path):
     """The partial result of an interrupted bench("stmt") is named after the statement,
     as the whole result is (not after the function it was compiled into). The signal
-    comes once the statement has counted 60 calls in a file: a probe of 5 (warmup=5 caps
-    it), 5 warm-up, then 50 timed."""
+    comes once the statement has counted 60 calls in a file: 5 warm-up, then 55 timed."""
     out, err = interrupt_once_counted(BENCH_STATEMENT_INTERRUPT_CHILD, tmp_path / "calls", 60,
                                       "process")
     words = out.split()
     assert words[:4] == ["interrupted", "True", "True", "True"], out + err
-    assert 50 <= int(words[4]) < 100_000, out + err
+    assert 55 <= int(words[4]) < 100_000, out + err
 
 
 # -- jitter ---------------------------------------------------------------------------
@@ -530,9 +630,12 @@ def test_bench_tsc_subtracts_the_trimmed_mean_in_ticks(monkeypatch):
     raw_pattern = np.array([300, 90, 60, 1000], dtype=np.int64)  # ticks
     timer_pattern = np.array([52] * 500 + [78] * 490 + [9_999] * 10, dtype=np.int64)
 
+    made = []  # the calls so far: the pattern runs on across the loops' pieces
+
     def fake_time_calls(function, args, kwargs, out, start, stop, tsc=False):
         assert tsc
-        out[start:stop] = np.resize(raw_pattern, stop - start)
+        out[start:stop] = raw_pattern[(len(made) + np.arange(stop - start)) % 4]
+        made.extend(range(stop - start))
         return stop - start
 
     def fake_timer_overhead(out, tsc=False):

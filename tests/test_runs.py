@@ -438,11 +438,10 @@ BENCH_PROCESSES_INTERRUPT_CHILD = COUNTED_CALLS_CHILD + textwrap.dedent("""
 def test_ctrl_c_during_bench_processes_keeps_the_finished_processes(tmp_path, target):
     """Ctrl-C while bench(processes=) runs its workers: partial_result holds the
     processes that finished, whole. The statement counts its calls in a file (per
-    process 40: a probe of 5 calls -- warmup=5 caps it -- 5 warm-up and 30 timed), so
-    the signal comes once the third process has made all its calls: the first two
-    have answered by then (the third may still be cut short), whatever the machine's
-    load."""
-    out, err = interrupt_once_counted(BENCH_PROCESSES_INTERRUPT_CHILD, tmp_path / "calls", 3 * 40,
+    process 35: 5 warm-up and 30 timed), so the signal comes once the third process has
+    made all its calls: the first two have answered by then (the third may still be
+    cut short), whatever the machine's load."""
+    out, err = interrupt_once_counted(BENCH_PROCESSES_INTERRUPT_CHILD, tmp_path / "calls", 3 * 35,
                                       target)
     words = out.split()
     assert words[:1] == ["interrupted"], out + err
@@ -472,7 +471,7 @@ def test_ctrl_c_during_bench_processes_on_the_command_line_prints_the_finished(t
     try:
         assert child.stdout.readline().strip() == "ready", child.stderr.read()
         deadline = time.monotonic() + 120
-        while calls.stat().st_size < 3 * 40 and time.monotonic() < deadline:
+        while calls.stat().st_size < 3 * 35 and time.monotonic() < deadline:
             time.sleep(0.05)
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=120)

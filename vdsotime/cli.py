@@ -531,6 +531,8 @@ def _percent(text):
 
 
 def build_parser():
+    from vdsotime._bench import defaults  # no numpy: the help quotes the rules
+
     parser = ArgumentParser(
         prog="vdsotime",
         description="The kernel's fastest clocks: inspect the vDSO and how vdsotime uses it.")
@@ -569,7 +571,7 @@ def build_parser():
     bench.add_argument("-n", "--number", type=_whole_number(1), default=None, metavar="N",
                        help="timed calls (default: about one second's worth)")
     bench.add_argument("-w", "--warmup", type=_whole_number(0), default=None, metavar="W",
-                       help="untimed calls first (default n/100)")
+                       help=f"untimed calls first (default {defaults.WARMUP_RULE})")
     bench.add_argument("--timer", choices=("monotonic", "tsc"), default=None,
                        help="the timer around each call (default: tsc where it is "
                             "invariant)")
@@ -600,7 +602,8 @@ def build_parser():
                          metavar="N", help="calls per statement per round (default: about "
                                            "50 ms worth)")
     compare.add_argument("-w", "--warmup", type=_whole_number(0), default=None, metavar="W",
-                         help="untimed calls before each (default n/100)")
+                         help=f"untimed calls before each (default "
+                              f"{defaults.WARMUP_RULE})")
     compare.add_argument("-r", "--rounds", type=_whole_number(2), default=None, metavar="R",
                          help="rounds (default 20, or 2 per process)")
     compare.add_argument("-p", "--processes", type=_whole_number(1), default=None,

@@ -95,8 +95,8 @@ def bench(fn, *args, n=None, warmup=None, timer=None, processes=None, setup=None
       is named after it.
     - ``n``: timed calls (default: about a second's worth, 100 to 1,000,000); with
       ``processes``, in each process.
-    - ``warmup``: untimed calls first (default n / 100, 10 to 1000); with ``processes``,
-      in each process.
+    - ``warmup``: untimed calls first (default n/100, 10 to 1000: the one warm-up rule,
+      whatever chose ``n``); with ``processes``, in each process.
     - ``timer``: "tsc" (lfence; rdtsc, ticks converted to ns with ``calibrate_tsc()``,
       where the TSC is invariant) or "monotonic" (CLOCK_MONOTONIC through the vDSO). The
       default is the TSC where it is invariant, which gives the lower and steadier
