@@ -400,8 +400,8 @@ def test_dump_to_stdout():
                             cwd=NEUTRAL_CWD)
     assert result.returncode == 0, result.stderr
     assert result.stdout == vdsotime.vdso_image()  # another process, the same image
-    assert result.stderr.decode() == (f"wrote {len(result.stdout):,} bytes of the vDSO to "
-                                      "standard output\n")
+    assert result.stderr.decode() == (f"vdsotime: {len(result.stdout):,} bytes of the vDSO "
+                                      "written to standard output\n")
     assert not os.path.exists(os.path.join(NEUTRAL_CWD, "-"))
 
 
@@ -549,6 +549,40 @@ def test_bench_writes_pyperf_json_and_a_plot(tmp_path):
     benchmark = pyperf.Benchmark.load(str(pyperf_path))
     assert benchmark.get_name() == "sum100" and len(benchmark.get_values()) == 3000
     assert b"<svg" in plot_path.read_bytes()[:500]
+
+
+
+@pytest.mark.parametrize("command", ["bench", "compare", "jitter", "dump"])
+def test_every_file_written_is_announced_on_stderr(tmp_path, command):
+    """Every command says on stderr which files it wrote, in one form ("vdsotime: ...
+    written to FILE", "vdsotime: saved as ... in FILE"): stdout holds the results alone,
+    and with --json it is one JSON document."""
+    files = {name: tmp_path / name for name in ("run.json", "pyperf.json", "plot.png",
+                                                "vdso.so")}
+    args, said = {
+        "bench": (["bench", "-n", "300", "--json", "--save", files["run.json"], "--pyperf",
+                   files["pyperf.json"], "--plot", files["plot.png"], "pass"],
+                  [f"saved as 'pass' in {files['run.json']}",
+                   f"pyperf JSON written to {files['pyperf.json']}",
+                   f"plot written to {files['plot.png']}"]),
+        "compare": (["compare", "-n", "100", "-r", "4", "--json", "--plot",
+                     files["plot.png"], "pass", "pass"],
+                    [f"plot written to {files['plot.png']}"]),
+        "jitter": (["jitter", "--seconds", "0.1", "--json", "--plot", files["plot.png"]],
+                   [f"plot written to {files['plot.png']}"]),
+        "dump": (["dump", files["vdso.so"]],
+                 [f"{len(vdsotime.vdso_image()):,} bytes of the vDSO written to "
+                  f"{files['vdso.so']}"]),
+    }[command]
+    result = run(*map(str, args))
+    assert result.returncode == 0, result.stderr
+    for text in said:
+        assert f"vdsotime: {text}" in result.stderr.splitlines(), result.stderr
+    if command == "dump":
+        assert result.stdout == ""
+    else:
+        json.loads(result.stdout)  # the results alone
+    assert str(tmp_path) not in result.stdout
 
 
 def test_bench_prints_its_warnings():

@@ -119,8 +119,7 @@ def cmd_dump(args):
         except OSError as exc:
             raise CommandError(f"cannot write {args.file}: {exc.strerror}") from None
         where = args.file
-    print(f"wrote {format_count(len(image), 'byte')} of the vDSO to {where}",
-          file=sys.stderr)
+    _written(f"{format_count(len(image), 'byte')} of the vDSO written to", where)
     return 0
 
 
