@@ -68,6 +68,41 @@ def test_save_run_merge_adds_and_replaces(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary left
 
 
+
+def test_save_run_errors_name_the_path_given_not_the_temporary_file(tmp_path):
+    """save_run() writes a temporary file beside the path, then renames it: an error
+    names the path the caller gave, and the missing folder, never the temporary file;
+    nothing is left behind."""
+    missing = tmp_path / "no" / "such" / "run.json"
+    with pytest.raises(FileNotFoundError) as caught:
+        vdsotime.save_run(missing, {"f": _result([1, 2])})
+    assert caught.value.filename == str(missing)
+    assert f"the folder {missing.parent} does not exist" in str(caught.value)
+    assert ".tmp" not in str(caught.value)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    with pytest.raises(OSError) as caught:  # a folder where the file would go
+        vdsotime.save_run(folder, {"f": _result([1, 2])})
+    assert caught.value.filename == str(folder) and ".tmp" not in str(caught.value)
+    assert "it is a folder" in str(caught.value)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-folder"]
+    assert list(folder.iterdir()) == []
+
+
+def test_bench_save_whose_folder_vanished_names_the_path(monkeypatch, capsys, tmp_path):
+    """vdsotime bench --save checks the folder before measuring; if it goes away during
+    the run, the error names the file and the folder, not a temporary file."""
+    from vdsotime import cli
+
+    missing = tmp_path / "gone" / "run.json"
+    monkeypatch.setattr(cli, "_check_output", lambda option, path: None)
+    assert cli.main(["bench", "-n", "50", "--save", str(missing), "pass"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("50 calls of: pass")  # the results, first
+    assert captured.err == (f"vdsotime: error: cannot write the run {missing}: No such file "
+                            f"or directory (the folder {missing.parent} does not exist)\n")
+
+
 @pytest.mark.parametrize("content,message", [
     ("not json", "is not JSON"),
     ('{"benchmarks": []}', "is not a saved vdsotime run"),

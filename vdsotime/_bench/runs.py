@@ -101,12 +101,28 @@ def save_run(path, results, *, merge=False):
             json.dump(document, f, indent=1)
             f.write("\n")
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(temporary)
         except OSError:
             pass
+        if isinstance(exc, OSError) and exc.filename == temporary:
+            raise _named_error(exc, path) from None
         raise
+
+
+def _named_error(exc, path):
+    """The OSError ``exc`` met on save_run's temporary file, told of the ``path`` the
+    caller gave: the temporary file is save_run's business, and its folder the likely
+    cause."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        why = f"the folder {folder} does not exist"
+    elif os.path.isdir(path):
+        why = "it is a folder"
+    else:
+        why = f"save_run() writes a temporary file in the folder {folder}, then renames it"
+    return type(exc)(exc.errno, f"{exc.strerror} ({why})", path)
 
 
 def load_run(path):
