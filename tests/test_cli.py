@@ -34,10 +34,38 @@ def test_info(module):
     assert "linux-vdso.so.1" in result.stdout
     for name in ("clock_gettime", "clock_getres", "gettimeofday", "time", "getcpu"):
         assert f"{name} " in result.stdout
-    assert "__vdso_clock_gettime@LINUX_2.6" in result.stdout
+    # The binding in the symbol list's notation: @@ for the default version.
+    assert "vdso  __vdso_clock_gettime@@LINUX_2.6 at " in result.stdout
     clocksource = open("/sys/devices/system/clocksource/clocksource0/"
                        "current_clocksource").read().strip()
     assert f"clocksource:   {clocksource}" in result.stdout
+
+
+
+def test_info_prints_each_binding_as_the_symbol_list_does():
+    """The functions section names the bound symbol in the notation of the symbols
+    section below it (readelf's: name@@VERSION default, name@VERSION hidden)."""
+    lines = run("info").stdout.splitlines()
+    listed = {line.split()[-1].split("@")[0]: line.split()[-1]
+              for line in lines[lines.index(next(l for l in lines if l.startswith(
+                  "symbols ("))) + 1:]}
+    bound = [line.split() for line in lines if line.startswith("  ") and " vdso  " in line]
+    assert len(bound) == 5
+    for _, _, symbol, *_ in bound:
+        assert symbol == listed[symbol.split("@")[0]]
+
+
+def test_binding_notation_follows_the_symbols_hidden_flag():
+    from vdsotime._core.info import bound_name, versioned_name
+    from vdsotime._core.vdso import Binding
+
+    symbol = vdsotime.info().symbols[0]
+    default = symbol._replace(name="f", version="V_1", hidden=False)
+    hidden = symbol._replace(name="g", version="V_1", hidden=True)
+    assert bound_name(Binding("vdso", "f", "V_1", 1), [default, hidden]) == "f@@V_1"
+    assert bound_name(Binding("vdso", "g", "V_1", 1), [default, hidden]) == "g@V_1"
+    assert bound_name(Binding("libc", "clock_gettime", None, 1), [default]) == "clock_gettime"
+    assert versioned_name("h", None, True) == "h"
 
 
 def test_info_json():
@@ -49,6 +77,9 @@ def test_info_json():
     assert set(data["functions"]) == {"clock_gettime", "clock_getres", "gettimeofday",
                                       "time", "getcpu"}
     assert all(b["backend"] == "vdso" for b in data["functions"].values())
+    hidden = {(s["name"], s["version"]): s["hidden"] for s in data["symbols"]}
+    assert all(b["hidden"] is hidden[b["symbol"], b["version"]]
+               for b in data["functions"].values())
     assert "LINUX_2.6" in data["versions"]
     assert data["clocksource"]
     assert {s["name"] for s in data["symbols"]} >= {"__vdso_clock_gettime", "__vdso_time"}

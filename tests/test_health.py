@@ -59,6 +59,8 @@ def test_doctor_text_names_every_clock_and_the_clocksource():
     assert f"clocksource     {_sys(f'{CLOCKSOURCE}/current_clocksource')}" in result.stdout
     for name in kernel.ALL_CLOCKS:
         assert name in result.stdout
+    # The bound symbol in the notation of vdsotime info's symbol list.
+    assert "clock_gettime   vdso (__vdso_clock_gettime@@LINUX_2.6)" in result.stdout
 
 
 # -- clocksource, TSC flags, CPU policy: what /sys and /proc say -------------------------

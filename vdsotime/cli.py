@@ -53,7 +53,7 @@ def _hex(value):
 
 
 def cmd_info(args):
-    from vdsotime._core import meta
+    from vdsotime._core import info as info_module, meta
 
     info = vdsotime.info()
     data = info.to_dict()
@@ -73,8 +73,7 @@ def cmd_info(args):
     print(f"clocksource:   {data['clocksource'] or 'unknown (cannot read ' + meta.CLOCKSOURCE + ')'}")
     print("functions:")
     for name, binding in info.functions.items():
-        where = (f"{binding.symbol}@{binding.version}" if binding.version
-                 else binding.symbol)
+        where = info_module.bound_name(binding, info.symbols)
         line = f"  {name:14s} {binding.backend:5s} {where} at {binding.address:#x}"
         if binding.reason:
             line += f" ({binding.reason})"
@@ -89,13 +88,11 @@ def cmd_info(args):
 
 
 def _print_symbols(symbols):
+    from vdsotime._core.info import versioned_name
+
     for symbol in symbols:
-        # readelf's notation: name@@VERSION for the default version, name@VERSION for a
-        # hidden one (or one needed from another file).
-        version = (f"@{symbol.version}" if symbol.hidden else f"@@{symbol.version}") \
-            if symbol.version else ""
         print(f"  {symbol.value:#010x} {symbol.size:6d} {symbol.type:7s} {symbol.bind:6s} "
-              f"{symbol.name}{version}")
+              f"{versioned_name(symbol.name, symbol.version, symbol.hidden)}")
 
 
 def cmd_dump(args):

@@ -509,8 +509,10 @@ class Health(Record):
         }
 
     def __str__(self) -> str:
+        from vdsotime._core import info
+
         binding = self.backend
-        where = f"{binding.symbol}@{binding.version}" if binding.version else binding.symbol
+        where = info.bound_name(binding, info.info().symbols)
         lines = [
             f"clocksource     {self.clocksource or 'unknown'} (available: "
             f"{' '.join(self.available_clocksources) or 'unknown'})",
