@@ -37,6 +37,47 @@ def test_overhead_of_monotonic():
     assert json.loads(json.dumps(result.to_dict()))["n"] == 50_000
 
 
+
+def test_result_reprs_show_durations_with_units_and_keep_the_values():
+    """People read reprs too: a duration field (*_ns, *ns_per_call) shows its unit and
+    fixed decimals, other floats 6 significant digits; the attributes, to_dict() and
+    JSON keep every digit."""
+    from vdsotime._bench.comparison import Contrast
+    from vdsotime._bench.measure import ClockStats
+
+    stats_ = ClockStats(clock_id=1, n=100_000, ns_per_call=20.17925, resolution_ns=None,
+                        getres_ns=4_000_000, min_ns=19, p50_ns=20.0, p90_ns=21.5,
+                        p99_ns=40.25, p999_ns=328.002, max_ns=12_345,
+                        mean_ns=20.0972909729)
+    assert repr(stats_) == (
+        "ClockStats(clock_id=1, n=100000, ns_per_call=20.2 ns, resolution_ns=None, "
+        "getres_ns=4.00 ms, min_ns=19 ns, p50_ns=20.0 ns, p90_ns=21.5 ns, p99_ns=40.2 ns, "
+        "p999_ns=328.0 ns, max_ns=12.35 us, mean_ns=20.1 ns)")
+    assert stats_.mean_ns == 20.0972909729 and stats_.to_dict()["p999_ns"] == 328.002
+    assert json.loads(json.dumps(stats_.to_dict()))["ns_per_call"] == 20.17925
+    result = vdsotime.LatencyResult("f", np.array([5], dtype=np.int64), 21.123456, 1, 10)
+    assert "overhead_ns=21.1 ns, n=1, warmup=10" in repr(result)
+    contrast = Contrast("b", "a", 1.0234567891, (0.99, 1.0512345678), 0.000123456789, False,
+                        1.0, (1.0, 2.0), 1.0, False)
+    assert repr(contrast).startswith("Contrast(name='b', baseline='a', ratio=1.02346, "
+                                     "ci=(0.99, 1.05123), p_value=0.000123457, "
+                                     "significant=False, ratio_p99=1.0, ci_p99=(1.0, 2.0)")
+    # The rule is the record base's, for every record (JitterResult's start_ns, a clock
+    # reading, is no duration: the integer it is).
+    from vdsotime._core.record import Record
+
+    class Run(Record):
+        __slots__ = ()
+        duration_ns: int
+        threshold_ns: float
+        start_ns: int
+        offsets_ns: tuple
+
+    assert repr(Run(1_500_000_000, 10_000.0, 123_456_789_012, (-106.25, 85))) == (
+        "Run(duration_ns=1.50 s, threshold_ns=10.00 us, start_ns=123456789012, "
+        "offsets_ns=(-106.2 ns, 85 ns))")
+
+
 def test_overhead_of_a_coarse_clock_sees_its_tick():
     result = vdsotime.overhead(vdsotime.CLOCK_MONOTONIC_COARSE, n=200_000)
     getres = kernel.clock_getres_ns(vdsotime.CLOCK_MONOTONIC_COARSE)
