@@ -187,6 +187,77 @@ def test_clocks_json():
     assert data["warning"] is None  # tsc is read from user space
 
 
+ROW_KEYS = {"clock": str, "clock_id": int, "vdsotime_c_ns": float, "vdsotime_python_ns": float,
+            "stdlib_python_ns": float, "syscall_c_ns": float, "getres_ns": int,
+            "step_ns": int, "step_reads": int, "step_span_ns": int}
+
+
+def test_clocks_json_shape_is_stable_and_every_clock_shows_its_step():
+    """The same keys and types run after run, the kernel's clock_getres beside the step
+    seen: for every clock, the coarse ones included (their tick used to fall between
+    the reads of one run and not another's: null one run, 4000000 the next)."""
+    for _ in range(2):
+        data = json.loads(run("clocks", "--json", "-n", "2000").stdout)
+        assert data["rounds"] == 15 and data["calls_per_round"] == 2000 // 15
+        for row in data["clocks"]:
+            assert {key: type(value) for key, value in row.items()} == ROW_KEYS, row
+            assert row["getres_ns"] == kernel.clock_getres_ns(row["clock_id"])
+            assert row["step_reads"] >= 2000 and row["step_span_ns"] >= 2 * row["step_ns"]
+
+
+def test_clocks_figures_are_medians_of_interleaved_rounds(monkeypatch, capsys):
+    """Each clock's four costs come from one interleaved_medians call (rounds of C, py,
+    time py, syscall in turn), the C and syscall columns from the doctor's own loops."""
+    from vdsotime import cli
+    from vdsotime._health import doctor
+
+    seen = []
+
+    def spy(measures, rounds):
+        seen.append((dict(measures), rounds))
+        return {key: 10.0 * (index + 1) for index, key in enumerate(measures)}
+
+    monkeypatch.setattr(doctor, "interleaved_medians", spy)
+    assert cli.main(["clocks", "--json", "-n", "3000"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(seen) == len(data["clocks"]) == 9
+    for (measures, rounds), row in zip(seen, data["clocks"]):
+        assert rounds == doctor.COST_ROUNDS
+        assert list(measures) == ["vdsotime_c_ns", "vdsotime_python_ns", "stdlib_python_ns",
+                                  "syscall_c_ns"]
+        c_loop, syscall = measures["vdsotime_c_ns"], measures["syscall_c_ns"]
+        assert (c_loop.func, c_loop.args) == (doctor.c_loop_ns, (row["clock_id"], 200))
+        assert (syscall.func, syscall.args) == (doctor.syscall_ns, (row["clock_id"], 20))
+        assert [row[key] for key in measures] == [10.0, 20.0, 30.0, 40.0]
+
+
+def test_clocks_text_explains_its_columns_and_a_step_not_seen(monkeypatch, capsys):
+    from vdsotime import cli
+    from vdsotime._bench import measure
+
+    real = measure.clock_step
+
+    def no_coarse_step(clock_id, n, seconds):
+        if clock_id == vdsotime.CLOCK_MONOTONIC_COARSE:
+            return None, 123_456, 0
+        return real(clock_id, n, seconds)
+
+    monkeypatch.setattr(measure, "clock_step", no_coarse_step)
+    assert cli.main(["clocks", "-n", "1000"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("clock "))
+    assert header.split()[-2:] == ["getres", "step"]
+    coarse = next(line for line in out.splitlines()
+                  if line.startswith("CLOCK_MONOTONIC_COARSE "))
+    assert coarse.endswith(" none seen"), coarse
+    assert " - " not in out.split("\n\n")[1]  # no unexplained dash in the table
+    assert "each the median of 15 interleaved rounds" in out
+    assert "as vdsotime doctor measures its costs" in out
+    assert "getres: what clock_getres says; step: the smallest nonzero step seen" in out
+    assert "CLOCK_MONOTONIC_COARSE: no step seen in 123,456 reads (spanning 0 ns of the " \
+           "clock)" in out
+
+
 def test_clocks_warns_about_syscall_clocksources(monkeypatch, capsys):
     from vdsotime import cli
 

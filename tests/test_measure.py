@@ -78,6 +78,28 @@ def test_result_reprs_show_durations_with_units_and_keep_the_values():
         "offsets_ns=(-106.2 ns, 85 ns))")
 
 
+
+@pytest.mark.parametrize("name", ["CLOCK_MONOTONIC", "CLOCK_MONOTONIC_COARSE"])
+def test_clock_step_reads_until_it_has_seen_two_steps(name):
+    """A coarse clock's tick can fall between none of n fast reads (a run saw 4 ms, the
+    next none): clock_step reads on until it has seen two steps, so the readings span
+    two steps at least, each as large as the smallest."""
+    from vdsotime._bench import measure
+
+    step, reads, span = measure.clock_step(getattr(vdsotime, name), n=1_000)
+    assert step is not None and step >= 1 and reads >= 1_000
+    assert span >= 2 * step
+
+
+def test_clock_step_of_a_frozen_clock_is_none_after_its_time():
+    from vdsotime._bench import measure
+    from vdsotime.testing import mock_clock
+
+    with mock_clock(start_ns=10**12, step_ns=0):
+        step, reads, span = measure.clock_step(vdsotime.CLOCK_MONOTONIC, n=100, seconds=0.05)
+    assert (step, span) == (None, 0) and reads >= 100
+
+
 def test_overhead_of_a_coarse_clock_sees_its_tick():
     result = vdsotime.overhead(vdsotime.CLOCK_MONOTONIC_COARSE, n=200_000)
     getres = kernel.clock_getres_ns(vdsotime.CLOCK_MONOTONIC_COARSE)

@@ -172,40 +172,60 @@ class Progress:
             sys.stderr.flush()
 
 
-def _clock_row(name, n):
-    """One clock's figures for ``vdsotime clocks``, each from ``n`` reads or fewer."""
-    import time
+CLOCKS_SHOWN = ("CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_RAW",
+                "CLOCK_REALTIME_COARSE", "CLOCK_MONOTONIC_COARSE", "CLOCK_BOOTTIME",
+                "CLOCK_TAI", "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_THREAD_CPUTIME_ID")
+# How long ``vdsotime clocks`` looks for a clock's step, at most.
+STEP_SECONDS = 0.25
 
-    from vdsotime._loops import driver
+
+def _python_loop(function, clock_id, calls):
+    """A measure: ns per ``function(clock_id)`` call from Python, in a timeit loop."""
+    import timeit
+
+    timer = timeit.Timer("f(c)", globals={"f": function, "c": clock_id})
+    return lambda: timer.timeit(calls) / calls * 1e9
+
+
+def _clock_row(name, calls, rounds, n):
+    """One clock's figures for ``vdsotime clocks``: each cost the median of ``rounds``
+    interleaved rounds (``doctor.interleaved_medians``) of ``calls`` reads (a tenth as
+    many system calls); the step from at least ``n`` back-to-back reads."""
+    import time
+    from functools import partial
+
+    from vdsotime._bench import measure
+    from vdsotime._health import doctor
 
     clock_id = getattr(vdsotime, name)
-    clock_stats = vdsotime.overhead(clock_id, n)
-    python_ns = _per_call(vdsotime.clock_gettime_ns, clock_id, n)
-    stdlib_ns = _per_call(time.clock_gettime_ns, clock_id, n)
-    syscall_ns = driver.syscall_loop(max(1, n // 10), clock_id) / max(1, n // 10)
-    return {
-        "clock": name, "clock_id": clock_id,
-        "vdsotime_c_ns": clock_stats.ns_per_call, "vdsotime_python_ns": python_ns,
-        "stdlib_python_ns": stdlib_ns, "syscall_c_ns": syscall_ns,
-        "resolution_ns": clock_stats.resolution_ns, "getres_ns": clock_stats.getres_ns,
-    }
+    medians = doctor.interleaved_medians({
+        "vdsotime_c_ns": partial(doctor.c_loop_ns, clock_id, calls),
+        "vdsotime_python_ns": _python_loop(vdsotime.clock_gettime_ns, clock_id, calls),
+        "stdlib_python_ns": _python_loop(time.clock_gettime_ns, clock_id, calls),
+        "syscall_c_ns": partial(doctor.syscall_ns, clock_id, max(1, calls // 10)),
+    }, rounds)
+    step, reads, span = measure.clock_step(clock_id, n, STEP_SECONDS)
+    return {"clock": name, "clock_id": clock_id, **medians,
+            "getres_ns": vdsotime.clock_getres_ns(clock_id), "step_ns": step,
+            "step_reads": reads, "step_span_ns": span}
 
 
 def cmd_clocks(args):
-    from vdsotime._core import meta
+    from vdsotime._core import info as info_module, meta
+    from vdsotime._health import doctor
 
     n = args.n
+    rounds = doctor.COST_ROUNDS
+    calls = max(1, n // rounds)
+    syscalls = max(1, calls // 10)
     info = vdsotime.info()
     clocksource = _clocksource()
     rows = []
-    names = ("CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_RAW",
-             "CLOCK_REALTIME_COARSE", "CLOCK_MONOTONIC_COARSE", "CLOCK_BOOTTIME",
-             "CLOCK_TAI", "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_THREAD_CPUTIME_ID")
     progress = Progress("vdsotime clocks")
     try:
-        for done, name in enumerate(names):
-            progress(done, len(names))
-            rows.append(_clock_row(name, n))
+        for done, name in enumerate(CLOCKS_SHOWN):
+            progress(done, len(CLOCKS_SHOWN))
+            rows.append(_clock_row(name, calls, rounds, n))
     finally:
         progress.close()
     warning = None
@@ -213,35 +233,40 @@ def cmd_clocks(args):
         warning = (f"clocksource {clocksource} cannot be read from user space: every clock "
                    "read is a system call (the vDSO falls back to the kernel)")
     data = {"clocksource": clocksource, "warning": warning, "tsc_flags": meta.tsc_flags(),
-            "backend": info.functions["clock_gettime"].backend, "clocks": rows}
+            "backend": info.functions["clock_gettime"].backend, "rounds": rounds,
+            "calls_per_round": calls, "syscalls_per_round": syscalls, "clocks": rows}
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
     binding = info.functions["clock_gettime"]
-    print(f"clock_gettime backend: {binding.backend} ({binding.symbol}); clocksource: "
+    print(f"clock_gettime backend: {binding.backend} "
+          f"({info_module.bound_name(binding, info.symbols)}); clocksource: "
           f"{clocksource or 'unknown'}; TSC flags: {' '.join(data['tsc_flags']) or 'none'}")
     if warning:
         print(f"warning: {warning}")
     print()
     print(f"{'clock':26s} {'vdsotime C':>11s} {'vdsotime py':>12s} {'time py':>9s} "
-          f"{'syscall C':>10s} {'resolution':>11s} {'getres':>9s}")
+          f"{'syscall C':>10s} {'getres':>9s} {'step':>10s}")
     for row in rows:
-        resolution = "-" if row["resolution_ns"] is None else format_ns(row["resolution_ns"])
-        print(f"{row['clock']:26s} {row['vdsotime_c_ns']:8.1f} ns {row['vdsotime_python_ns']:9.1f} ns "
-              f"{row['stdlib_python_ns']:6.1f} ns {row['syscall_c_ns']:7.1f} ns "
-              f"{resolution:>11s} {format_ns(row['getres_ns']):>9s}")
+        step = "none seen" if row["step_ns"] is None else format_ns(row["step_ns"])
+        print(f"{row['clock']:26s} {row['vdsotime_c_ns']:8.1f} ns "
+              f"{row['vdsotime_python_ns']:9.1f} ns {row['stdlib_python_ns']:6.1f} ns "
+              f"{row['syscall_c_ns']:7.1f} ns {format_ns(row['getres_ns']):>9s} {step:>10s}")
     print()
-    print("ns per call: 'C' columns in a C loop, 'py' columns from Python; resolution is "
-          "the smallest nonzero step between back-to-back reads.")
+    print(f"ns per call, each the median of {rounds} interleaved rounds: the C columns in C "
+          f"loops of {format_count(calls, 'read')} ({format_count(syscalls, 'system call')})"
+          f", as vdsotime doctor measures its costs; the py columns from Python, "
+          f"{format_count(calls, 'call')} a round.")
+    print("getres: what clock_getres says; step: the smallest nonzero step seen between "
+          f"back-to-back reads (at least {format_count(n, 'read')}, until two steps were "
+          f"seen, {STEP_SECONDS:g} s at most): for the fine clocks about the cost of a "
+          "read, for the coarse ones a tick (getres), or more where ticks are skipped "
+          "(an idle or virtual CPU).")
+    for row in rows:
+        if row["step_ns"] is None:
+            print(f"{row['clock']}: no step seen in {format_count(row['step_reads'], 'read')}"
+                  f" (spanning {format_ns(row['step_span_ns'])} of the clock)")
     return 0
-
-
-def _per_call(function, clock_id, n):
-    import timeit
-    number = max(1, n // 10)
-    best = min(timeit.repeat("f(c)", globals={"f": function, "c": clock_id}, number=number,
-                             repeat=3))
-    return best / number * 1e9
 
 
 def _write(what, path, write):
