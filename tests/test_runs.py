@@ -17,7 +17,7 @@ import pytest
 import vdsotime
 from vdsotime._bench import runs
 
-from oracle import COUNTED_CALLS_CHILD, NEUTRAL_CWD, interrupt_once_counted
+from oracle import COUNTED_CALLS_CHILD, NEUTRAL_CWD, fixture_path, interrupt_once_counted
 
 
 def cli(*args, timeout=600):
@@ -54,6 +54,35 @@ def test_save_and_load_round_trip_bit_exactly(tmp_path):
     assert entry["samples"]["encoding"] == "zlib+base64"
     assert entry["samples"]["dtype"] == "<i8"
     assert entry["summary_ns"]["p50"] == measured.summary()["p50"]
+
+
+
+def test_a_saved_run_of_format_1_loads_exactly_as_written():
+    """tests/fixtures/saved-run-v1.json holds the raw samples of format version 1 (what
+    save_run wrote before the compact encoding): load_run gives them back bit for bit,
+    decoded here without vdsotime, with everything else the file says."""
+    import base64
+    import zlib
+
+    path = fixture_path("saved-run-v1.json")
+    document = json.loads(path.read_text())
+    assert document["version"] == 1
+    loaded = vdsotime.load_run(path)
+    assert list(loaded) == [entry["name"] for entry in document["benchmarks"]]
+    for entry in document["benchmarks"]:
+        result = loaded[entry["name"]]
+        written = np.frombuffer(zlib.decompress(base64.b64decode(entry["samples"]["data"])),
+                                dtype="<i8")
+        assert result.samples_ns.dtype == np.int64
+        assert np.array_equal(result.samples_ns, written)
+        assert (result.name, result.n, result.warmup, result.overhead_ns, result.metadata) \
+            == (entry["name"], entry["n"], entry["warmup"], entry["overhead_ns"],
+                entry["metadata"])
+        assert result.summary() == entry["summary_ns"]
+    assert runs.process_sizes(loaded["sum(range(200))"]) == [350, 350, 350]
+    same = vdsotime.compare_runs(path, path)
+    assert [change.units for change in same.changes] == ["processes", "blocks"]
+    assert not same.failed
 
 
 def test_save_run_merge_adds_and_replaces(tmp_path):
