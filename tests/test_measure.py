@@ -54,6 +54,7 @@ def test_result_reprs_show_durations_with_units_and_keep_the_values():
         "getres_ns=4.00 ms, min_ns=19 ns, p50_ns=20.0 ns, p90_ns=21.5 ns, p99_ns=40.2 ns, "
         "p999_ns=328.0 ns, max_ns=12.35 us, mean_ns=20.1 ns)")
     assert stats_.mean_ns == 20.0972909729 and stats_.to_dict()["p999_ns"] == 328.002
+    assert "resolution none seen in 100,000 reads (clock_getres 4.00 ms)" in str(stats_)
     assert json.loads(json.dumps(stats_.to_dict()))["ns_per_call"] == 20.17925
     result = vdsotime.LatencyResult("f", np.array([5], dtype=np.int64), 21.123456, 1, 10)
     assert "overhead_ns=21.1 ns, n=1, warmup=10" in repr(result)

@@ -580,7 +580,9 @@ def build_parser():
                                                 "the time module and the raw system call")
     clocks.add_argument("--json", action="store_true", help="print JSON")
     clocks.add_argument("-n", type=_whole_number(2), default=100_000, metavar="N",
-                        help="reads per clock, at least 2 (default 100000)")
+                        help="reads per clock and column, over the rounds; the step "
+                             "is looked for in N reads at least (default 100000, at "
+                             "least 2)")
     clocks.set_defaults(run=cmd_clocks)
 
     bench = commands.add_parser("bench", help="per-call latency distribution of a Python "

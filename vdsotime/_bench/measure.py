@@ -47,8 +47,8 @@ class ClockStats(Record):
         return self._asdict()
 
     def __str__(self) -> str:
-        resolution = ("none seen" if self.resolution_ns is None
-                      else stats.format_ns(self.resolution_ns))
+        resolution = (f"none seen in {stats.format_count(self.n, 'read')}"
+                      if self.resolution_ns is None else stats.format_ns(self.resolution_ns))
         return (f"{clocks.clock_name(self.clock_id)}: {stats.format_ns(self.ns_per_call, 1)} per call, "
                 f"resolution {resolution} (clock_getres {stats.format_ns(self.getres_ns)}); "
                 f"back-to-back deltas: min {stats.format_ns(self.min_ns)}, "
