@@ -529,8 +529,9 @@ def _positive_float(text):
     return value
 
 
-def _whole_number(minimum):
-    """An argparse type: a whole number >= minimum."""
+def _whole_number(minimum, bits=None):
+    """An argparse type: a whole number >= minimum (and, with ``bits``, one that fits in
+    a signed integer of that many bits)."""
     def parse(text):
         try:
             value = int(text)
@@ -539,6 +540,9 @@ def _whole_number(minimum):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got "
                                              f"{text!r}")
+        if bits is not None and value >= 2 ** (bits - 1):
+            raise argparse.ArgumentTypeError(f"expected a whole number that fits in {bits} "
+                                             f"bits, got {text!r}")
         return value
     return parse
 
@@ -579,7 +583,9 @@ def build_parser():
     clocks = commands.add_parser("clocks", help="cost and resolution of every clock, beside "
                                                 "the time module and the raw system call")
     clocks.add_argument("--json", action="store_true", help="print JSON")
-    clocks.add_argument("-n", type=_whole_number(2), default=100_000, metavar="N",
+    # A count of C loop iterations: a Py_ssize_t, 32 bits on a 32-bit build.
+    clocks.add_argument("-n", type=_whole_number(2, bits=sys.maxsize.bit_length() + 1),
+                        default=100_000, metavar="N",
                         help="reads per clock and column, over the rounds; the step "
                              "is looked for in N reads at least (default 100000, at "
                              "least 2)")
