@@ -356,7 +356,9 @@ def interleaved_medians(measures, rounds):
 def _median(values):
     ordered = sorted(values)
     middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _costs(clock_ids, calls, rounds):
