@@ -8,6 +8,17 @@ import errno
 import os
 import platform
 
+def read_file(path):
+    """The stripped text of a /sys or /proc file, or None when this machine does not
+    show it (not mounted, as in a minimal container): the oracle for a fact that
+    vdsotime reports as unknown (None) there."""
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 

@@ -3,7 +3,8 @@
 The README's test command passes with only python3, venv and gcc. A test that needs
 anything more (gcc -m32, cross binutils, unshare, valgrind, debootstrap, ...) calls
 ``require_command()``, one of the helpers below, or ``missing()``: without the tool it
-skips with one line that names the Debian package to install. A Python package of the
+skips with one line that names the Debian package to install. A test whose oracle is a
+/sys or /proc file calls ``require_path()``: it skips where that is not mounted. A Python package of the
 test extra (pyperf, hdrhistogram, freezegun, time-machine) is ``require_module()``'s,
 which names the pip package. ``.ci/run`` sets ``VDSOTIME_REQUIRE_ALL=1``, under which a
 missing tool or package fails the test instead, so CI never skips silently.
@@ -31,6 +32,21 @@ def missing(reason):
         pytest.fail(f"{reason} [VDSOTIME_REQUIRE_ALL=1: CI must run this test]",
                     pytrace=False)
     pytest.skip(reason)
+
+
+def require_path(path):
+    """``path``, when this machine shows it, or a skip/fail saying that the test reads it:
+    a test whose oracle is a /sys or /proc file cannot run where that is not mounted (a
+    minimal container or chroot; mount it there, e.g. ``mount -t sysfs sysfs /sys``).
+    CI has both, so there (VDSOTIME_REQUIRE_ALL=1) a missing one fails."""
+    __tracebackhide__ = True
+    if not os.path.exists(path) or not os.access(path, os.R_OK):
+        mount = "/" + path.strip("/").split("/")[0]
+        kind = {"/sys": "sysfs", "/proc": "proc"}.get(mount)
+        how = f"mount -t {kind} {kind} {mount}" if kind else f"provide {path}"
+        missing(f"needs {path}, which this machine does not show ({mount} not mounted, "
+                f"as in a minimal container?): {how}")
+    return path
 
 
 def require_command(command, package):

@@ -13,7 +13,7 @@ from vdsotime import ElfImage
 from vdsotime._core import auxv
 
 from oracle import FIXTURES, as_tuples, pyelftools_view, readelf_view
-from requires import require_command, require_gcc_m32
+from requires import require_command, require_gcc_m32, require_path
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.getauxval.restype = ctypes.c_ulong
@@ -24,7 +24,7 @@ AT_PHDR, AT_PAGESZ, AT_SYSINFO_EHDR = 3, 6, 33
 
 def test_auxv_agrees_with_proc_and_getauxval():
     vector = vdsotime.auxv()
-    raw = open("/proc/self/auxv", "rb").read()
+    raw = open(require_path("/proc/self/auxv"), "rb").read()
     pairs = struct.iter_unpack("@LL", raw[:len(raw) // 16 * 16])
     expected = {}
     for key, value in pairs:
@@ -52,7 +52,7 @@ def test_parse_auxv_stops_at_at_null_and_ignores_a_partial_pair():
 
 
 def _maps_entry(base):
-    with open("/proc/self/maps") as f:
+    with open(require_path("/proc/self/maps")) as f:
         for line in f:
             start, end = (int(x, 16) for x in line.split()[0].split("-"))
             if start == base:
@@ -85,6 +85,7 @@ def test_vdso_size_from_headers_covers_the_image():
 def test_x86_64_dumper_sees_the_same_vdso(tmp_path):
     # The C dumper of tests/fixtures (which made x86_64-vdso.so) run now: the kernel maps
     # the same image into every process.
+    require_path("/proc/self/maps")  # where the dumper finds the image's extent
     gcc = require_command("gcc", "gcc")
     exe = tmp_path / "dump64"
     subprocess.run([gcc, "-O2", "-o", str(exe), str(FIXTURES / "dump_vdso.c")], check=True)

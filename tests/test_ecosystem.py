@@ -52,13 +52,11 @@ def test_records_are_classes_type_checkers_read():
     an __init__ whose signature is its fields."""
     import inspect
 
-    from vdsotime._bench.runs import RunChange
-
     records = [vdsotime.VdsoInfo, vdsotime.TscCalibration, vdsotime.ClockStats,
                vdsotime.LatencyResult, vdsotime.JitterResult, vdsotime.Comparison,
                vdsotime.RunComparison, vdsotime.Health, vdsotime.NtpState, vdsotime.TscSkew,
                vdsotime.TscOffset, vdsotime.Symbol, vdsotime.Binding,
-               RunChange]
+               vdsotime.RunChange, vdsotime.Contrast]
     for record in records:
         fields = record._fields
         assert list(inspect.signature(record).parameters) == list(fields), record

@@ -13,7 +13,7 @@ from vdsotime._core.elf import elf_hash, gnu_hash
 
 from oracle import (EM_NAMES, FIXTURE_SHAPES, as_tuples, fixture_path, pyelftools_view,
                     readelf_view, NEUTRAL_CWD)
-from requires import require_command
+from requires import require_command, require_path
 
 ALL_FIXTURES = sorted(FIXTURE_SHAPES)
 
@@ -310,7 +310,7 @@ def _loaded_system_libraries():
             except OSError:
                 pass
     paths = set()
-    with open("/proc/self/maps") as maps:
+    with open(require_path("/proc/self/maps")) as maps:
         for line in maps:
             path = line.split(maxsplit=5)[-1].strip()
             if path.startswith(("/lib", "/usr/lib")) and ".so" in os.path.basename(path):

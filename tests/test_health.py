@@ -17,9 +17,10 @@ from vdsotime._loops import skew as skew_loop
 
 import kernel
 from oracle import interrupt_child, run_python
-from requires import require_time_namespace
+from requires import require_path, require_time_namespace
 
 CLOCKSOURCE = "/sys/devices/system/clocksource/clocksource0"
+CURRENT = f"{CLOCKSOURCE}/current_clocksource"
 CLI = "import sys; from vdsotime.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
@@ -50,13 +51,14 @@ def test_doctor_json_has_the_contract_keys():
     skew = data["tsc"]["skew"]
     assert {"offsets", "max_skew_ns", "comparable", "monotonic"} <= set(skew)
     assert all({"cpu", "low_ns", "high_ns"} <= set(offset) for offset in skew["offsets"])
-    assert data["clocksource"] == _sys(f"{CLOCKSOURCE}/current_clocksource")
+    assert data["clocksource"] == kernel.read_file(CURRENT)  # None where /sys is missing
 
 
 def test_doctor_text_names_every_clock_and_the_clocksource():
     result = run_python(CLI, "doctor", "--no-skew")
     assert result.returncode == 0, result.stderr
-    assert f"clocksource     {_sys(f'{CLOCKSOURCE}/current_clocksource')}" in result.stdout
+    clocksource = kernel.read_file(CURRENT) or f"unknown (cannot read {CURRENT})"
+    assert f"clocksource     {clocksource}" in result.stdout
     for name in kernel.ALL_CLOCKS:
         assert name in result.stdout
     # The bound symbol in the notation of vdsotime info's symbol list.
@@ -66,33 +68,41 @@ def test_doctor_text_names_every_clock_and_the_clocksource():
 # -- clocksource, TSC flags, CPU policy: what /sys and /proc say -------------------------
 
 def test_clocksources_are_the_kernels(report):
-    assert report.clocksource == _sys(f"{CLOCKSOURCE}/current_clocksource")
-    assert report.available_clocksources == tuple(
-        _sys(f"{CLOCKSOURCE}/available_clocksource").split())
+    # Where /sys is not mounted, both are unknown (None), not "none".
+    assert report.clocksource == kernel.read_file(CURRENT)
+    available = kernel.read_file(f"{CLOCKSOURCE}/available_clocksource")
+    assert report.available_clocksources == (None if available is None
+                                             else tuple(available.split()))
 
 
 def test_tsc_flags_are_proc_cpuinfos(report):
-    with open("/proc/cpuinfo") as f:
+    with open(require_path("/proc/cpuinfo")) as f:
         flags = next(line for line in f if line.startswith("flags")).split(":")[1].split()
     tsc = report.tsc
     assert tsc.present == ("tsc" in flags)
     for name in ("constant_tsc", "nonstop_tsc", "tsc_known_freq", "tsc_reliable"):
         assert getattr(tsc, name) == (name in flags), name
-    # The kernel lists the TSC as a clocksource unless it marked it unstable.
-    assert tsc.unstable == (tsc.present and "tsc" not in report.available_clocksources)
+    # The kernel lists the TSC as a clocksource unless it marked it unstable; where the
+    # list cannot be read (no /sys), that is unknown.
+    if report.available_clocksources is None:
+        cmdline = (kernel.read_file("/proc/cmdline") or "").split()
+        expected = (True if "tsc=unstable" in cmdline else None) if tsc.present else False
+        assert tsc.unstable is expected
+    else:
+        assert tsc.unstable == (tsc.present and "tsc" not in report.available_clocksources)
 
 
 def test_cpu_lists_and_governor_are_the_kernels(report):
     assert doctor._cpu_list("0-2,5,7-8") == (0, 1, 2, 5, 7, 8)
     assert doctor._cpu_list("") == ()
     assert doctor._format_cpus((0, 1, 2, 5, 7, 8)) == "0-2,5,7-8"
-    isolated = _sys("/sys/devices/system/cpu/isolated")
+    isolated = _sys(require_path("/sys/devices/system/cpu/isolated"))
     assert doctor._format_cpus(report.cpu.isolated) == isolated
     governor_file = "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"
     if os.path.exists(governor_file):
         assert _sys(governor_file) in report.cpu.governor.split(",")
-    else:
-        assert report.cpu.governor is None
+    else:  # the kernel shows CPU 0 without cpufreq: none, which is known
+        assert report.cpu.governor == "none"
 
 
 # -- NTP state against adjtimex through ctypes -------------------------------------------
@@ -154,6 +164,7 @@ def test_unsynchronized_clock_gets_a_recommendation(report):
 def test_timens_offsets_of_a_process_in_a_time_namespace():
     # unshare --time (in a user namespace when not root), or a skip naming what is
     # missing, which fails under VDSOTIME_REQUIRE_ALL=1 as every optional tool does.
+    require_path("/proc/self/timens_offsets")  # where unshare --time sets the offsets
     in_time_namespace = require_time_namespace()
     code = ("import json, vdsotime\n"
             "report = vdsotime.health(skew=False)\n"
@@ -170,7 +181,7 @@ def test_timens_offsets_of_a_process_in_a_time_namespace():
 
 def test_timens_offsets_here_are_procs(report):
     expected = {}
-    for line in _sys("/proc/self/timens_offsets").splitlines():
+    for line in _sys(require_path("/proc/self/timens_offsets")).splitlines():
         name, seconds, nanoseconds = line.split()
         expected[name] = int(seconds) * 10**9 + int(nanoseconds)
     assert report.timens_offsets == expected
@@ -292,7 +303,7 @@ def test_probe_leaves_the_rest_of_the_process_alone():
     doctor.clock_health([vdsotime.CLOCK_PROCESS_CPUTIME_ID])
     assert vdsotime.process_time_ns() > 0  # a system call, still allowed here
     assert kernel.clock_gettime_ns(vdsotime.CLOCK_PROCESS_CPUTIME_ID) > 0
-    with open("/proc/self/status") as f:
+    with open(require_path("/proc/self/status")) as f:
         assert "Seccomp:\t0" in f.read()
 
 
@@ -319,9 +330,21 @@ CPUS = sorted(os.sched_getaffinity(0))
 needs_two_cpus = pytest.mark.skipif(len(CPUS) < 2, reason="needs two CPUs to compare TSCs")
 
 
+def _skew(**kwargs):
+    """tsc_skew(), tried again when a CPU answered no round in time: on a loaded shared
+    machine a pinned thread can wait longer than the wait allows (the TimeoutError is the
+    documented answer); what the tests check needs a measurement, not that moment."""
+    for _ in range(4):
+        try:
+            return vdsotime.tsc_skew(**kwargs)
+        except TimeoutError:
+            continue
+    return vdsotime.tsc_skew(**kwargs)
+
+
 @needs_two_cpus
 def test_tsc_skew_is_bounded_and_consistent_from_run_to_run():
-    first, second = vdsotime.tsc_skew(), vdsotime.tsc_skew()
+    first, second = _skew(), _skew()
     for skew in (first, second):
         assert [offset.cpu for offset in skew.offsets] == CPUS
         assert skew.offsets[0][1:5] == (0.0, 0.0, 0, 0)
@@ -342,9 +365,9 @@ def test_tsc_skew_is_bounded_and_consistent_from_run_to_run():
 def test_tsc_skew_agrees_with_the_kernels_warp_check():
     """The kernel checked the TSCs for warps between CPUs before it made the TSC the
     clocksource; ours must find them ordered too."""
-    if _sys(f"{CLOCKSOURCE}/current_clocksource") != "tsc":
+    if _sys(require_path(CURRENT)) != "tsc":
         pytest.skip("the kernel does not use the TSC as clocksource here")
-    skew = vdsotime.tsc_skew()
+    skew = _skew()
     assert skew.monotonic and skew.comparable
     assert all(offset.low_ticks <= 0 <= offset.high_ticks for offset in skew.offsets)
 
@@ -358,7 +381,7 @@ def test_ping_pong_rounds_are_causal():
     first, last, reply = (a.view(np.int64) for a in (first, last, reply))
     assert np.all(last > first)  # each asker's own TSC moved on during its round
     # On a TSC the kernel trusts, the answer falls between the question and the reply.
-    if _sys(f"{CLOCKSOURCE}/current_clocksource") == "tsc":
+    if kernel.read_file(CURRENT) == "tsc":
         assert np.all((first <= reply) & (reply <= last))
 
 

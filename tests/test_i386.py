@@ -21,7 +21,7 @@ import vdsotime
 from vdsotime._core import hw, vdso
 
 import kernel
-from requires import missing
+from requires import missing, require_path
 
 ROOT = Path(__file__).resolve().parent.parent
 LEG = ROOT / "tools" / "i386" / "leg.py"
@@ -230,6 +230,7 @@ NUMBA_IN_NAMESPACE = ENTER + textwrap.dedent("""
 
 
 def _in_time_namespace(code):
+    require_path("/proc/self/timens_offsets")  # the child writes its offsets there
     # setns() into a time namespace wants a single-threaded process: no BLAS thread pool.
     single = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-c", code, TESTS, str(OFFSET_S)],

@@ -439,25 +439,191 @@ def test_jitter_structure():
     assert result.loops > 1000
     assert np.all(result.gaps["length_ns"] >= 2_000)
     assert np.all(np.diff(result.gaps["start_ns"]) > 0)
-    assert result.stalled_ns == int(result.gaps["length_ns"].sum())
+    # Every gap is counted; the list keeps the longest 1,000 (the default).
+    assert result.gaps_kept == len(result.gaps) == min(result.gap_count, 1000)
+    assert int(result.gap_histogram.sum()) == result.gap_count
+    kept_sum = int(result.gaps["length_ns"].sum())
+    assert result.stalled_ns == kept_sum if result.gaps_kept == result.gap_count \
+        else result.stalled_ns > kept_sum
     assert result.max_gap_ns == (int(result.gaps["length_ns"].max()) if len(result.gaps) else 0)
     assert 0 <= result.stolen_percent < 100
     assert set(np.unique(result.gaps["cpu"])) <= set(range(os.cpu_count()))
     data = json.loads(json.dumps(result.to_dict()))
-    assert data["gaps"] == len(result.gaps) and data["loops"] == result.loops
+    assert data["gaps"] == result.gap_count and data["loops"] == result.loops
+    assert data["gaps_kept"] == len(data["gap_list"]) == result.gaps_kept
+    assert sum(bucket["count"] for bucket in data["gap_histogram"]["buckets"]) == data["gaps"]
     assert "gaps" in str(result) and "stolen" in str(result)
 
 
-def test_jitter_buffer_grows():
-    # A 2 ns threshold makes every read a gap: millions, far past the first buffer; the
-    # run says that its threshold is too low to mean anything.
+def test_jitter_at_a_10ns_threshold_keeps_its_memory():
+    """At a threshold below the cost of one read every read is a gap -- millions: the run
+    counts them all, keeps the longest, warns once and allocates nothing as it goes."""
+    import tracemalloc
+    import warnings
+
     from vdsotime._bench.measure import JitterWarning
 
-    with pytest.warns(JitterWarning, match="the threshold is about the cost of one read"):
-        result = vdsotime.jitter(0.05, threshold_ns=2)
-    assert len(result.gaps) > 4096
-    # Every read is a gap but the few that landed in the same nanosecond-step.
-    assert len(result.gaps) > result.loops // 2
+    def resident():
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    vdsotime.jitter(0.01, threshold_ns=100_000)  # numpy and the modules loaded first
+    before = resident()
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = vdsotime.jitter(0.3, threshold_ns=10, keep=100)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    grown = resident() - before
+    assert [w.category for w in caught] == [JitterWarning]
+    assert "the threshold is about the cost of one read" in str(caught[0].message)
+    # Every read but the few that landed in the same nanosecond-step is a gap; the old
+    # gap buffer held 20 bytes for each (over 100 MB), the histogram and list ~10 KB.
+    assert result.gap_count > result.loops // 2 and result.gap_count > 100_000
+    assert peak < 1_000_000, peak
+    assert grown < 8 * 2**20, grown
+    assert result.gaps_kept == 100 and int(result.gap_histogram.sum()) == result.gap_count
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["gaps"] == result.gap_count and data["gaps_kept"] == 100
+    assert len(data["gap_list"]) == 100
+    assert f"the 100 longest of {result.gap_count:,} gaps" in str(result)
+
+
+def _replayed(readings, threshold_ns, keep):
+    """The JitterResult of ``readings`` fed to the loop's recording code."""
+    from vdsotime._bench.measure import GAP_DTYPE, jitter_result
+    from vdsotime._loops import driver
+
+    run = driver.JitterRun(GAP_DTYPE, 10**9, threshold_ns, vdsotime.CLOCK_MONOTONIC, keep)
+    run.replay(np.asarray(readings, dtype=np.int64))
+    return jitter_result(run, threshold_ns, vdsotime.CLOCK_MONOTONIC)
+
+
+def _bucket(length):
+    """The oracle's histogram bucket: 16 per doubling o of the length, the j-th
+    sixteenth of [2**o, 2**(o+1)) -- in Python integers."""
+    octave = length.bit_length() - 1
+    return 16 * octave + (length * 16 >> octave) - 16
+
+
+def test_jitter_recording_counts_every_gap_exactly():
+    rng = np.random.default_rng(20)
+    # Steps from 1 ns to days, most short, and the exact edges of the buckets.
+    steps = np.concatenate([rng.integers(1, 40, 20_000),
+                            (10 ** rng.uniform(0, 14, 5_000)).astype(np.int64),
+                            [2**k for k in range(50)], [2**k - 1 for k in range(2, 50)],
+                            [17 * 2**k for k in range(40)]])
+    rng.shuffle(steps)
+    threshold = 25
+    readings = np.concatenate([[10**12], 10**12 + np.cumsum(steps)])
+    result = _replayed(readings, threshold, keep=50)
+    gaps = [int(step) for step in steps if step >= threshold]
+    assert result.loops == len(steps)
+    assert result.gap_count == len(gaps)
+    assert result.stalled_ns == sum(gaps)
+    assert result.gap_min_ns == min(gaps) and result.max_gap_ns == max(gaps)
+    expected = np.zeros(1008, dtype=np.int64)
+    for gap in gaps:
+        expected[_bucket(gap)] += 1
+    assert np.array_equal(result.gap_histogram, expected)
+    # The 50 longest, by length, then start (every start differs here), in start order.
+    starts = readings[:-1][steps >= threshold]
+    ranked = sorted(zip(gaps, starts.tolist()), key=lambda pair: (-pair[0], pair[1]))[:50]
+    assert sorted(ranked, key=lambda pair: pair[1]) == list(
+        zip(result.gaps["length_ns"].tolist(), result.gaps["start_ns"].tolist()))
+    assert set(result.gaps["cpu"]) <= set(range(os.cpu_count()))
+
+
+def test_jitter_recording_keeps_the_earliest_of_equal_gaps():
+    # Gaps of 100 ns and 200 ns in turn, between them steps of 5 ns (no gap): a list of 3
+    # keeps the first three 200s; one of 13, all ten 200s and the first three 100s.
+    steps = [5, 100, 5, 200] * 10
+    readings = np.concatenate([[0], np.cumsum(steps)])
+    starts = readings[:-1]
+    longest = _replayed(readings, 50, keep=3)
+    assert longest.gaps["length_ns"].tolist() == [200, 200, 200]
+    assert longest.gaps["start_ns"].tolist() == starts[[3, 7, 11]].tolist()
+    assert longest.gap_count == 20 and longest.stalled_ns == 3000
+    more = _replayed(readings, 50, keep=13)
+    assert more.gaps["length_ns"].tolist() == [100, 200] * 3 + [200] * 7
+    assert more.gaps["start_ns"].tolist() == starts[[1, 3, 5, 7, 9, 11, 15, 19, 23, 27, 31,
+                                                      35, 39]].tolist()
+    # A step of exactly the threshold is a gap; one under it is not.
+    edge = _replayed([0, 49, 99, 148], 50, keep=5)
+    assert edge.gaps["length_ns"].tolist() == [50] and edge.gap_count == 1
+
+
+def test_jitter_recording_allocates_nothing():
+    import tracemalloc
+
+    from vdsotime._bench.measure import GAP_DTYPE
+    from vdsotime._loops import driver
+
+    readings = np.cumsum(np.random.default_rng(3).integers(1, 100_000, 1_000_000))
+    run = driver.JitterRun(GAP_DTYPE, 10**9, 10, vdsotime.CLOCK_MONOTONIC, 1000)
+    run.replay(readings[:10])
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        run.replay(readings[10:])
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert run.loops == 999_999 and run.count > 990_000
+    assert after == before and peak - before < 1024, (before, after, peak)
+
+
+def test_jitter_percentiles_and_histogram_to_bucket_precision():
+    rng = np.random.default_rng(7)
+    steps = (10 ** rng.uniform(1, 7, 50_000)).astype(np.int64)
+    readings = np.concatenate([[0], np.cumsum(steps)])
+    result = _replayed(readings, 10, keep=100)
+    assert result.gap_count == len(steps) and result.gaps_kept == 100
+    for q in (0, 1, 25, 50, 90, 99, 99.5, 99.9, 99.99, 100):
+        exact = float(np.percentile(steps, q))
+        assert abs(result.percentile(q) - exact) <= exact / 32 + 1, q
+    # The top ranks are among the kept gaps: exact.
+    assert result.percentile(100) == steps.max()
+    assert result.percentile(99.9) == pytest.approx(np.percentile(steps, 99.9), rel=1e-12)
+    figures = result.summary()
+    assert figures["n"] == len(steps) and figures["mean"] == pytest.approx(steps.mean())
+    assert figures["min"] == steps.min() and figures["max"] == steps.max()
+    assert figures["stdev"] == pytest.approx(steps.std(ddof=1), rel=0.03)
+    for per_octave in (1, 2, 4, 8, 16):
+        edges, counts = result.histogram(per_octave)
+        assert counts.sum() == len(steps) and len(edges) == len(counts) + 1
+        inside = np.histogram(steps, edges)[0]
+        assert np.array_equal(counts, inside), per_octave
+    with pytest.raises(ValueError, match="per_octave must be 1, 2, 4, 8 or 16"):
+        result.histogram(3)
+    # A result built from the gaps alone, as before: every gap kept, exact.
+    from vdsotime._bench.measure import GAP_DTYPE
+    gaps = np.zeros(len(steps), dtype=GAP_DTYPE)
+    gaps["length_ns"], gaps["start_ns"] = steps, readings[:-1]
+    alone = vdsotime.JitterResult(gaps, len(steps), int(readings[-1]), 10, 1, 0)
+    assert alone.gap_count == alone.gaps_kept == len(steps)
+    assert alone.percentile(50) == np.percentile(steps, 50)
+    assert np.array_equal(alone.histogram(4)[1], result.histogram(4)[1])
+    assert alone.stalled_ns == result.stalled_ns == int(steps.sum())
+
+
+def test_jitter_through_a_mock_clock():
+    """Through the real loop: a mock clock that steps 50 ns at every reading makes every
+    read a gap of exactly 50 ns, and the list keeps the first ones."""
+    from vdsotime._bench.measure import JitterWarning
+    from vdsotime.testing import mock_clock
+
+    with mock_clock(start_ns=10**12, step_ns=50), pytest.warns(JitterWarning):
+        result = vdsotime.jitter(0.05, threshold_ns=50, keep=10)
+    assert result.loops > 1000 and result.gap_count == result.loops
+    assert result.stalled_ns == 50 * result.loops and result.max_gap_ns == 50
+    assert result.gap_min_ns == 50 and result.percentile(50) == 50
+    assert np.flatnonzero(result.gap_histogram).tolist() == [_bucket(50)]
+    assert result.gaps["length_ns"].tolist() == [50] * 10
+    assert result.gaps["start_ns"].tolist() == [result.start_ns + 50 * k for k in range(10)]
 
 
 @pytest.mark.parametrize("clock_id", [vdsotime.CLOCK_PROCESS_CPUTIME_ID,
@@ -486,6 +652,7 @@ def test_jitter_refuses_a_threshold_at_or_below_the_resolution():
 
 JITTER_RECALL_CHILD = textwrap.dedent("""
     import sys, vdsotime
+    vdsotime.jitter(0.001)  # numpy and the modules loaded before the clock starts
     print("ready", flush=True)
     result = vdsotime.jitter(2.0, threshold_ns=1_000_000)
     print(result.max_gap_ns, len(result.gaps))
@@ -515,14 +682,17 @@ def test_jitter_ctrl_c_returns_the_run_so_far():
     code = textwrap.dedent("""
         import signal, time, vdsotime
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        vdsotime.jitter(0.001)  # numpy and the modules loaded first
         print("ready", flush=True)
         try:
-            vdsotime.jitter(60)
+            vdsotime.jitter(60, threshold_ns=100)
         except KeyboardInterrupt as exc:
             now, result = time.monotonic(), exc.partial_result
             # interrupt_child() wants "interrupted <time>": say it only if the partial
             # result is the run so far.
-            ok = result.interrupted and result.loops > 1000 and 0.05e9 < result.duration_ns
+            ok = (result.interrupted and result.loops > 1000 and 0.05e9 < result.duration_ns
+                  and result.gap_count == int(result.gap_histogram.sum()) > 0
+                  and result.stalled_ns >= result.max_gap_ns > 0)
             print("interrupted" if ok else "wrong", now, result, flush=True)
     """)
     assert interrupt_child(code) < 0.5
@@ -544,6 +714,9 @@ def test_jitter_ctrl_c_returns_the_run_so_far():
     (lambda: vdsotime.jitter(0.01, threshold_ns=float("nan")), ValueError, "threshold_ns"),
     (lambda: vdsotime.jitter(0.01, threshold_ns="5"), TypeError, "threshold_ns must be a number"),
     (lambda: vdsotime.jitter(0.01, clock_id=99), OSError, "not a clock this kernel knows"),
+    (lambda: vdsotime.jitter(0.01, keep=0), ValueError, r"jitter\(\): keep must be"),
+    (lambda: vdsotime.jitter(0.01, keep=2.5), TypeError, r"jitter\(\): keep must be"),
+    (lambda: vdsotime.jitter(0.01, keep=2**62), ValueError, r"jitter\(\): keep="),
     # Beyond what the loop's 64-bit nanoseconds hold, or under one nanosecond: a clear
     # error naming the argument, not an OverflowError from the conversion.
     (lambda: vdsotime.jitter(1e10), ValueError, r"jitter\(\): seconds must be from 1e-09 to 1e\+08"),
@@ -757,8 +930,8 @@ def test_bench_metadata_makes_runs_comparable():
     assert metadata["python_version"] == platform.python_version()
     assert metadata["kernel"] == os.uname().release and metadata["hostname"] == os.uname().nodename
     assert metadata["cpu_count"] == os.cpu_count()
-    assert metadata["clocksource"] == open("/sys/devices/system/clocksource/clocksource0/"
-                                           "current_clocksource").read().strip()
+    assert metadata["clocksource"] == kernel.read_file(  # None where /sys is missing
+        "/sys/devices/system/clocksource/clocksource0/current_clocksource")
     assert metadata["n"] == 100 and metadata["warmup"] == 5 and metadata["name"] == "len"
     assert metadata["timer_overhead_ns"] == result.overhead_ns
     assert json.loads(json.dumps(result.to_dict()))["metadata"] == metadata

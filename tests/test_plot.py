@@ -85,6 +85,56 @@ def test_jitter_plot_colours_each_cpu(tmp_path, monkeypatch):
     assert (tmp_path / "jitter.png").read_bytes()[:8] == PNG
 
 
+def _gap_labels_overlap(figure, axis):
+    """Whether any two visible tick labels of ``axis`` on the drawn figure overlap or
+    come within 6 pixels of each other (text that touches reads as one word)."""
+    renderer = figure.canvas.get_renderer()
+    boxes = [label.get_window_extent(renderer).padded(3) for label in axis.get_ticklabels()
+             if label.get_visible() and label.get_text()]
+    return any(a.overlaps(b) for k, a in enumerate(boxes) for b in boxes[k + 1:])
+
+
+@pytest.mark.parametrize("low,high", [(3.7, 5.5), (1.0, 9.0), (3.0, 4.0)])
+def test_jitter_plot_shows_every_gap_and_the_longest_kept(tmp_path, monkeypatch, low, high):
+    """The histogram counts every gap (from the run's buckets), the timeline shows the
+    kept ones, the cut between them is marked, and no two tick labels run into each
+    other, however many decades the gaps span."""
+    from vdsotime._bench.measure import GAP_DTYPE, jitter_result
+    from vdsotime._loops import driver
+
+    steps = (10 ** np.random.default_rng(5).uniform(low, high, 5_000)).astype(np.int64)
+    run = driver.JitterRun(GAP_DTYPE, 10**9, 1, vdsotime.CLOCK_MONOTONIC, 200)
+    run.replay(np.concatenate([[0], np.cumsum(steps)]))
+    result = jitter_result(run, 1, vdsotime.CLOCK_MONOTONIC)
+    seen = {}
+    import matplotlib.figure
+
+    save = matplotlib.figure.Figure.savefig
+
+    def spy(figure, path, **kwargs):
+        timeline, histogram = figure.axes
+        figure.canvas.draw()
+        seen["overlap"] = [_gap_labels_overlap(figure, axis) for axis in
+                           (timeline.yaxis, histogram.xaxis, histogram.yaxis)]
+        seen["counted"] = sum(patch.get_path().vertices[:, 1].max() > 0
+                              for patch in histogram.patches)
+        seen["points"] = sum(len(collection.get_offsets()) for collection in timeline.collections)
+        seen["titles"] = timeline.get_title(), histogram.get_title()
+        seen["cut"] = [text.get_text() for text in histogram.get_legend().get_texts()]
+        seen["ticks"] = [label.get_text() for label in histogram.get_xticklabels()]
+        return save(figure, path, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", spy)
+    plot.plot_jitter(result, tmp_path / "jitter.png")
+    assert seen["overlap"] == [False, False, False]
+    assert seen["points"] == 200
+    assert seen["titles"][0] == "the 200 longest of 5,000 gaps >= 1 ns"
+    shortest = stats.format_ns(int(result.gaps["length_ns"].min()))
+    assert seen["cut"] == [f"kept: {shortest} and longer"]
+    assert all(label.endswith((" ns", " us", " ms", " s")) for label in seen["ticks"] if label)
+    assert (tmp_path / "jitter.png").read_bytes()[:8] == PNG
+
+
 @pytest.mark.parametrize("name,error,message", [
     ("out.xyz", ValueError, "must end in a format matplotlib writes: .* .png"),
     ("no/such/folder/out.png", FileNotFoundError, "No such file or directory"),

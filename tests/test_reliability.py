@@ -15,6 +15,7 @@ from vdsotime._core import vdso
 
 import kernel
 from oracle import FIXTURE_SHAPES, fixture_path, run_python
+from requires import require_path
 
 MEMORY_CHILD = textwrap.dedent("""
     import gc, resource, sys, tracemalloc
@@ -78,6 +79,7 @@ MEMORY_CHILD = textwrap.dedent("""
 def test_no_memory_growth():
     """10**6 scalar calls, 10**3 rounds of every sampler, 10**4 parses: neither traced
     Python memory nor RSS grows (beyond allocator noise)."""
+    require_path("/proc/self/status")  # the child's RSS
     paths = [str(fixture_path(name)) for name in sorted(FIXTURE_SHAPES)]
     result = run_python(MEMORY_CHILD, *paths, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]

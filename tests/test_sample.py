@@ -19,6 +19,7 @@ from vdsotime._loops import driver, sample
 
 import kernel
 from oracle import interrupt_child, interrupted_child
+from requires import require_path
 
 
 @pytest.mark.parametrize("name", sorted(kernel.ALL_CLOCKS))
@@ -134,7 +135,7 @@ def test_bad_input_is_a_clear_error(index):
 
 
 def _mem_available():
-    with open("/proc/meminfo") as f:
+    with open(require_path("/proc/meminfo")) as f:
         return next(int(line.split()[1]) * 1024 for line in f
                     if line.startswith("MemAvailable:"))
 
@@ -350,7 +351,7 @@ def test_calibrate_tsc_warns_when_the_tsc_is_not_invariant(monkeypatch):
 
 def test_tsc_invariant_agrees_with_proc_cpuinfo():
     flags = set()
-    for line in open("/proc/cpuinfo"):
+    for line in open(require_path("/proc/cpuinfo")):
         if line.startswith("flags"):
             flags = set(line.split(":", 1)[1].split())
             break

@@ -62,7 +62,8 @@ __all__ = [
     "realtime_coarse_ns", "sample", "sample_cpu", "sample_every", "sample_tsc",
     "tai_ns", "thread_time", "thread_time_ns", "time", "time_ns", "vdso_image",
     # Comparing and gating (issue #12)
-    "Comparison", "RunComparison", "compare", "compare_runs", "load_run", "save_run",
+    "Comparison", "Contrast", "RunChange", "RunComparison", "compare", "compare_runs",
+    "load_run", "save_run",
     # clock health, dynamic POSIX clocks
     "ClockHealth", "CpuHealth", "Health", "NtpState", "TscHealth", "TscOffset", "TscSkew",
     "clock_from_fd", "health", "ntp_state", "open_clock", "tsc_skew",
@@ -80,6 +81,7 @@ _LAZY = {
     "LatencyResult": "vdsotime._bench.latency", "JitterResult": "vdsotime._bench.measure",
     "JitterWarning": "vdsotime._bench.measure",
     "compare": "vdsotime._bench.comparison", "Comparison": "vdsotime._bench.comparison",
+    "Contrast": "vdsotime._bench.comparison", "RunChange": "vdsotime._bench.runs",
     "save_run": "vdsotime._bench.runs", "load_run": "vdsotime._bench.runs",
     "compare_runs": "vdsotime._bench.runs", "RunComparison": "vdsotime._bench.runs",
     "health": "vdsotime._health.doctor", "ntp_state": "vdsotime._health.doctor",

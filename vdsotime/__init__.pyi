@@ -1,5 +1,5 @@
 # Type stubs for vdsotime's public API (the compiled modules and the lazily loaded ones).
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any, overload
 
@@ -46,7 +46,7 @@ __all__ = [
     "monotonic_raw_ns", "overhead", "perf_counter", "perf_counter_ns", "process_time",
     "process_time_ns", "realtime_coarse_ns", "sample", "sample_cpu", "sample_every",
     "sample_tsc", "tai_ns", "thread_time", "thread_time_ns", "time", "time_ns",
-    "vdso_image", "Comparison", "RunComparison", "compare", "compare_runs", "load_run",
+    "vdso_image", "Comparison", "Contrast", "RunChange", "RunComparison", "compare", "compare_runs", "load_run",
     "save_run", "ClockHealth", "CpuHealth", "Health", "NtpState", "TscHealth",
     "TscOffset", "TscSkew", "clock_from_fd", "health", "ntp_state", "open_clock",
     "tsc_skew"
@@ -176,13 +176,20 @@ def compare(a: Mapping[str, _Candidate] | list[tuple[str, _Candidate]], b: None 
             n: int | None = None, rounds: int | None = None, processes: int | None = None,
             warmup: int | None = None, setup: str | None = None, timer: str | None = None,
             seed: int | None = None, progress: Callable[[int, int], object] | None = None,
-            **kwargs: Any) -> Comparison: ...
+            pythons: None = None, **kwargs: Any) -> Comparison: ...
 @overload
 def compare(a: _Candidate, b: _Candidate, *args: Any, n: int | None = None,
             rounds: int | None = None, processes: int | None = None,
             warmup: int | None = None, setup: str | None = None, timer: str | None = None,
             seed: int | None = None, progress: Callable[[int, int], object] | None = None,
-            **kwargs: Any) -> Comparison: ...
+            pythons: None = None, **kwargs: Any) -> Comparison: ...
+@overload
+def compare(a: str, b: None = None, *, n: int | None = None, rounds: int | None = None,
+            processes: int | None = None, warmup: int | None = None,
+            setup: str | None = None, timer: str | None = None, seed: int | None = None,
+            progress: Callable[[int, int], object] | None = None,
+            pythons: Sequence[str | PathLike[str]] | Mapping[str, str | PathLike[str]]
+            ) -> Comparison: ...
 def save_run(path: str | PathLike[str], results: Mapping[str, LatencyResult], *,
              merge: bool = False, exact: bool = False) -> None: ...
 def load_run(path: str | PathLike[str]) -> dict[str, LatencyResult]: ...
@@ -191,6 +198,7 @@ def compare_runs(old: Mapping[str, LatencyResult] | str | PathLike[str],
                  metric: str = "p50", fail_above: float = 5.0, *,
                  seed: int = 0) -> RunComparison: ...
 def jitter(seconds: float, threshold_ns: float = 10_000, clock_id: int = ..., *,
+           keep: int = 1000,
            progress: Callable[[int, int], object] | None = None) -> JitterResult: ...
 
 

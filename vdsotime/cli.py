@@ -48,6 +48,11 @@ def _clocksource():
     return meta.clocksource()
 
 
+def _unknown(path):
+    """A fact whose source cannot be read (no /sys or /proc, as in a minimal container)."""
+    return f"unknown (cannot read {path})"
+
+
 def _hex(value):
     return None if value is None else f"{value:#x}"
 
@@ -239,9 +244,11 @@ def cmd_clocks(args):
         print(json.dumps(data, indent=2))
         return 0
     binding = info.functions["clock_gettime"]
+    tsc_flags = data["tsc_flags"]
     print(f"clock_gettime backend: {binding.backend} "
           f"({info_module.bound_name(binding, info.symbols)}); clocksource: "
-          f"{clocksource or 'unknown'}; TSC flags: {' '.join(data['tsc_flags']) or 'none'}")
+          f"{clocksource or _unknown(meta.CLOCKSOURCE)}; TSC flags: "
+          f"{_unknown(meta.CPUINFO) if tsc_flags is None else ' '.join(tsc_flags) or 'none'}")
     if warning:
         print(f"warning: {warning}")
     print()
@@ -380,48 +387,108 @@ def _print_bench(args, result, statement, setup):
 def cmd_compare(args):
     from vdsotime._bench import engine
 
-    if len(args.stmt) < 2:
-        raise CommandError("compare needs at least two statements")
+    pythons = args.python or []
+    if pythons:
+        if len(pythons) < 2:
+            raise GateError("compare --python needs two or more interpreters (OLD and NEW)")
+        if len(args.stmt) != 1:
+            raise GateError(f"compare --python times one statement in each interpreter, "
+                            f"got {len(args.stmt)}")
+        if args.name and len(args.name) != len(pythons):
+            raise GateError(f"--name: give one name per --python ({len(pythons)}), got "
+                            f"{len(args.name)}")
+    elif len(args.stmt) < 2:
+        raise CommandError("compare needs at least two statements (or one, with --python "
+                           "OLD --python NEW)")
+    elif args.name:
+        raise CommandError("--name names the --python interpreters; statements are named "
+                           "after themselves")
     _check_plot(args.plot)
     setup = "\n".join(args.setup) or "pass"
-    candidates = [(engine.one_line(statement), statement) for statement in args.stmt]
+    fail_above = args.fail_above if args.fail_above is not None or not pythons else 5.0
     interrupted = False
     try:
-        comparison = _measured(lambda progress: vdsotime.compare(
-            candidates, n=args.number, rounds=args.rounds, processes=args.processes,
-            warmup=args.warmup, setup=setup, timer=args.timer, seed=args.seed,
-            progress=progress), "vdsotime compare")
+        if pythons:
+            labelled = dict(zip(args.name, pythons)) if args.name else pythons
+            comparison = _measured(lambda progress: vdsotime.compare(
+                args.stmt[0], pythons=labelled, n=args.number, rounds=args.rounds,
+                processes=args.processes, warmup=args.warmup, setup=setup,
+                timer=args.timer, seed=args.seed, progress=progress), "vdsotime compare")
+        else:
+            candidates = [(engine.one_line(statement), statement)
+                          for statement in args.stmt]
+            comparison = _measured(lambda progress: vdsotime.compare(
+                candidates, n=args.number, rounds=args.rounds, processes=args.processes,
+                warmup=args.warmup, setup=setup, timer=args.timer, seed=args.seed,
+                progress=progress), "vdsotime compare")
     except KeyboardInterrupt as exc:
         comparison = getattr(exc, "partial_result", None)
         if comparison is None:
             raise
         interrupted = True
         print("vdsotime: interrupted; the rounds so far:", file=sys.stderr)
+    except CommandError as exc:
+        if pythons:  # the gate could not compare: its status, as compare-runs
+            raise GateError(str(exc)) from None
+        raise
+    regressions = [] if fail_above is None else comparison.regressions(fail_above)
     # The verdict first, whatever becomes of the plot.
     if args.json:
-        print(json.dumps(comparison.to_dict(), indent=2))
+        document = comparison.to_dict()
+        if pythons:  # both sides' samples, as a saved run: compare-runs reads the file
+            from vdsotime._bench import runs
+            document = dict(runs.run_document(comparison.results), comparison=document)
+        if fail_above is not None:
+            document["fail_above_percent"] = fail_above
+            document["failed"] = bool(regressions)
+        print(json.dumps(document, indent=2))
     else:
         print(comparison)
+        if fail_above is not None:
+            print(f"{'FAILED' if regressions else 'passed'}: "
+                  + (", ".join(f"{c.name} is {100 * (c.ratio - 1):+.1f}% against {c.baseline}"
+                               for c in regressions) + f", beyond +{fail_above:g}%"
+                     if regressions else
+                     f"no significant slowdown beyond +{fail_above:g}% at p50"))
     if args.plot:
         from vdsotime import plot
         _write("the plot", args.plot, lambda: plot.plot_comparison(comparison, args.plot))
         _written("plot written to", args.plot)
-    return 130 if interrupted else 0
+    if interrupted:
+        return 130
+    return 1 if regressions else 0
+
+
+def _load_run(path):
+    from vdsotime._bench import runs
+
+    try:
+        return runs.load_run(path)
+    except OSError as exc:
+        raise GateError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise GateError(str(exc)) from None
 
 
 def cmd_compare_runs(args):
     from vdsotime._bench import runs
 
-    loaded = []
-    for path in (args.old, args.new):
-        try:
-            loaded.append(runs.load_run(path))
-        except OSError as exc:
-            raise GateError(f"cannot read {path}: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise GateError(str(exc)) from None
+    if args.new is None:
+        # One file of two benchmarks (what compare --python --json writes): the first is
+        # OLD, the second NEW, compared under the name of the statement.
+        run = _load_run(args.old)
+        if len(run) != 2:
+            raise GateError(f"{args.old} holds {len(run)} benchmarks: give two saved runs "
+                            "(OLD NEW), or one file of exactly two (OLD then NEW)")
+        (old_label, old), (new_label, new) = run.items()
+        name = old.metadata.get("statement") or old_label
+        loaded = [{name: old}, {name: new}]
+        labels = (old_label, new_label)
+    else:
+        loaded = [_load_run(args.old), _load_run(args.new)]
+        labels = (args.old, args.new)
     comparison = runs.compare_runs(*loaded, metric=args.metric, fail_above=args.fail_above)
-    comparison = comparison._replace(old_label=args.old, new_label=args.new)
+    comparison = comparison._replace(old_label=labels[0], new_label=labels[1])
     if not comparison.changes:
         raise GateError(f"no benchmark is in both {args.old} and {args.new}")
     if args.json:
@@ -434,6 +501,8 @@ def cmd_compare_runs(args):
 
 
 def cmd_jitter(args):
+    import warnings
+
     from vdsotime import stats
 
     clock_id = CLOCK_CHOICES[args.clock]
@@ -441,8 +510,10 @@ def cmd_jitter(args):
     progress = Progress("vdsotime jitter")
     interrupted = False
     try:
-        result = vdsotime.jitter(args.seconds, args.threshold_us * 1000, clock_id,
-                                 progress=progress)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", vdsotime.JitterWarning)
+            result = vdsotime.jitter(args.seconds, args.threshold_us * 1000, clock_id,
+                                     keep=args.keep, progress=progress)
     except KeyboardInterrupt as exc:
         # Ctrl-C ends the run early: report what it recorded until then.
         result = getattr(exc, "partial_result", None)
@@ -453,19 +524,37 @@ def cmd_jitter(args):
         progress.close()
     if interrupted:
         print("vdsotime: interrupted; the run so far:", file=sys.stderr)
+    else:
+        for warning in caught:
+            print(f"vdsotime: warning: {warning.message}", file=sys.stderr)
     # The results first, whatever becomes of the plot.
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(result)
-        if len(result.gaps):
+        if result.gap_count:
             print()
             print(stats.render_histogram(*result.histogram(2)))
+            print()
+            print(_longest_gaps(result))
     if args.plot:
         from vdsotime import plot
         _write("the plot", args.plot, lambda: plot.plot_jitter(result, args.plot))
         _written("plot written to", args.plot)
     return 130 if interrupted else 0
+
+
+def _longest_gaps(result, shown=5):
+    """The ``shown`` longest gaps of a jitter run, a line each: length, time into the
+    run, CPU."""
+    longest = sorted(result.gaps, key=lambda gap: (-int(gap["length_ns"]), int(gap["start_ns"])))
+    lines = ["the longest gaps:"]
+    for gap in longest[:shown]:
+        cpu = int(gap["cpu"])
+        lines.append(f"  {format_ns(int(gap['length_ns'])):>10s} at "
+                     f"{(int(gap['start_ns']) - result.start_ns) / 1e9:.6f} s into the run, "
+                     f"CPU {cpu if cpu >= 0 else '?'}")
+    return "\n".join(lines)
 
 
 def _check_output(option, path):
@@ -624,7 +713,8 @@ def build_parser():
         "compare", help="is B faster than A? statements timed in interleaved rounds of "
                         "random order, with a verdict (timeit's habits)")
     compare.add_argument("stmt", nargs="+", metavar="STMT",
-                         help="two or more statements to compare, the first the baseline")
+                         help="two or more statements to compare, the first the baseline "
+                              "(with --python: one statement)")
     compare.add_argument("-s", "--setup", action="append", default=[], metavar="SETUP",
                          help="run once first (repeatable)")
     compare.add_argument("-n", "--number", type=_whole_number(1), default=None,
@@ -642,15 +732,34 @@ def build_parser():
                          help="the timer around each call (default: tsc where invariant)")
     compare.add_argument("--seed", type=_whole_number(0), default=None,
                          help="seed of the round orders and the bootstrap")
+    compare.add_argument("--python", action="append", metavar="PYTHON",
+                         help="two builds side by side: time STMT in each of these "
+                              "interpreters (repeat: OLD first, then NEW), one fresh worker "
+                              "process of each per round; each needs vdsotime and its own "
+                              "build of the code under test installed. P (default 10) is "
+                              "then the processes per interpreter. Exit status as "
+                              "compare-runs: 1 on a significant slowdown beyond "
+                              "--fail-above, 2 when it cannot compare")
+    compare.add_argument("--name", action="append", metavar="NAME",
+                         help="the name of each --python, in order (default: its path)")
+    compare.add_argument("--fail-above", type=_percent, default=None, metavar="PCT",
+                         help="exit 1 when a candidate is significantly slower than the "
+                              "baseline at p50 by more than PCT percent (5 or 5%%; default "
+                              "5 with --python, no gate without)")
     compare.add_argument("--plot", metavar="FILE", help="write the comparison plot")
-    compare.add_argument("--json", action="store_true", help="print JSON")
+    compare.add_argument("--json", action="store_true",
+                         help="print JSON (with --python: a saved run of both sides' "
+                              "samples, which compare-runs reads, and the comparison)")
     compare.set_defaults(run=cmd_compare)
 
     compare_runs = commands.add_parser(
         "compare-runs", help="the CI gate: compare two saved runs by benchmark name; exit "
                              "1 on a significant slowdown beyond the threshold")
     compare_runs.add_argument("old", metavar="OLD", help="the saved run to compare with")
-    compare_runs.add_argument("new", metavar="NEW", help="the saved run to judge")
+    compare_runs.add_argument("new", metavar="NEW", nargs="?", default=None,
+                              help="the saved run to judge (left out: OLD is one file of "
+                                   "two benchmarks, old then new, as compare --python "
+                                   "--json writes)")
     compare_runs.add_argument("--fail-above", type=_percent, default=5.0, metavar="PCT",
                               help="the slowdown allowed, in percent (5 or 5%%; default 5)")
     compare_runs.add_argument("--metric", choices=("p50", "p99", "mean"), default="p50",
@@ -666,6 +775,9 @@ def build_parser():
                         help="report gaps of at least T microseconds (default 10)")
     jitter.add_argument("--clock", choices=sorted(CLOCK_CHOICES), default="monotonic",
                         help="the clock to read (default monotonic)")
+    jitter.add_argument("--keep", type=_whole_number(1), default=1000, metavar="N",
+                        help="keep the N longest gaps with their start and CPU (default "
+                             "1000); every gap is counted, and binned in a histogram")
     jitter.add_argument("--plot", metavar="FILE", help="also write a plot, PNG for FILE.png "
                                                        "(needs matplotlib)")
     jitter.add_argument("--json", action="store_true", help="print JSON")

@@ -7,6 +7,7 @@ measurement rather than after it.
 from __future__ import annotations
 
 import errno
+import math
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -71,17 +72,40 @@ def check_plot_path(path: str | os.PathLike[str]) -> str:
 
 
 def _ns_axis(axes: Any, which: str = "x") -> None:
-    """A log axis of ns with tick labels in human units (850 ns, 12 us, 4 ms)."""
+    """A log axis of ns with tick labels in human units (850 ns, 12 us, 4 ms), few enough
+    that they do not run into each other."""
     from matplotlib.ticker import FuncFormatter, LogLocator
 
     getattr(axes, f"set_{which}scale")("log")
     axis = getattr(axes, f"{which}axis")
     low, high = getattr(axes, f"get_{which}lim")()
-    # 1-2-5 steps over a few decades; one tick per decade over more.
-    wide = high > 0 and low > 0 and high / low > 3e3
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0,) if wide else (1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda value, _: stats.format_ns(value)))
+    decades = math.log10(high / low) if high > 0 and low > 0 else 0.0
+    # Room for about one label per inch of axis, each ~6 characters ("200 us").
+    box = axes.get_window_extent().transformed(axes.figure.dpi_scale_trans.inverted())
+    room = max(3, int(box.width if which == "x" else box.height * 1.5))
+    # 1-2-5 steps where they fit, else one tick per decade (or per few decades).
+    subs = (1.0, 2.0, 5.0) if 3 * decades <= room else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=room + 2))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: _tick_label(value)))
     axis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+
+
+def _count_axis(axes: Any) -> None:
+    """A log axis of counts labelled 1, 10, 100, 1,000 (not 10^3, 4x10^1)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    axes.set_yscale("log")
+    axes.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0,)))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axes.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+
+
+def _tick_label(value: float) -> str:
+    """A round tick value in ns, short: '200 ns', '5 us', '1.5 ms' (no trailing zeros)."""
+    for unit, size in (("ns", 1.0), ("us", 1e3), ("ms", 1e6), ("s", 1e9)):
+        if abs(value) < size * 1000 or unit == "s":
+            return f"{value / size:.3g} {unit}"
+    return f"{value:g} ns"  # pragma: no cover - the loop always returns
 
 
 def _hist_steps(samples: Any, per_octave: int = 8) -> tuple[Any, Any]:
@@ -170,9 +194,10 @@ def plot_comparison(comparison: Any, path: str | os.PathLike[str]) -> None:
 
 
 def plot_jitter(result: Any, path: str | os.PathLike[str]) -> None:
-    """Write ``result`` (a JitterResult) to ``path`` (the extension picks the format):
-    every gap (time into the run against its length), coloured by the CPU it resumed on,
-    and the histogram of gap lengths with counts on a log scale."""
+    """Write ``result`` (a JitterResult) to ``path`` (the extension picks the format): the
+    longest gaps it kept (time into the run against length, coloured by the CPU the loop
+    resumed on), and the histogram of every gap's length with counts on a log scale,
+    the shortest kept gap marked where not every gap is kept."""
     plt = _pyplot()
     gaps = result.gaps
     figure, (timeline, histogram) = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -187,19 +212,29 @@ def plot_jitter(result: Any, path: str | os.PathLike[str]) -> None:
                              label=f"CPU {cpu}" if cpu >= 0 else "CPU ?")
         if len(cpus) <= 16:
             timeline.legend(loc="upper right", fontsize=8, markerscale=2)
-        _ns_axis(timeline, "y")
-        edges, counts = _hist_steps(gaps["length_ns"], 4)
+        edges, counts = result.histogram(4)
         histogram.stairs(counts, edges, fill=True)
+        if result.gaps_kept < result.gap_count:
+            shortest = int(gaps["length_ns"].min())
+            histogram.axvline(shortest, color="black", linestyle="--", linewidth=1,
+                              label=f"kept: {stats.format_ns(shortest)} and longer")
+            histogram.legend(loc="upper right", fontsize=8)
+        _count_axis(histogram)
+        histogram.set_ylim(bottom=0.7)  # a bucket of one gap shows
+        figure.tight_layout()  # the axes' final sizes, which the ticks fit
+        _ns_axis(timeline, "y")
         _ns_axis(histogram)
-        histogram.set_yscale("log")
+    kept = ("all" if result.gaps_kept >= result.gap_count
+            else f"the {result.gaps_kept:,} longest of")
     timeline.set_xlabel("time into the run (s)")
     timeline.set_ylabel("gap")
-    timeline.set_title(f"{stats.format_count(len(gaps), 'gap')} >= "
-                       f"{stats.format_ns(result.threshold_ns)}")
+    timeline.set_title(f"{kept} {stats.format_count(result.gap_count, 'gap')} >= "
+                       f"{stats.format_ns(result.threshold_ns)}", fontsize=10)
     histogram.set_xlabel("gap")
     histogram.set_ylabel("gaps")
-    histogram.set_title(f"max {stats.format_ns(result.max_gap_ns)}, "
-                        f"{stats.format_percent(result.stolen_percent)} of the time stolen")
+    histogram.set_title(f"every gap: max {stats.format_ns(result.max_gap_ns)}, "
+                        f"{stats.format_percent(result.stolen_percent)} of the time stolen",
+                        fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

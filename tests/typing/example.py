@@ -46,8 +46,10 @@ def ticks_to_ns() -> int:
 def seconds() -> float:
     sec, usec = vdsotime.gettimeofday()
     cpu, node = vdsotime.getcpu()
-    gaps = vdsotime.jitter(0.01)
-    return vdsotime.time() + sec + usec / 1e6 + cpu + node + gaps.stolen_percent
+    gaps = vdsotime.jitter(0.01, keep=10)
+    counted: int = gaps.gap_count - gaps.gaps_kept + gaps.stalled_ns
+    return (vdsotime.time() + sec + usec / 1e6 + cpu + node + gaps.stolen_percent
+            + counted + gaps.percentile(50))
 
 
 def statistics() -> str:

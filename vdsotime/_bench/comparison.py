@@ -82,9 +82,10 @@ def verdict(name, baseline, ratio, ci, p_value, significant):
 
 
 class Contrast(Record):
-    """One candidate against the baseline: at the median, ``ratio`` (median(candidate)
-    / median(baseline)), ``ci`` (95 %), ``p_value``, ``significant``; the same at p99
-    (``ratio_p99``, ...)."""
+    """One candidate, ``name``, against the ``baseline`` (their names): at the median,
+    ``ratio`` (median(candidate) / median(baseline)), its 95 % interval ``ci``,
+    ``p_value`` and ``significant``; the same at p99: ``ratio_p99``, ``ci_p99``,
+    ``p_value_p99``, ``significant_p99``."""
 
     __slots__ = ()
     name: str
@@ -119,7 +120,9 @@ class Comparison(Record):
     - ``rounds``, ``processes`` (None: in this process), ``seed`` (of the round orders
       and the bootstrap), ``orders`` (rounds x candidates: who ran when),
       ``round_sizes`` ({name: calls per round}), ``round_process`` (the process of
-      each round), ``interrupted`` (Ctrl-C cut the comparison short).
+      each round), ``interrupted`` (Ctrl-C cut the comparison short);
+    - ``pythons``: with ``compare(pythons=)``, {name: what the interpreter said of itself
+      (executable, python, vdsotime...)}, else None.
     """
 
     __slots__ = ()
@@ -132,6 +135,7 @@ class Comparison(Record):
     round_sizes: dict[str, npt.NDArray[np.int64]]
     round_process: npt.NDArray[np.int64]
     interrupted: bool = False
+    pythons: dict[str, dict[str, Any]] | None = None
 
     @property
     def names(self) -> list[str]:
@@ -193,6 +197,20 @@ class Comparison(Record):
     def significant_p99(self) -> bool:
         return self._only("significant_p99")
 
+    def regressions(self, fail_above: float = 5.0, metric: str = "p50") -> list[Contrast]:
+        """The contrasts whose candidate is significantly slower than the baseline by more
+        than ``fail_above`` percent at ``metric`` ("p50" or "p99"): what fails a gate."""
+        if metric not in METRICS:
+            raise ValueError(f"regressions(): metric must be 'p50' or 'p99', got {metric!r}")
+        if isinstance(fail_above, bool) or not isinstance(fail_above, (int, float)) \
+                or not 0 <= fail_above < 1e6:
+            raise ValueError(f"regressions(): fail_above must be a percentage >= 0, got "
+                             f"{fail_above!r}")
+        suffix = "" if metric == "p50" else "_p99"
+        return [contrast for contrast in self.contrasts
+                if getattr(contrast, "significant" + suffix)
+                and getattr(contrast, "ratio" + suffix) > 1 + fail_above / 100]
+
     def round_statistics(self, name: str, metric: str = "p50") -> npt.NDArray[np.float64]:
         """The ``metric`` ("p50" or "p99") of each round of candidate ``name``, in round
         order."""
@@ -209,8 +227,9 @@ class Comparison(Record):
             found.append(f"{self.rounds} rounds: the signed-rank test cannot reach p < 0.05 "
                          "with fewer than 6")
         if self.processes is not None and self.processes < 5:
-            found.append(f"{self.processes} processes: too few to tell the spread between "
-                         "processes well (pyperf uses 20)")
+            found.append(f"{self.processes} processes"
+                         f"{' per interpreter' if self.pythons else ''}: too few to tell the "
+                         "spread between processes well (pyperf uses 20)")
         return found
 
     def to_dict(self) -> dict[str, Any]:
@@ -222,15 +241,23 @@ class Comparison(Record):
                                ci_p99=list(contrast.ci_p99), verdict=contrast.verdict(),
                                verdict_p99=contrast.verdict("p99"))
                           for contrast in self.contrasts],
-            "warnings": self.warnings,
+            "warnings": self.warnings, "pythons": self.pythons,
         }
 
     def __str__(self) -> str:
-        where = (f"in {self.processes} worker processes" if self.processes
-                 else "in this process")
+        if self.pythons:
+            where = (f"in {self.processes} worker processes per interpreter, one of each "
+                     "per round in random order")
+        elif self.processes:
+            where = f"in {self.processes} worker processes"
+        else:
+            where = "in this process"
         lines = [f"{self.rounds} rounds{' (interrupted)' if self.interrupted else ''}, "
                  f"{len(self.results)} candidates in random order each round "
                  f"(seed {self.seed}), {where}"]
+        for name, found in (self.pythons or {}).items():
+            lines.append(f"  {name}: {found.get('executable')} (Python "
+                         f"{found.get('python')}, vdsotime {found.get('vdsotime')})")
         width = min(40, max(len(name) for name in self.results))
         for name, result in self.results.items():
             figures = result.summary()
@@ -315,7 +342,7 @@ def _counts(callables, args, kwargs, n, warmup, timer):
 # -- compare ------------------------------------------------------------------------------
 
 def compare(a, b=None, *args, n=None, rounds=None, processes=None, warmup=None,
-            setup=None, timer=None, seed=None, progress=None, **kwargs):
+            setup=None, timer=None, seed=None, progress=None, pythons=None, **kwargs):
     """Is b faster than a? A Comparison of two candidates, ``compare(a, b, *args)``, or
     of more, ``compare({"name": candidate, ...})`` or ``compare([("name", candidate),
     ...])``, each against the first.
@@ -334,6 +361,15 @@ def compare(a, b=None, *args, n=None, rounds=None, processes=None, warmup=None,
     - ``timer``: bench()'s; ``seed``: fixes the round orders and the bootstrap.
     - ``progress``: None, or a function called as ``progress(done, total)`` after each
       round (with ``processes``, after each process).
+    - ``pythons``: two builds side by side. ``a`` is then one statement, and ``pythons``
+      a list of interpreters (a venv's ``bin/python`` each, with vdsotime and its own
+      build of the code under test installed), or a dict {name: interpreter}; the first
+      is the baseline, and names default to the paths. Each round runs one fresh worker
+      process of each interpreter, in an order drawn at random for the round;
+      ``processes`` (default 10) is the number of rounds of processes, and each process
+      runs ``rounds / processes`` rounds of ``n`` calls. The verdict is the two-stage
+      bootstrap of ``processes=``. An interpreter that cannot run vdsotime's workers, a
+      statement that fails in one, a worker that dies: a WorkerError saying which.
 
     Returns a Comparison: ``ratio`` = median(b) / median(a) with its 95 % ``ci``,
     ``p_value`` and ``significant``, the same at p99, and a verdict in ``str()``; with
@@ -344,28 +380,16 @@ def compare(a, b=None, *args, n=None, rounds=None, processes=None, warmup=None,
     as its ``partial_result``.
     """
     function = "compare"
+    if pythons is not None:
+        return _compare_pythons(a, b, args, kwargs, pythons, n, rounds, processes, warmup,
+                                setup, timer, seed, progress)
     candidates = _candidates(function, a, b, tuple(args), dict(kwargs), setup)
     if processes is not None:
         processes = validate.count(function, "processes", processes, 1)
-    if rounds is None:
-        rounds = default_rounds(processes)
-    rounds = validate.count(function, "rounds", rounds, 2)
-    # Every round's samples are kept, then pooled per candidate: twice each.
-    n, warmup = engine.counts(function, n, warmup, copies=2 * rounds * len(candidates))
-    validate.memory(function, "rounds", rounds,
-                    16 * len(candidates) * (ROUND_CALLS[0] if n is None else n))
+    n, warmup, rounds, seed = _plan(function, len(candidates), n, warmup, rounds, processes,
+                                    seed, progress)
     if processes is not None:
-        if rounds < processes:
-            raise ValueError(f"{function}(): rounds={rounds} is fewer than processes="
-                             f"{processes}: every process runs at least one round")
         workers.check_importable(function, candidates, args, kwargs)
-    if seed is None:
-        seed = int.from_bytes(os.urandom(4), "little")
-    elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"{function}(): seed must be an int >= 0, got {seed!r}")
-    if progress is not None and not callable(progress):
-        raise TypeError(f"{function}(): progress must be None or a function of (done, "
-                        f"total), got {type(progress).__name__}")
     timer = engine.timer(function, timer)
     callables = _callables(candidates, setup)
     counts = _counts(callables, args, kwargs, n, warmup, timer)
@@ -399,9 +423,147 @@ def compare(a, b=None, *args, n=None, rounds=None, processes=None, warmup=None,
     return conclude(names, rows, processes, seed, orders, round_process)
 
 
+def _plan(function, count, n, warmup, rounds, processes, seed, progress):
+    """(n, warmup, rounds, seed) of a comparison of ``count`` candidates, checked before
+    anything runs: every round's samples are kept, then pooled per candidate (twice
+    each), and every process runs at least one round."""
+    rounds = validate.count(function, "rounds",
+                            default_rounds(processes) if rounds is None else rounds, 2)
+    n, warmup = engine.counts(function, n, warmup, copies=2 * rounds * count)
+    validate.memory(function, "rounds", rounds,
+                    16 * count * (ROUND_CALLS[0] if n is None else n))
+    if processes is not None and rounds < processes:
+        raise ValueError(f"{function}(): rounds={rounds} is fewer than processes="
+                         f"{processes}: every process runs at least one round")
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little")
+    elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"{function}(): seed must be an int >= 0, got {seed!r}")
+    engine.check_progress(function, progress)
+    return n, warmup, rounds, seed
+
+
 def default_rounds(processes):
     """The rounds a comparison runs when not told: 20, and at least two per process."""
     return ROUNDS if processes is None else max(ROUNDS, 2 * processes)
+
+
+# compare(pythons=): rounds of processes when not told.
+PYTHON_PROCESSES = 10
+
+
+def _interpreters(function, pythons):
+    """[(name, path)] from compare()'s ``pythons``: a list of paths, or {name: path}."""
+    import os
+
+    if isinstance(pythons, dict):
+        items = list(pythons.items())
+    elif isinstance(pythons, (list, tuple)):
+        items = [(None, python) for python in pythons]
+    else:
+        raise TypeError(f"{function}(): pythons must be a list of interpreter paths or a "
+                        f"dict {{name: path}}, got {type(pythons).__name__}")
+    if len(items) < 2:
+        raise ValueError(f"{function}(): pythons needs at least 2 interpreters, got "
+                         f"{len(items)}")
+    found = []
+    for name, python in items:
+        if not isinstance(python, (str, os.PathLike)) or not os.fspath(python):
+            raise TypeError(f"{function}(): each of pythons must be a path, got {python!r}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"{function}(): interpreter names must be non-empty strings, "
+                            f"got {name!r}")
+        found.append([name or os.fspath(python), os.fspath(python)])
+    seen = {}
+    for item in found:  # the same path twice (an A/A check): "path" and "path #2"
+        count = seen[item[0]] = seen.get(item[0], 0) + 1
+        if count > 1:
+            item[0] = f"{item[0]} #{count}"
+    return [tuple(item) for item in found]
+
+
+def _compare_pythons(statement, b, args, kwargs, pythons, n, rounds, processes, warmup,
+                     setup, timer, seed, progress):
+    """compare(statement, pythons=[...]): one statement, timed by fresh worker processes
+    of each interpreter, one of each per round in random order."""
+    function = "compare"
+    if not isinstance(statement, str) or b is not None or args or kwargs:
+        raise TypeError(f"{function}(): with pythons=, give one statement (a str) and no "
+                        "other candidates or arguments: each interpreter runs it with its "
+                        "own build of the code under test")
+    interpreters = _interpreters(function, pythons)
+    names = [name for name, _ in interpreters]
+    processes = validate.count(function, "processes",
+                               PYTHON_PROCESSES if processes is None else processes, 1)
+    n, warmup, rounds, seed = _plan(function, len(names), n, warmup, rounds, processes, seed,
+                                    progress)
+    timer = engine.timer(function, timer)
+    setup = setup or "pass"
+    described = {name: workers.describe_python(function, path)
+                 for name, path in interpreters}
+    candidate = [(engine.one_line(statement), None, statement)]
+
+    def run_in(index, job, process):
+        name, path = interpreters[index]
+        try:
+            return workers.run(job, process, function, python=path)
+        except (KeyboardInterrupt, workers.WorkerError):
+            raise
+        except Exception as exc:  # the statement's, or its setup's, in that interpreter
+            where = name if name == path else f"{name} ({path})"
+            raise workers.WorkerError(f"{function}(): in {where}: "
+                                      f"{type(exc).__name__}: {exc}") from exc
+
+    # Every interpreter runs the statement once first (a few calls): a statement that
+    # fails in one is found before the rounds, and its speed chooses n where not given.
+    probes = [run_in(index, workers.job(candidate, setup, (), {}, [(1, 0)], [], timer,
+                                        probe=10), 0)[0]
+              for index in range(len(interpreters))]
+    if n is None:
+        n = int(min(ROUND_CALLS[1], max(ROUND_CALLS[0], ROUND_NS / max(probes))))
+    if warmup is None:
+        warmup = engine.default_warmup(n)
+    rng = np.random.default_rng(seed)
+    per_process = [len(part) for part in np.array_split(np.arange(rounds), processes)]
+    rows, orders, round_process = [], [], []
+    try:
+        for process, count in enumerate(per_process):
+            order = rng.permutation(len(interpreters))
+            job = workers.job(candidate, setup, (), {}, [(n, warmup)], [[0]] * count, timer)
+            done = [None] * len(interpreters)
+            for index in order:
+                done[index] = run_in(index, job, process)
+            for k in range(count):
+                rows.append([done[index][k][0]._replace(name=names[index])
+                             for index in range(len(interpreters))])
+                orders.append(order)
+                round_process.append(process)
+            if progress is not None:
+                progress(len(rows), rounds)
+    except KeyboardInterrupt as exc:
+        if len(rows) >= 2:
+            validate.attach(exc, "partial_result", _conclude_pythons, names, rows, seed,
+                            orders, round_process, described, statement, setup, True)
+        raise
+    return _conclude_pythons(names, rows, seed, orders, round_process, described, statement,
+                             setup)
+
+
+def _conclude_pythons(names, rows, seed, orders, round_process, described, statement,
+                      setup, interrupted=False):
+    comparison = conclude(names, rows, len(set(round_process)), seed, np.array(orders),
+                          np.array(round_process), interrupted)
+    # Each side's samples by process, as a run saved from processes has them: what
+    # compare-runs counts as its units.
+    results = {}
+    for name, result in comparison.results.items():
+        sizes = comparison.round_sizes[name]
+        per_process = [int(sum(size for size, process in zip(sizes, round_process)
+                               if process == p)) for p in sorted(set(round_process))]
+        results[name] = result._replace(metadata=dict(
+            result.metadata, processes=len(per_process), process_sizes=per_process,
+            python=described[name], statement=statement, setup=setup))
+    return comparison._replace(results=results, pythons=described)
 
 
 def conclude(names, rows, processes, seed, orders, round_process, interrupted=False):

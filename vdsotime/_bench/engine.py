@@ -88,6 +88,13 @@ def counts(function, n, warmup, copies=1):
     return n, warmup
 
 
+def check_progress(function, progress):
+    """A ``progress=`` argument: None, or a function of (done, total)."""
+    if progress is not None and not callable(progress):
+        raise TypeError(f"{function}(): progress must be None or a function of (done, "
+                        f"total), got {type(progress).__name__}")
+
+
 def default_counts(per_call_ns):
     """(n, warmup) when the caller gives neither: about a second of timed calls (100 to
     1,000,000 of them), and default_warmup(n)."""

@@ -198,6 +198,9 @@ def instability(result):
     - a timer overhead of at least half the median: the figures are mostly the timer's;
     - a clocksource other than tsc on x86 (any that the vDSO cannot read, elsewhere);
     - a CPU frequency governor other than performance.
+
+    The last two only from known metadata: an unknown clocksource or governor (None, its
+    /sys file unreadable) or "none" (no cpufreq) warns of nothing.
     """
     samples = result.samples_ns
     metadata = result.metadata or {}
@@ -244,7 +247,7 @@ def instability(result):
                         if clocksource in SYSCALL_CLOCKSOURCES else
                         "clock reads are slower and less steady"))
     governor = metadata.get("cpu_governor")
-    if governor and governor != "performance":
+    if governor not in (None, "none", "performance"):
         found.append(f"CPU frequency governor {governor}, not performance: the frequency, "
                      "and the latency with it, changes with the load")
     return found

@@ -164,9 +164,7 @@ def bench(fn, *args, n=None, warmup=None, timer=None, processes=None, setup=None
     elif not callable(fn):
         raise TypeError(f"bench(): fn must be callable, got {type(fn).__name__} (or a "
                         "statement: a str)")
-    if progress is not None and not callable(progress):
-        raise TypeError(f"bench(): progress must be None or a function of (done, total), "
-                        f"got {type(progress).__name__}")
+    engine.check_progress(function, progress)
     # Pooled after the processes ran, each process's samples are held twice.
     n, warmup = engine.counts(function, n, warmup,
                               copies=1 if processes is None else 2 * processes)
@@ -217,15 +215,41 @@ def bench(fn, *args, n=None, warmup=None, timer=None, processes=None, setup=None
 # -- jitter ---------------------------------------------------------------------------
 
 GAP_DTYPE = np.dtype([("start_ns", np.int64), ("length_ns", np.int64), ("cpu", np.int32)])
+# The histogram a run fills: log-linear buckets, as HdrHistogram's. Each doubling of the
+# gap length, from 2 ** o ns to 2 ** (o + 1) ns, is cut in GAP_PER_OCTAVE equal parts;
+# GAP_BUCKETS of them reach 2 ** 63 ns (driver.gap_lower_edges() has their edges).
+GAP_PER_OCTAVE = driver.GAP_PER_OCTAVE
+GAP_BUCKETS = driver.GAP_BUCKETS
+# A percentile taken from a bucket is the bucket's middle: within this share of the true
+# value (half the widest bucket, 1/32 = 3.1 %).
+GAP_BUCKET_PRECISION = 0.5 / GAP_PER_OCTAVE
+# The longest gaps a run keeps, by default.
+JITTER_KEEP = 1000
 
 
 class JitterResult(Record):
-    """What a jitter run saw: ``gaps`` (structured: start_ns, length_ns, cpu) for every
-    pause of at least ``threshold_ns`` between two consecutive reads of the clock
-    ``clock_id`` in a tight loop, ``loops`` (reads), ``duration_ns`` (on CLOCK_MONOTONIC), ``start_ns`` (the
-    first reading of the clock), ``interrupted`` (the run was cut short by Ctrl-C and
-    this is what it recorded until then); derived: ``max_gap_ns``, ``stalled_ns`` (time
-    inside gaps), ``stolen_percent``, ``gaps_per_second``."""
+    """What a jitter run saw, reading the clock ``clock_id`` in a tight loop for
+    ``duration_ns`` (on CLOCK_MONOTONIC) from its first reading ``start_ns``: every pause
+    of at least ``threshold_ns`` between two consecutive reads is a gap.
+
+    Every gap is counted, exactly: ``gaps_seen`` (read it as ``gap_count``),
+    ``gaps_sum_ns`` (their total length; read it as ``stalled_ns``), ``gap_min_ns`` (the
+    shortest), ``gap_histogram`` (the count in each of GAP_BUCKETS log-linear buckets:
+    each doubling of the length cut in GAP_PER_OCTAVE equal parts, from 1 ns), and from
+    them ``max_gap_ns``, ``gaps_per_second`` and ``stolen_percent``. ``gaps``
+    (structured: start_ns, length_ns, cpu -- the CPU the loop resumed on) holds the
+    longest of them, at most the ``keep`` that ``jitter()`` was given (of gaps of one
+    length, the earliest), in start order: ``gaps_kept`` of ``gap_count``.
+
+    ``percentile(q)`` and ``summary()`` are exact where every gap is kept; otherwise the
+    percentiles come from the histogram, to bucket precision (within 3.1 %), except at
+    the ranks of the kept gaps (the top of the distribution), which are exact.
+    ``loops`` is the number of reads, ``interrupted`` says the run was cut short by
+    Ctrl-C (this is what it recorded until then), and ``unobserved_ns`` is the time the
+    loop spent in Python between progress reports, which it did not watch.
+
+    Built from a ``gaps`` array alone (the counts left None), a result takes those gaps
+    for every gap of the run."""
 
     __slots__ = ()
     gaps: npt.NDArray[np.void]
@@ -235,14 +259,34 @@ class JitterResult(Record):
     clock_id: int
     start_ns: int
     interrupted: bool = False
+    gaps_seen: int | None = None
+    gaps_sum_ns: int | None = None
+    gap_min_ns: int | None = None
+    gap_histogram: npt.NDArray[np.int64] | None = None
+    unobserved_ns: int = 0
+
+    @property
+    def gap_count(self) -> int:
+        """Every gap of the run (``gaps`` keeps the longest of them)."""
+        return len(self.gaps) if self.gaps_seen is None else self.gaps_seen
+
+    @property
+    def gaps_kept(self) -> int:
+        return len(self.gaps)
+
+    def _all_kept(self) -> bool:
+        return self.gaps_kept >= self.gap_count
 
     @property
     def max_gap_ns(self) -> int:
+        # The longest gap is always kept.
         return int(self.gaps["length_ns"].max()) if len(self.gaps) else 0
 
     @property
     def stalled_ns(self) -> int:
-        return int(self.gaps["length_ns"].sum())
+        if self.gaps_sum_ns is None:
+            return int(self.gaps["length_ns"].sum())
+        return self.gaps_sum_ns
 
     @property
     def stolen_percent(self) -> float:
@@ -250,36 +294,129 @@ class JitterResult(Record):
 
     @property
     def gaps_per_second(self) -> float:
-        return len(self.gaps) / (self.duration_ns / 1e9) if self.duration_ns else 0.0
+        return self.gap_count / (self.duration_ns / 1e9) if self.duration_ns else 0.0
 
     @property
     def ns_per_loop(self) -> float:
         return self.duration_ns / self.loops if self.loops else float("nan")
 
+    def _bucket_counts(self) -> npt.NDArray[np.int64]:
+        """The count of gaps in each of the GAP_BUCKETS buckets: ``gap_histogram``, or,
+        for a result built from gaps alone, counted from them."""
+        if self.gap_histogram is not None:
+            return np.asarray(self.gap_histogram, dtype=np.int64)
+        counts = np.zeros(GAP_BUCKETS, dtype=np.int64)
+        np.add.at(counts, _buckets(self.gaps["length_ns"]), 1)
+        return counts
+
     def percentile(self, q: float) -> float:
-        """The q-th percentile (0-100) of the gap lengths, in ns."""
-        return stats.percentile(self.gaps["length_ns"], q)
+        """The q-th percentile (0-100) of the gap lengths, in ns, interpolated as
+        ``numpy.percentile`` does: exact where every gap is kept, and at the ranks of
+        the kept gaps; elsewhere the middle of the histogram bucket that holds it (bucket
+        precision: within 3.1 %)."""
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 <= q <= 100:
+            raise ValueError(f"percentile(): q must be a number from 0 to 100, got {q!r}")
+        if self._all_kept():
+            return stats.percentile(self.gaps["length_ns"], q)
+        position = (self.gap_count - 1) * q / 100
+        low = int(position)
+        below, above = self._lengths_at(low, min(low + 1, self.gap_count - 1))
+        return below + (position - low) * (above - below)
+
+    def _lengths_at(self, *ranks: int) -> list[float]:
+        """The gap lengths at 0-based ``ranks`` of all of them sorted: exact for the kept
+        (the longest) and for the shortest, else the middle of their bucket."""
+        kept = np.sort(self.gaps["length_ns"])
+        first_kept = self.gap_count - len(kept)
+        cumulative = np.cumsum(self._bucket_counts())
+        edges = _gap_edges()
+        shortest = self.gap_min_ns if self.gap_min_ns is not None else int(kept[0])
+        values = []
+        for rank in ranks:
+            if rank >= first_kept:
+                values.append(float(kept[rank - first_kept]))
+            elif rank == 0:
+                values.append(float(shortest))
+            else:
+                k = int(np.searchsorted(cumulative, rank, side="right"))
+                middle = (edges[k] + edges[k + 1] - 1) / 2  # of the whole ns it holds
+                values.append(float(min(max(middle, shortest), kept[0])))
+        return values
+
+    def summary(self) -> dict[str, float]:
+        """{n, min, p50, p90, p99, p99.9, max, mean, stdev} of the gap lengths (ns; n an
+        int), as ``stats.summary`` gives them. Where not every gap is kept: n, min, max
+        and mean exact, the percentiles as ``percentile(q)``, and stdev from the kept gaps
+        and the middles of the buckets of the others."""
+        if self._all_kept():
+            return stats.summary(self.gaps["length_ns"])
+        count = self.gap_count
+        mean = self.stalled_ns / count
+        kept = self.gaps["length_ns"]
+        others = self._bucket_counts().copy()
+        np.subtract.at(others, _buckets(kept), 1)
+        edges = np.array(_gap_edges(), dtype=np.float64)
+        middles = (edges[:-1] + edges[1:] - 1) / 2
+        squares = float((others * (middles - mean) ** 2).sum()
+                        + ((kept - mean) ** 2).sum())
+        result: dict[str, float] = {"n": count, "min": float(self.gap_min_ns or 0)}
+        for q in stats.SUMMARY_PERCENTILES:
+            result[f"p{q:g}"] = self.percentile(q)
+        result.update(max=float(self.max_gap_ns), mean=mean,
+                      stdev=(squares / (count - 1)) ** 0.5)
+        return result
 
     def histogram(self, per_octave: int = 4) -> tuple[npt.NDArray[np.float64],
                                                       npt.NDArray[np.int64]]:
-        """A log-scale histogram of the gap lengths, as ``(edges, counts)`` in ns
-        (``stats.log_histogram``): ``per_octave`` buckets per doubling (1 to 64)."""
-        return stats.log_histogram(self.gaps["length_ns"], per_octave)
+        """The histogram of the gap lengths, as ``(edges, counts)`` in ns (``counts[k]``
+        gaps from ``edges[k]`` up to ``edges[k + 1]``), from the shortest gap's bucket to
+        the longest's: the run's exact counts, its buckets merged to ``per_octave`` (1,
+        2, 4, 8 or 16) equal parts of each doubling."""
+        if isinstance(per_octave, bool) or per_octave not in (1, 2, 4, 8, 16):
+            raise ValueError(f"histogram(): per_octave must be 1, 2, 4, 8 or 16 (the run "
+                             f"counts gaps in {GAP_PER_OCTAVE} buckets per doubling), got "
+                             f"{per_octave!r}")
+        counts = self._bucket_counts().reshape(-1, GAP_PER_OCTAVE // per_octave).sum(axis=1)
+        nonzero = np.flatnonzero(counts)
+        if nonzero.size == 0:
+            return np.array([1.0, 2.0]), np.zeros(1, dtype=np.int64)
+        low, high = int(nonzero[0]), int(nonzero[-1])
+        octave, part = np.divmod(np.arange(low, high + 2), per_octave)
+        edges = np.ldexp(1.0 + part / per_octave, octave)
+        return edges, counts[low:high + 1].astype(np.int64)
+
+    def _kept(self) -> str:
+        """'all 70 gaps', or 'the 1,000 longest of 8,388,620 gaps': what ``gaps`` holds."""
+        if self._all_kept():
+            return ("no gaps" if not self.gap_count else "the one gap" if self.gap_count == 1
+                    else f"all {stats.format_count(self.gap_count, 'gap')}")
+        return f"the {self.gaps_kept:,} longest of {stats.format_count(self.gap_count, 'gap')}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The run as JSON-ready data: the figures above, ``gaps`` (the count of every
+        gap), ``gap_list`` (the kept gaps, in start order: ``gaps_kept`` of them),
+        ``gap_histogram`` (its non-empty buckets, each with ``low_ns <= length < high_ns``
+        in whole ns, and its exact count) and ``gap_summary_ns`` (``summary()``)."""
+        counts = self._bucket_counts()
+        edges = _gap_edges()
         result = {
             "clock": clocks.clock_name(self.clock_id), "duration_ns": self.duration_ns,
             "interrupted": bool(self.interrupted),
             "threshold_ns": self.threshold_ns, "loops": self.loops,
-            "ns_per_loop": self.ns_per_loop, "gaps": len(self.gaps),
-            "gaps_per_second": self.gaps_per_second, "max_gap_ns": self.max_gap_ns,
-            "stalled_ns": self.stalled_ns, "stolen_percent": self.stolen_percent,
+            "ns_per_loop": self.ns_per_loop, "gaps": self.gap_count,
+            "gaps_kept": self.gaps_kept, "gaps_per_second": self.gaps_per_second,
+            "max_gap_ns": self.max_gap_ns, "stalled_ns": self.stalled_ns,
+            "stolen_percent": self.stolen_percent, "unobserved_ns": self.unobserved_ns,
             "cpus": sorted(int(cpu) for cpu in np.unique(self.gaps["cpu"])),
             "gap_list": [{"start_ns": int(g["start_ns"]), "length_ns": int(g["length_ns"]),
-                          "cpu": int(g["cpu"])} for g in self.gaps[:10_000]],
+                          "cpu": int(g["cpu"])} for g in self.gaps],
+            "gap_histogram": {
+                "per_octave": GAP_PER_OCTAVE,
+                "buckets": [{"low_ns": edges[k], "high_ns": edges[k + 1],
+                             "count": int(counts[k])} for k in np.flatnonzero(counts)]},
         }
-        if len(self.gaps):
-            result["gap_summary_ns"] = stats.summary(self.gaps["length_ns"])
+        if self.gap_count:
+            result["gap_summary_ns"] = self.summary()
         return result
 
     def __str__(self) -> str:
@@ -289,20 +426,57 @@ class JitterResult(Record):
             f"{stats.format_count(self.loops, 'read')} "
             f"({stats.format_ns(self.ns_per_loop, 1)} per loop), "
             f"threshold {stats.format_ns(self.threshold_ns)}",
-            f"  {stats.format_count(len(self.gaps), 'gap')} "
+            f"  {stats.format_count(self.gap_count, 'gap')} "
             f"({stats.format_rate(self.gaps_per_second)}), "
             f"{stats.format_ns(self.stalled_ns)} stalled = "
             f"{stats.format_percent(self.stolen_percent)} of "
             f"the time stolen, max gap {stats.format_ns(self.max_gap_ns)}",
         ]
-        if len(self.gaps):
-            figures = stats.summary(self.gaps["length_ns"])
-            lines.append(f"  gap lengths: {summary_line(figures)}")
+        if self.gap_count:
+            lines.append(f"  gap lengths: {summary_line(self.summary())}")
+            lines.append(f"  kept: {self._kept()}" + (
+                "" if self._all_kept() else
+                f" (the other percentiles from log buckets, to within "
+                f"{stats.format_percent(100 * GAP_BUCKET_PRECISION)})"))
         return "\n".join(lines)
 
 
+def _buckets(lengths: npt.ArrayLike) -> npt.NDArray[np.intp]:
+    """The histogram bucket of each gap length (>= 1 ns), as the loop counts them: 16 *
+    o + j for a length of (1 + j / 16 + a fraction) * 2 ** o."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    octave = np.frexp(lengths.astype(np.float64))[1].astype(np.int64) - 1
+    # float64 rounds lengths beyond 2 ** 53, up to the next power of two at most.
+    octave -= lengths < np.left_shift(np.int64(1), octave)
+    bits = GAP_PER_OCTAVE.bit_length() - 1
+    leading = np.where(octave >= bits, lengths >> np.maximum(octave - bits, 0),
+                       lengths << np.maximum(bits - octave, 0))  # the leading 5 bits
+    return (octave * GAP_PER_OCTAVE + leading - GAP_PER_OCTAVE).astype(np.intp)
+
+
+def jitter_result(run: driver.JitterRun, threshold_ns: int, clock_id: int,
+                  interrupted: bool = False) -> JitterResult:
+    """The JitterResult of ``run`` (a driver.JitterRun with ``threshold_ns`` on
+    ``clock_id``) as it stands."""
+    return JitterResult(run.longest(), run.loops, run.ended - run.started, threshold_ns,
+                        clock_id, run.start_ns, interrupted, gaps_seen=run.count,
+                        gaps_sum_ns=run.stalled_ns,
+                        gap_min_ns=run.min_gap_ns if run.count else None,
+                        gap_histogram=run.histogram(), unobserved_ns=run.unobserved_ns)
+
+
+_EDGES: list[int] = []
+
+
+def _gap_edges() -> list[int]:
+    """The histogram's bucket edges in whole ns (driver.gap_lower_edges, once)."""
+    if not _EDGES:
+        _EDGES.extend(driver.gap_lower_edges())
+    return _EDGES
+
+
 def jitter(seconds, threshold_ns=10_000, clock_id=clocks.CLOCK_MONOTONIC, *,
-           progress=None):
+           keep=JITTER_KEEP, progress=None):
     """Every pause of a spinning loop, as a JitterResult.
 
     - ``seconds``: how long to spin on one core (measured on CLOCK_MONOTONIC; 1e-09 to
@@ -312,16 +486,26 @@ def jitter(seconds, threshold_ns=10_000, clock_id=clocks.CLOCK_MONOTONIC, *,
     - ``clock_id``: the clock to read (default CLOCK_MONOTONIC); CPU-time clocks are
       refused, since they stop while the thread is off the CPU, which is what jitter
       looks for.
+    - ``keep``: how many of the longest gaps to keep with their start and CPU (default
+      1000; at least 1).
 
-    The reads run without the GIL; the gap buffer grows as needed. A gap is time the
-    thread did not run: interrupts, preemption, a stopped process, a hypervisor stealing
-    the CPU. Ctrl-C raises KeyboardInterrupt within milliseconds; its ``partial_result``
-    is the JitterResult of the run so far (``interrupted=True``).
+    The reads run without the GIL. A gap is time the thread did not run: interrupts,
+    preemption, a stopped process, a hypervisor stealing the CPU. The loop counts every
+    gap exactly (count, total, shortest, longest, mean, stdev) and in a log-scale
+    histogram of fixed buckets (8 per doubling), and keeps the ``keep`` longest gaps
+    (of gaps of one length, the earliest) -- all of it allocated before the loop starts,
+    so that recording costs the same at any threshold and nothing it does shows as a
+    gap. Percentiles of the gap lengths come from the histogram, to bucket precision
+    (within 4.4 %), where not every gap is kept.
+
+    Ctrl-C raises KeyboardInterrupt within milliseconds; its ``partial_result`` is the
+    JitterResult of the run so far (``interrupted=True``). A threshold so low that most
+    reads are gaps gives a JitterWarning.
 
     ``progress``: None, or a function called as ``progress(done_ns, total_ns)`` every
-    quarter of a second.
+    quarter of a second (the loop waits meanwhile: ``unobserved_ns``).
     """
-    return _jitter(seconds, threshold_ns, clock_id, progress)
+    return _jitter(seconds, threshold_ns, clock_id, keep, progress)
 
 
 class JitterWarning(RuntimeWarning):
@@ -335,7 +519,7 @@ JITTER_MAX_NS = 2**62
 _JITTER_MAX_SECONDS = 1e8
 
 
-def _jitter(seconds, threshold_ns, clock_id, progress):
+def _jitter(seconds, threshold_ns, clock_id, keep, progress):
     seconds = validate.seconds("jitter", seconds)
     if isinstance(threshold_ns, bool) or not isinstance(threshold_ns, (int, float)):
         raise TypeError("jitter(): threshold_ns must be a number of nanoseconds, got "
@@ -348,6 +532,8 @@ def _jitter(seconds, threshold_ns, clock_id, progress):
         raise ValueError(f"jitter(): seconds must be from 1e-09 to {_JITTER_MAX_SECONDS:g} "
                          f"(about three years), got {seconds!r}")
     total_ns = int(seconds * 1e9)
+    keep = validate.count("jitter", "keep", keep, 1)
+    validate.memory("jitter", "keep", keep, GAP_DTYPE.itemsize)
     clock_id = validate.readable("jitter", clock_id)
     if clocks.is_cpu_time_clock(clock_id):
         raise ValueError(f"jitter(): {clocks.clock_name(clock_id)} counts CPU time, which stops "
@@ -358,31 +544,26 @@ def _jitter(seconds, threshold_ns, clock_id, progress):
         raise ValueError(f"jitter(): threshold_ns={threshold_ns:,} is not above the "
                          f"resolution of {clocks.clock_name(clock_id)} ({stats.format_ns(resolution)}):"
                          " every step of the clock would count as a gap")
-    run = driver.JitterRun(GAP_DTYPE, total_ns, threshold_ns, clock_id)
+    run = driver.JitterRun(GAP_DTYPE, total_ns, threshold_ns, clock_id, keep)
 
     def result(interrupted=False):
-        return JitterResult(run.gaps[:run.count].copy(), run.loops, run.ended - run.started,
-                            threshold_ns, clock_id, run.start_ns, interrupted)
+        return jitter_result(run, threshold_ns, clock_id, interrupted)
 
-    if progress is None:
-        try:
+    try:
+        if progress is None:
             run.run()
-        except KeyboardInterrupt as exc:
-            validate.attach(exc, "partial_result", lambda: result(True))
-            raise
-    else:
-        # For the CLI: the run in slices of 0.25 s, to report progress.
-        try:
+        else:
+            # For the CLI: the run in slices of 0.25 s, to report progress.
             while not run.over:
                 run.run(250_000_000)
                 progress(run.ended - run.started, total_ns)
-        except KeyboardInterrupt as exc:
-            validate.attach(exc, "partial_result", lambda: result(True))
-            raise
+    except KeyboardInterrupt as exc:
+        validate.attach(exc, "partial_result", result, True)
+        raise
     final = result()
-    if final.loops and len(final.gaps) > final.loops // 2:
+    if final.loops and final.gap_count > final.loops // 2:
         import warnings
-        warnings.warn(f"jitter(): {len(final.gaps):,} of {final.loops:,} reads were gaps of "
+        warnings.warn(f"jitter(): {final.gap_count:,} of {final.loops:,} reads were gaps of "
                       f"at least {stats.format_ns(threshold_ns)}: the threshold is about the "
                       "cost of one read, so the loop's own steps count as gaps",
                       JitterWarning, stacklevel=3)

@@ -166,6 +166,18 @@ def _benchmark_json(name, result, exact):
             "summary_ns": result.summary(), "samples": encoded}
 
 
+def run_document(results, exact=False):
+    """The saved-run JSON document of ``results`` ({name: LatencyResult}), as save_run
+    writes it (and as ``vdsotime compare --python ... --json`` prints it, beside its
+    verdict): what load_run and compare-runs read. ``exact``: save_run's."""
+    _check_results("run_document", results)
+    if not isinstance(exact, bool):
+        raise TypeError(f"run_document(): exact must be True or False, got {exact!r}")
+    return {"format": FORMAT, "version": VERSION,
+            "benchmarks": [_benchmark_json(name, result, exact)
+                           for name, result in results.items()]}
+
+
 def save_run(path, results, *, merge=False, exact=False):
     """Write ``results`` ({name: LatencyResult}) to the JSON file ``path`` (replaced
     atomically). With ``merge``, the benchmarks already in the file are kept, except
@@ -184,9 +196,7 @@ def save_run(path, results, *, merge=False, exact=False):
     if merge and os.path.exists(path):
         combined.update(load_run(path))
     combined.update(results)
-    document = {"format": FORMAT, "version": VERSION,
-                "benchmarks": [_benchmark_json(name, result, exact)
-                               for name, result in combined.items()]}
+    document = run_document(combined, exact)
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         with open(temporary, "w", encoding="utf-8") as f:

@@ -21,15 +21,18 @@ import numpy as np
 
 from vdsotime._bench import engine
 from vdsotime._bench.latency import LatencyResult
-from vdsotime._core import validate
+from vdsotime._core import meta, validate
 
 # Bumped when a job or an answer changes shape.
 PROTOCOL = 1
 # Pickle protocol 4 reads on every CPython this package runs on.
 _PICKLE = 4
 
+# The same interpreter gets this process's import path; another interpreter keeps its
+# own, less the current folder that "-c" puts first: a source checkout there would
+# shadow the build installed in that interpreter (and both sides would run the same).
 _BOOT = ("import sys, json; path = json.loads(sys.stdin.buffer.readline()); "
-         "sys.path[:] = path if path is not None else sys.path; "
+         "sys.path[:] = path if path is not None else sys.path[1:]; "
          "from vdsotime._bench.workers import main; main()")
 
 
@@ -58,15 +61,18 @@ def check_importable(function, candidates, args, kwargs):
                          f"and they do not pickle ({exc})") from None
 
 
-def job(candidates, setup, args, kwargs, counts, orders, timer):
+def job(candidates, setup, args, kwargs, counts, orders, timer, probe=None):
     """What a worker process runs: ``orders`` (a row of candidate indices per round) of
     ``candidates`` [(name, callable or None, statement or None)], each with its
-    ``counts`` (n, warmup), timed with ``timer`` (an engine.Timer)."""
+    ``counts`` (n, warmup), timed with ``timer`` (an engine.Timer). With ``probe`` (a
+    number of calls), the worker only times that many calls of each candidate and
+    answers their median per-call times (``probe_ns``): to choose counts where this
+    process cannot run the candidates, and to see that they run."""
     return {"protocol": PROTOCOL, "candidates": [tuple(c) for c in candidates],
             "setup": setup, "args": tuple(args), "kwargs": dict(kwargs),
             "counts": [tuple(c) for c in counts],
             "orders": [[int(index) for index in order] for order in orders],
-            "timer": timer.name, "ns_per_tick": timer.ns_per_tick}
+            "timer": timer.name, "ns_per_tick": timer.ns_per_tick, "probe": probe}
 
 
 def _plain_rows(rows):
@@ -134,10 +140,14 @@ def main():
         compiled = iter(statements)
         callables = [fn if fn is not None else next(compiled) for _, fn, _ in candidates]
         timer = engine.Timer(job["timer"], job["ns_per_tick"])
-        rows = engine.run_rounds([name for name, _, _ in candidates], callables,
-                                 job["args"], job["kwargs"], job["counts"], job["orders"],
-                                 timer)
-        outcome = {"rows": _plain_rows(rows)}
+        if job.get("probe"):
+            outcome = {"probe_ns": [engine.probe_ns(fn, job["args"], job["kwargs"], timer,
+                                                    job["probe"]) for fn in callables]}
+        else:
+            rows = engine.run_rounds([name for name, _, _ in candidates], callables,
+                                     job["args"], job["kwargs"], job["counts"],
+                                     job["orders"], timer)
+            outcome = {"rows": _plain_rows(rows)}
     except BaseException as exc:  # report it; the parent raises it
         # The parent passes a SIGINT on when this process did not get one: neither that
         # nor a second Ctrl-C may cut the answer short.
@@ -202,8 +212,65 @@ def run(job, index, function="compare", python=None):
         if isinstance(error, KeyboardInterrupt):  # the worker alone was interrupted
             validate.attach(error, "rounds_done", _results, job, outcome.get("rows", []))
         raise error
+    if job.get("probe"):
+        return outcome["probe_ns"]
     return _results(job, outcome["rows"])
 
 
 class WorkerError(RuntimeError):
-    """A worker process that died or answered nothing: the message says which."""
+    """A worker process that died or answered nothing, or an interpreter that cannot run
+    one: the message says which and why."""
+
+
+# What another interpreter says of itself before it runs a worker: whether it imports
+# vdsotime's measuring side, and which protocol that speaks.
+_DESCRIBE = """\
+import json, sys
+del sys.path[0]  # the current folder, as a worker does
+try:
+    import vdsotime
+    from vdsotime._bench import workers
+    found = {"protocol": workers.PROTOCOL, "vdsotime": vdsotime.__version__,
+             "module": vdsotime.__file__}
+except BaseException as exc:
+    found = {"error": f"{type(exc).__name__}: {exc}"}
+found.update(python=sys.version.split()[0], implementation=sys.implementation.name,
+             executable=sys.executable)
+print(json.dumps(found))
+"""
+
+
+def describe_python(function, python):
+    """What the interpreter at ``python`` is -- {"python", "implementation",
+    "executable", "vdsotime", "protocol", "module"} -- checked to run this vdsotime's
+    workers: a WorkerError saying what is wrong and what to install otherwise. It never
+    lends the interpreter this process's vdsotime: a worker measures with its own."""
+    import os
+
+    ours = meta.vdsotime_version() or "(this build)"
+    path = os.fspath(python)
+    try:
+        answer = subprocess.run([path, "-c", _DESCRIBE], capture_output=True, text=True,
+                                timeout=120, stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        raise WorkerError(f"{function}(): cannot run {path} ({exc.strerror or exc}): give "
+                          "the path of a Python interpreter (a venv's bin/python)") from None
+    except subprocess.TimeoutExpired:
+        raise WorkerError(f"{function}(): {path} did not answer within 120 s") from None
+    try:
+        found = json.loads(answer.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        said = (answer.stderr.strip().splitlines() or ["no output"])[-1]
+        raise WorkerError(f"{function}(): {path} is not a Python interpreter vdsotime can "
+                          f"use (exit status {answer.returncode}: {said})") from None
+    if "error" in found:
+        raise WorkerError(f"{function}(): {path} (Python {found['python']}) cannot import "
+                          f"vdsotime's measuring side ({found['error']}): install vdsotime "
+                          f"{ours} there ({path} -m pip install vdsotime=={ours}), beside "
+                          "the code under test")
+    if found.get("protocol") != PROTOCOL:
+        raise WorkerError(f"{function}(): {path} has vdsotime {found.get('vdsotime')}, "
+                          f"whose workers speak protocol {found.get('protocol')}; this "
+                          f"vdsotime ({ours}) speaks {PROTOCOL}: install vdsotime {ours} "
+                          f"there ({path} -m pip install vdsotime=={ours})")
+    return found

@@ -9,6 +9,7 @@ from vdsotime._core.hw cimport (VT_CPU_FROM_GETCPU, VT_HAVE_TSC, vt_cpu_source, 
                           vt_hardware_cpu)
 
 HAVE_TSC = bool(VT_HAVE_TSC)
+CPUINFO = "/proc/cpuinfo"
 # How sample_cpu() and jitter() learn the CPU: "rdpid", "rdtscp" or "getcpu".
 CPU_SOURCE = ("rdpid", "rdtscp", "getcpu")[vt_cpu_source()]
 
@@ -32,28 +33,37 @@ def hardware_cpu():
     return vt_hardware_cpu(source)
 
 
+def tsc_present():
+    """Whether this CPU has a time-stamp counter: CPUID leaf 1, EDX bit 4 (no /proc
+    needed); False elsewhere than x86."""
+    return bool(VT_HAVE_TSC and vt_cpuid_bit(1, 0, 3, 4))
+
+
 def cpuinfo_flags():
-    """The flags of the first CPU in /proc/cpuinfo (an empty set when unreadable)."""
+    """The flags of the first CPU in /proc/cpuinfo, or None when they cannot be known:
+    the file cannot be read (no /proc, as in a minimal container) or has no flags line
+    (x86 always writes one; other architectures name their features otherwise)."""
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(CPUINFO) as f:
             for line in f:
                 if line.startswith("flags"):
                     return frozenset(line.split(":", 1)[1].split())
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         pass
-    return frozenset()
+    return None
 
 
 def tsc_invariant():
     """(invariant, how): whether the TSC ticks at a constant rate in every power state,
-    from CPUID (leaf 0x80000007, EDX bit 8) or /proc/cpuinfo's constant_tsc + nonstop_tsc."""
+    from CPUID (leaf 0x80000007, EDX bit 8) or /proc/cpuinfo's constant_tsc + nonstop_tsc;
+    None (unknown) when the CPUID bit is clear and /proc/cpuinfo cannot be read."""
     if not VT_HAVE_TSC:
         return False, "no time-stamp counter on this architecture"
     if vt_cpuid_bit(0x80000007, 0, 3, 8):
         return True, "cpuid invariant TSC bit"
     flags = cpuinfo_flags()
-    if not flags:
-        return False, "the cpuid invariant TSC bit is clear and /proc/cpuinfo is unreadable"
+    if flags is None:
+        return None, "the cpuid invariant TSC bit is clear and /proc/cpuinfo cannot be read"
     if {"constant_tsc", "nonstop_tsc"} <= flags:
         return True, "/proc/cpuinfo constant_tsc nonstop_tsc"
     return False, "neither the cpuid invariant TSC bit nor constant_tsc + nonstop_tsc in " \

@@ -1,6 +1,7 @@
 """What makes two measurements comparable: the machine, the system's timekeeping and
-power settings, the software versions and the moment. Read from /proc and /sys (each
-entry None where it cannot be read); no numpy, nothing slow."""
+power settings, the software versions and the moment. Read from /proc and /sys; an entry
+is None where its source cannot be read (no /sys or /proc mounted, as in a minimal
+container): unknown, which is not the same as "none". No numpy, nothing slow."""
 
 import os
 import platform
@@ -9,7 +10,10 @@ import time
 from vdsotime._core import hw
 
 CLOCKSOURCE = "/sys/devices/system/clocksource/clocksource0/current_clocksource"
+CPU_DIR = "/sys/devices/system/cpu"
 GOVERNOR = "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"
+CPUINFO = "/proc/cpuinfo"
+LOADAVG = "/proc/loadavg"
 # Turbo/boost: the generic cpufreq switch, else intel_pstate's (which says the opposite).
 BOOST = "/sys/devices/system/cpu/cpufreq/boost"
 NO_TURBO = "/sys/devices/system/cpu/intel_pstate/no_turbo"
@@ -39,21 +43,49 @@ def read_text(path):
 
 
 def clocksource():
+    """The current clocksource; None when /sys cannot be read."""
     return read_text(CLOCKSOURCE)
 
 
+def is_dir(path):
+    """Whether ``path`` is a folder that can be listed: the evidence that a missing file
+    in it means "the kernel shows none", not "cannot tell"."""
+    try:
+        os.listdir(path)
+    except OSError:
+        return False
+    return True
+
+
 def tsc_flags():
-    """The TSC-related flags of /proc/cpuinfo, sorted."""
-    return sorted(hw.cpuinfo_flags() & TSC_FLAGS)
+    """The TSC-related flags of /proc/cpuinfo, sorted; [] where there is no TSC (not
+    x86); None when /proc/cpuinfo cannot be read."""
+    if not hw.HAVE_TSC:
+        return []
+    flags = hw.cpuinfo_flags()
+    return None if flags is None else sorted(flags & TSC_FLAGS)
+
+
+def cpu_governor():
+    """CPU 0's cpufreq governor; "none" when the kernel shows CPU 0 without cpufreq (a VM,
+    for instance); None when that cannot be told (/sys not mounted)."""
+    governor = read_text(GOVERNOR)
+    if governor is None and is_dir(f"{CPU_DIR}/cpu0") \
+            and not os.path.exists(f"{CPU_DIR}/cpu0/cpufreq"):
+        return "none"
+    return governor
 
 
 def cpu_model():
     """The CPU's model name from /proc/cpuinfo (x86 "model name", else the first of the
-    fields other architectures use), or the machine name."""
+    fields other architectures use), else the machine name when the file names no model;
+    None when /proc/cpuinfo cannot be read (or is empty)."""
     found = {}
+    lines = 0
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(CPUINFO) as f:
             for line in f:
+                lines += 1
                 key, _, value = line.partition(":")
                 key = key.strip()
                 if key in ("model name", "Model", "cpu model", "cpu", "Processor") \
@@ -61,12 +93,12 @@ def cpu_model():
                     found[key] = value.strip()
                 if not line.strip() and found:
                     break  # the first processor's block is enough
-    except OSError:
-        pass
+    except (OSError, UnicodeDecodeError):
+        return None
     for key in ("model name", "Model", "cpu model", "cpu", "Processor"):
         if key in found:
             return found[key]
-    return platform.machine() or None
+    return (platform.machine() or None) if lines else None
 
 
 def cpu_boost():
@@ -116,12 +148,13 @@ def _read_machine():
 
 def collect():
     """Metadata of the machine and this moment: versions, CPU, kernel, clocksource, TSC
-    flags, CPU governor and boost where readable, host, load and date (UTC, ISO 8601)."""
-    load = read_text("/proc/loadavg")
+    flags, CPU governor and boost, host, load and date (UTC, ISO 8601). An entry read
+    from /sys or /proc is None when that cannot be read (see the functions above)."""
+    load = read_text(LOADAVG)
     result = dict(_machine())
     result.update(
         clocksource=clocksource(),
-        cpu_governor=read_text(GOVERNOR),
+        cpu_governor=cpu_governor(),
         cpu_boost=cpu_boost(),
         load_avg_1min=float(load.split()[0]) if load else None,
         date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -131,9 +164,10 @@ def collect():
 
 def differences(old, new):
     """[(label, old value, new value)] for the COMPARABLE keys in which two metadata
-    dicts differ (a key missing on one side is not a difference)."""
+    dicts differ (a key missing on one side, or unknown there (None), is not a
+    difference: nothing says the two differ)."""
     found = []
     for key, label in COMPARABLE.items():
-        if key in old and key in new and old[key] != new[key]:
+        if old.get(key) is not None and new.get(key) is not None and old[key] != new[key]:
             found.append((label, old[key], new[key]))
     return found

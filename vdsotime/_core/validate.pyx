@@ -5,6 +5,7 @@ same code the compiled entry points inline, so every door checks alike."""
 from libc.stdint cimport int64_t
 
 import math
+import os
 
 
 def clock_id(function, value):
@@ -43,7 +44,8 @@ def seconds(function, value, name="seconds", low=None, high=None):
 
 
 def available_memory():
-    """Bytes of memory available for new allocations (MemAvailable), or None."""
+    """Bytes of memory available for new allocations (MemAvailable), or None when
+    /proc/meminfo cannot be read."""
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -54,20 +56,35 @@ def available_memory():
     return None
 
 
+def physical_memory():
+    """Bytes of physical memory, from sysinfo(2) through sysconf (no /proc needed), or
+    None."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return None
+
+
 def memory(function, name, count, bytes_each):
     """Refuse a count whose arrays (``bytes_each`` per unit of ``count``) this build
     cannot address or this machine cannot hold now, before anything is allocated: a
     ValueError naming the argument, not numpy's "array is too big" or a MemoryError that
-    would look like the measured code's."""
+    would look like the measured code's. Where the available memory is unknown (no
+    /proc), the physical memory bounds it."""
     needed = count * bytes_each
     if needed > PY_SSIZE_T_MAX:
         raise ValueError(f"{function}(): {name}={count:,} needs {needed / 2**30:,.1f} GiB, "
                          f"more than this {8 * sizeof(Py_ssize_t)}-bit build can address")
     available = available_memory()
+    if available is not None:
+        has = f"{available / 2**30:,.1f} GiB available"
+    else:
+        available = physical_memory()
+        has = (f"{(available or 0) / 2**30:,.1f} GiB of memory in all (how much is "
+               "available is unknown: cannot read /proc/meminfo)")
     if available is not None and needed > available:
         raise ValueError(f"{function}(): {name}={count:,} needs {needed / 2**30:,.1f} GiB "
-                         f"for its samples; this machine has {available / 2**30:,.1f} GiB "
-                         "available")
+                         f"for its samples; this machine has {has}")
 
 
 def oserror(int error, context=None):

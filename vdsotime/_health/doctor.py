@@ -5,7 +5,10 @@ is served in user space or by a system call (and what each costs), the TSC's fla
 its agreement across CPUs (``tsc_skew()``), the NTP state of the system clock
 (``ntp_state()``), this process's time-namespace offsets, the CPU frequency policy and
 isolated CPUs, and one-line recommendations. Everything is read from the kernel: /sys,
-/proc, ``adjtimex``, CPUID, and measurements in C loops. Loaded on first use.
+/proc, ``adjtimex``, CPUID, and measurements in C loops. A fact whose source cannot be
+read (no /sys or /proc mounted, as in a minimal container) is None: unknown, which the
+text says as "unknown (cannot read PATH)", and no recommendation rests on it. Loaded on
+first use.
 """
 
 from __future__ import annotations
@@ -29,8 +32,13 @@ if TYPE_CHECKING:
     from vdsotime._core.vdso import Binding
 
 CLOCKSOURCE_DIR = "/sys/devices/system/clocksource/clocksource0"
-CPU_DIR = "/sys/devices/system/cpu"
+CURRENT_CLOCKSOURCE = f"{CLOCKSOURCE_DIR}/current_clocksource"
+AVAILABLE_CLOCKSOURCE = f"{CLOCKSOURCE_DIR}/available_clocksource"
+CPU_DIR = meta.CPU_DIR
+CPUINFO = meta.CPUINFO
+CMDLINE = "/proc/cmdline"
 AUX_CLOCKS_DIR = "/sys/kernel/time/aux_clocks"
+PROC_SELF = "/proc/self"
 TIMENS_OFFSETS = "/proc/self/timens_offsets"
 CLASSIC_CLOCKS = (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_BOOTTIME,
                   CLOCK_TAI, CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE,
@@ -38,6 +46,11 @@ CLASSIC_CLOCKS = (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_BO
 
 
 _read = meta.read_text  # the stripped text of a /sys or /proc file, or None
+
+
+def _unknown(path):
+    """How text output says that a fact is unknown."""
+    return f"unknown (cannot read {path})"
 
 
 def _cpu_list(text):
@@ -144,17 +157,19 @@ class TscSkew(Record):
     allow: an upper bound), ``monotonic`` (no TSC reading on one CPU was earlier than a
     reading on another CPU that happened before it), ``comparable`` (monotonic, every
     offset consistent, and the TSC invariant: readings from different CPUs may be
-    compared, to within ``max_skew_ns``); ``invariant`` (whether the TSC is invariant),
-    ``ns_per_tick`` converts, ``seconds`` is how long the measurement took."""
+    compared, to within ``max_skew_ns``; None when the readings agree but whether the TSC
+    is invariant is unknown); ``invariant`` (whether the TSC is invariant: True, False, or
+    None when the CPUID bit is clear and /proc/cpuinfo cannot be read), ``ns_per_tick``
+    converts, ``seconds`` is how long the measurement took."""
 
     __slots__ = ()
     offsets: tuple[TscOffset, ...]
     max_skew_ns: float
-    comparable: bool
+    comparable: bool | None
     monotonic: bool
     reference_cpu: int
     ns_per_tick: float
-    invariant: bool
+    invariant: bool | None
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,11 +178,14 @@ class TscSkew(Record):
         return result
 
     def __str__(self) -> str:
-        verdict = ("comparable" if self.comparable
-                   else "NOT comparable" + ("" if self.monotonic else " (out of order)"))
+        if self.comparable is None:  # the readings agree; the TSC's rate is unknown
+            verdict = "comparable across CPUs: unknown (TSC invariance unknown)"
+        else:
+            verdict = ("comparable" if self.comparable else "NOT comparable" + (
+                "" if self.monotonic else " (out of order)")) + " across CPUs"
         order = "monotonic" if self.monotonic else "NOT monotonic"
         lines = [f"TSC skew against CPU {self.reference_cpu}: |skew| <= "
-                 f"{self.max_skew_ns:.0f} ns, {order}, {verdict} across CPUs"]
+                 f"{self.max_skew_ns:.0f} ns, {order}, {verdict}"]
         lines += [f"  {offset}" for offset in self.offsets[1:]]
         return "\n".join(lines)
 
@@ -260,7 +278,7 @@ def tsc_skew(cpus=None, rounds=20_000, *, seconds=0.5, calibration=None):
             violations=int(((low > 0) | (high < 0)).sum())))
     monotonic = all(offset.violations == 0 for offset in offsets)
     consistent = all(offset.low_ticks <= offset.high_ticks for offset in offsets)
-    invariant, _ = hw.tsc_invariant()
+    invariant, _ = hw.tsc_invariant()  # None: unknown, and comparable with it
     return TscSkew(
         offsets=tuple(offsets),
         max_skew_ns=max(max(abs(o.low_ns), abs(o.high_ns)) for o in offsets),
@@ -414,23 +432,32 @@ def clock_health(clock_ids=None, *, calls=COST_CALLS, rounds=COST_ROUNDS):
 # -- TSC flags, CPU policy, time namespace --------------------------------------------
 
 
+TSC_FLAGS = ("constant_tsc", "nonstop_tsc", "tsc_known_freq", "tsc_reliable")
+
+
 class TscHealth(Record):
-    """The TSC: ``present`` (x86), ``invariant`` (and how that was decided), the CPU
-    flags ``constant_tsc``, ``nonstop_tsc``, ``tsc_known_freq``, ``tsc_reliable``
-    (/proc/cpuinfo), ``unstable`` (the kernel marked it unstable: the CPU has a TSC, yet
-    the TSC is not among the available clocksources, or tsc=unstable was given at boot),
-    ``skew`` (a ``TscSkew``, or None when not measured) and ``skew_error`` (why the
-    measurement failed, when it did: a CPU too busy to answer, for instance)."""
+    """The TSC: ``present`` (x86: CPUID says so), ``invariant`` (and how that was
+    decided), the CPU flags ``constant_tsc``, ``nonstop_tsc``, ``tsc_known_freq``,
+    ``tsc_reliable`` (/proc/cpuinfo), ``unstable`` (the kernel marked it unstable: the CPU
+    has a TSC, yet the TSC is not among the available clocksources, or tsc=unstable was
+    given at boot), ``skew`` (a ``TscSkew``, or None when not measured) and
+    ``skew_error`` (why the measurement failed, when it did: a CPU too busy to answer,
+    for instance).
+
+    None is unknown: the flags when /proc/cpuinfo cannot be read, ``unstable`` when
+    neither the available clocksources (/sys) nor /proc/cmdline tell, ``invariant`` when
+    the CPUID bit is clear and /proc/cpuinfo cannot be read. Without a TSC the flags are
+    False and ``unstable`` is False."""
 
     __slots__ = ()
     present: bool
-    invariant: bool
+    invariant: bool | None
     invariant_source: str
-    constant_tsc: bool
-    nonstop_tsc: bool
-    tsc_known_freq: bool
-    tsc_reliable: bool
-    unstable: bool
+    constant_tsc: bool | None
+    nonstop_tsc: bool | None
+    tsc_known_freq: bool | None
+    tsc_reliable: bool | None
+    unstable: bool | None
     skew: TscSkew | None
     skew_error: str | None
 
@@ -439,39 +466,79 @@ class TscHealth(Record):
         result["skew"] = None if self.skew is None else self.skew.to_dict()
         return result
 
+    def __str__(self) -> str:
+        if not self.present:
+            return "none"
+        flags = [getattr(self, name) for name in TSC_FLAGS]
+        if None in flags:
+            listed = f"flags {_unknown(CPUINFO)}"
+        else:
+            listed = " ".join(name for name, on in zip(TSC_FLAGS, flags) if on) or "no flags"
+        invariant = {True: "invariant", False: "NOT invariant",
+                     None: "invariant unknown"}[self.invariant]
+        unstable = {True: "marked UNSTABLE by the kernel", False: "not marked unstable",
+                    None: f"unstable {_unknown(AVAILABLE_CLOCKSOURCE)}"}[self.unstable]
+        return f"{listed}; {invariant} ({self.invariant_source}); {unstable}"
+
 
 def tsc_health(available_clocksources, skew=True):
-    flags = hw.cpuinfo_flags()
+    """The ``TscHealth`` of this machine, given the available clocksources (None when
+    they cannot be read); with ``skew``, ``tsc_skew()`` is measured too."""
+    present = hw.tsc_present()
+    flags = hw.cpuinfo_flags() if present else frozenset()
     invariant, source = hw.tsc_invariant()
-    present = hw.HAVE_TSC and "tsc" in flags
-    cmdline = (_read("/proc/cmdline") or "").split()
-    unstable = present and ("tsc" not in available_clocksources or "tsc=unstable" in cmdline)
+    cmdline = _read(CMDLINE)
+    if not present:
+        unstable = False
+    elif cmdline is not None and "tsc=unstable" in cmdline.split():
+        unstable = True
+    elif available_clocksources is None:
+        unstable = None  # "tsc" missing from a list that could not be read says nothing
+    else:
+        unstable = "tsc" not in available_clocksources
     measured = error = None
     if skew and present and len(os.sched_getaffinity(0)) > 1:
         try:
             measured = tsc_skew()
         except (OSError, RuntimeError) as exc:  # TimeoutError: a CPU never answered
             error = str(exc)
-    return TscHealth(present, invariant, source, "constant_tsc" in flags,
-                     "nonstop_tsc" in flags, "tsc_known_freq" in flags,
-                     "tsc_reliable" in flags, unstable, measured, error)
+    return TscHealth(present, invariant, source,
+                     *(None if flags is None else name in flags for name in TSC_FLAGS),
+                     unstable, measured, error)
 
 
 class CpuHealth(Record):
-    """What moves latency figures: the cpufreq ``governor`` (None without cpufreq;
-    several joined by commas when CPUs differ), ``boost`` (turbo: True, False, or None
-    when the kernel does not say), and the ``isolated`` and ``nohz_full`` CPUs."""
+    """What moves latency figures: the cpufreq ``governor`` (several joined by commas
+    when CPUs differ; "none" when the kernel shows its CPUs without cpufreq), ``boost``
+    (turbo: True or False), and the ``isolated`` and ``nohz_full`` CPUs (() for none).
+    None is unknown: every field when /sys/devices/system/cpu cannot be read, and
+    ``boost`` also when the kernel shows no boost switch."""
 
     __slots__ = ()
     governor: str | None
     boost: bool | None
-    isolated: tuple[int, ...]
-    nohz_full: tuple[int, ...]
+    isolated: tuple[int, ...] | None
+    nohz_full: tuple[int, ...] | None
 
     def to_dict(self) -> dict[str, Any]:
         result = self._asdict()
-        result["isolated"], result["nohz_full"] = list(self.isolated), list(self.nohz_full)
+        for name in ("isolated", "nohz_full"):
+            cpus = getattr(self, name)
+            result[name] = None if cpus is None else list(cpus)
         return result
+
+    def __str__(self) -> str:
+        if self == (None, None, None, None):
+            return f"governor, boost, isolated, nohz_full {_unknown(CPU_DIR)}"
+        governor = {None: _unknown(CPU_DIR),
+                    "none": "none (no cpufreq)"}.get(self.governor, self.governor)
+        boost = {True: "on", False: "off",
+                 None: "unknown (the kernel shows no boost switch)"}[self.boost]
+        isolated, nohz_full = (
+            _unknown(f"{CPU_DIR}/{name}") if cpus is None else _format_cpus(cpus) or "none"
+            for name, cpus in (("isolated", self.isolated), ("nohz_full", self.nohz_full)))
+        return (f"governor {governor}, boost {boost}, isolated {isolated}, "
+                f"nohz_full {nohz_full}")
 
 
 def _boost():
@@ -482,33 +549,53 @@ def _boost():
     if boost is not None:
         return boost
     policies = [_read(f"{CPU_DIR}/cpufreq/{name}/boost")
-                for name in _listdir(f"{CPU_DIR}/cpufreq") if name.startswith("policy")]
+                for name in _listdir(f"{CPU_DIR}/cpufreq") or () if name.startswith("policy")]
     policies = [value for value in policies if value in ("0", "1")]
     return "1" in policies if policies else None
 
 
 def _listdir(path):
+    """The sorted names in a folder; None when it cannot be listed."""
     try:
         return sorted(os.listdir(path))
     except OSError:
-        return []
+        return None
+
+
+def _cpus_of(name):
+    """The CPUs of the cpulist CPU_DIR/name: () when the kernel shows no such file (the
+    feature is not built in), None when it is there but cannot be read."""
+    path = f"{CPU_DIR}/{name}"
+    text = _read(path)
+    if text is None:
+        return None if os.path.exists(path) else ()
+    return _cpu_list(text)
 
 
 def cpu_health():
-    governors = {_read(f"{CPU_DIR}/{name}/cpufreq/scaling_governor")
-                 for name in _listdir(CPU_DIR)
-                 if name.startswith("cpu") and name[3:].isdigit()}
+    """The ``CpuHealth`` of this machine, from /sys/devices/system/cpu."""
+    names = _listdir(CPU_DIR)
+    if names is None:  # /sys not mounted: nothing is known, not "none"
+        return CpuHealth(None, None, None, None)
+    cpus = [name for name in names if name.startswith("cpu") and name[3:].isdigit()]
+    governors = {_read(f"{CPU_DIR}/{name}/cpufreq/scaling_governor") for name in cpus}
     governors.discard(None)
-    return CpuHealth(",".join(sorted(governors)) or None, _boost(),
-                     _cpu_list(_read(f"{CPU_DIR}/isolated")),
-                     _cpu_list(_read(f"{CPU_DIR}/nohz_full")))
+    if governors:
+        governor = ",".join(sorted(governors))
+    else:  # CPUs listed without cpufreq: none; no CPU listed: cannot tell
+        governor = "none" if cpus else None
+    return CpuHealth(governor, _boost(), _cpus_of("isolated"), _cpus_of("nohz_full"))
 
 
 def timens_offsets():
     """This process's time-namespace offsets, {"monotonic": ns, "boottime": ns}, from
-    /proc/self/timens_offsets; None when the kernel has no time namespaces."""
+    /proc/self/timens_offsets; {} when the kernel has no time namespaces (/proc/self
+    without the file); None when /proc cannot be read (unknown)."""
     text = _read(TIMENS_OFFSETS)
-    if text is None:
+    if not text:  # the kernel writes two lines; nothing read is not the kernel's answer
+        if text is None and not os.path.exists(TIMENS_OFFSETS) \
+                and meta.is_dir(PROC_SELF):
+            return {}
         return None
     offsets = {}
     for line in text.splitlines():
@@ -525,13 +612,19 @@ def timens_offsets():
 class Health(Record):
     """What ``vdsotime doctor`` prints: ``clocksource`` and ``available_clocksources``,
     ``clocks`` (a ``ClockHealth`` each), ``tsc`` (``TscHealth``), ``ntp`` (``NtpState``),
-    ``timens_offsets`` (dict, or None), ``cpu`` (``CpuHealth``), ``recommendations`` (one
-    line each; none when all is well) and ``backend``, the ``Binding`` of clock_gettime.
-    ``to_dict()`` is ``doctor --json``."""
+    ``timens_offsets`` (dict; {} on a kernel without time namespaces), ``cpu``
+    (``CpuHealth``), ``recommendations`` (one line each; none when all is well) and
+    ``backend``, the ``Binding`` of clock_gettime. ``to_dict()`` is ``doctor --json``,
+    with every key present.
+
+    None is unknown, its source unreadable: ``clocksource`` and
+    ``available_clocksources`` without /sys, ``timens_offsets`` without /proc (and the
+    fields of ``tsc`` and ``cpu`` that their records name). No recommendation rests on
+    an unknown fact."""
 
     __slots__ = ()
     clocksource: str | None
-    available_clocksources: tuple[str, ...]
+    available_clocksources: tuple[str, ...] | None
     clocks: tuple[ClockHealth, ...]
     tsc: TscHealth
     ntp: NtpState
@@ -543,7 +636,8 @@ class Health(Record):
     def to_dict(self) -> dict[str, Any]:
         return {
             "clocksource": self.clocksource,
-            "available_clocksources": list(self.available_clocksources),
+            "available_clocksources": (None if self.available_clocksources is None
+                                       else list(self.available_clocksources)),
             "clocks": [clock.to_dict() for clock in self.clocks],
             "tsc": self.tsc.to_dict(), "ntp": self.ntp.to_dict(),
             "timens_offsets": self.timens_offsets, "cpu": self.cpu.to_dict(),
@@ -556,9 +650,12 @@ class Health(Record):
 
         binding = self.backend
         where = info.bound_name(binding, info.info().symbols)
+        current = self.clocksource or _unknown(CURRENT_CLOCKSOURCE)
+        available = (_unknown(AVAILABLE_CLOCKSOURCE) if self.available_clocksources is None
+                     else " ".join(self.available_clocksources) or "none")
         lines = [
-            f"clocksource     {self.clocksource or 'unknown'} (available: "
-            f"{' '.join(self.available_clocksources) or 'unknown'})",
+            f"clocksource     {current} (available: {available})"
+            if self.clocksource else f"clocksource     {current}; available {available}",
             f"clock_gettime   {binding.backend} ({where})",
             "",
             f"{'clock':26s} {'read by':12s} {'per call':>11s} {'syscall':>11s} "
@@ -574,31 +671,20 @@ class Health(Record):
             "rounds, as vdsotime clocks' C columns measure it)")
         lines.append("")
         tsc = self.tsc
-        if tsc.present:
-            flags = [name for name in ("constant_tsc", "nonstop_tsc", "tsc_known_freq",
-                                       "tsc_reliable") if getattr(tsc, name)]
-            unstable = ("marked UNSTABLE by the kernel" if tsc.unstable
-                        else "not marked unstable")
-            lines.append(f"TSC             {' '.join(flags) or 'no flags'}; "
-                         f"{'invariant' if tsc.invariant else 'NOT invariant'} "
-                         f"({tsc.invariant_source}); {unstable}")
-            if tsc.skew is not None:
-                lines += ["                " + line for line in str(tsc.skew).splitlines()]
-            elif tsc.skew_error is not None:
-                lines.append(f"                TSC skew not measured: {tsc.skew_error}")
-        else:
-            lines.append("TSC             none")
+        lines.append(f"TSC             {tsc}")
+        if tsc.skew is not None:
+            lines += ["                " + line for line in str(tsc.skew).splitlines()]
+        elif tsc.skew_error is not None:
+            lines.append(f"                TSC skew not measured: {tsc.skew_error}")
         lines.append(f"NTP             {self.ntp}")
         if self.timens_offsets is None:
+            lines.append(f"time namespace  {_unknown(TIMENS_OFFSETS)}")
+        elif not self.timens_offsets:
             lines.append("time namespace  not supported by this kernel")
         else:
             lines.append("time namespace  " + ", ".join(
                 f"{name} {_format_ns(value)}" for name, value in self.timens_offsets.items()))
-        cpu = self.cpu
-        boost = {True: "on", False: "off", None: "unknown"}[cpu.boost]
-        lines.append(f"CPU             governor {cpu.governor or 'none (no cpufreq)'}, boost "
-                     f"{boost}, isolated {_format_cpus(cpu.isolated) or 'none'}, nohz_full "
-                     f"{_format_cpus(cpu.nohz_full) or 'none'}")
+        lines.append(f"CPU             {self.cpu}")
         lines.append("")
         if self.recommendations:
             lines.append("recommendations:")
@@ -622,24 +708,25 @@ def _format_cpus(cpus):
 
 
 def recommendations(clocksource, available, clocks, tsc, ntp, timens, cpu):
-    """One line per problem found, saying what to do about it."""
+    """One line per problem found, saying what to do about it; only from known facts (a
+    None, unknown, is never a problem)."""
     lines = []
     by_id = {clock.id: clock for clock in clocks}
     slow = [by_id[clock_id] for clock_id in (CLOCK_REALTIME, CLOCK_MONOTONIC)
             if clock_id in by_id and not by_id[clock_id].userspace]
     if slow:
         fix = ("if the TSC is reliable, boot with clocksource=tsc"
-               if tsc.present and tsc.invariant and not tsc.unstable
+               if tsc.present and tsc.invariant is True and tsc.unstable is False
                else "choose a clocksource the vDSO reads (tsc, kvm-clock, arch_sys_counter)")
-        if "tsc" in available and clocksource != "tsc":
+        if available is not None and "tsc" in available and clocksource not in ("tsc", None):
             fix += f" (or now: echo tsc > {CLOCKSOURCE_DIR}/current_clocksource)"
         lines.append(f"clocksource {clocksource or 'unknown'}: the vDSO cannot read it, so "
                      f"every clock call is a syscall (~{slow[0].syscall_ns_per_call:.0f} ns); "
                      + fix)
-    if tsc.present and not tsc.invariant:
+    if tsc.present and tsc.invariant is False:
         lines.append(f"the TSC is not invariant ({tsc.invariant_source}): raw TSC readings "
                      "(sample_tsc) drift with the CPU's speed; time with CLOCK_MONOTONIC")
-    if tsc.unstable:
+    if tsc.unstable is True:
         lines.append("the kernel marked the TSC unstable: do not compare raw TSC readings "
                      "across CPUs or over time; time with CLOCK_MONOTONIC")
     if tsc.skew is not None and not tsc.skew.monotonic:
@@ -659,11 +746,11 @@ def recommendations(clocksource, available, clocks, tsc, ntp, timens, cpu):
                             if value)
         lines.append(f"this process runs in a time namespace ({shifted}): its monotonic "
                      "and boottime readings do not compare with other namespaces'")
-    if cpu.governor and cpu.governor != "performance":
+    if cpu.governor not in (None, "none", "performance"):
         lines.append(f"cpufreq governor {cpu.governor}: the CPU changes speed with load, "
                      "which moves latency figures; for benchmarks: cpupower frequency-set "
                      "-g performance")
-    if cpu.boost:
+    if cpu.boost is True:
         lines.append("turbo boost is on: the CPU's speed follows its temperature; for "
                      f"steady benchmarks turn it off ({CPU_DIR}/cpufreq/boost or "
                      "intel_pstate/no_turbo)")
@@ -679,8 +766,10 @@ def health(*, skew=True):
     """
     if not isinstance(skew, bool):
         raise TypeError(f"health(): skew must be True or False, got {skew!r}")
-    current = _read(f"{CLOCKSOURCE_DIR}/current_clocksource")
-    available = tuple((_read(f"{CLOCKSOURCE_DIR}/available_clocksource") or "").split())
+    current = _read(CURRENT_CLOCKSOURCE)
+    available = _read(AVAILABLE_CLOCKSOURCE)
+    if available is not None:  # None: /sys cannot be read, unknown (not "no clocksource")
+        available = tuple(available.split())
     clocks = clock_health()
     tsc = tsc_health(available, skew)
     ntp = ntp_state()

@@ -472,138 +472,351 @@ def tsc_pairs(Py_ssize_t bursts, Py_ssize_t tries, int64_t spacing_ns):
 
 
 # -- jitter --------------------------------------------------------------------------------
+#
+# The loop reads the clock back to back; a step of at least the threshold between two
+# readings is a gap. Every gap is counted exactly (how many, their sum, the shortest) and
+# into a fixed histogram of log-linear buckets, and the longest are kept, with their start
+# and CPU, in a min-heap whose size is fixed before the loop (the way oslat and sysjitter
+# record). All of it is allocated and written once before the loop: nothing is allocated
+# or first touched inside it, and a gap costs the same few instructions at any threshold.
+# Only a gap longer than the shortest kept one does more: it reads the CPU and takes
+# log2(keep) heap steps.
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    /* The number of zero bits above the highest set bit of a nonzero value. */
+    static inline int vt_leading_zeros64(uint64_t value) { return __builtin_clzll(value); }
+    """
+    int vt_leading_zeros64(uint64_t value) noexcept nogil
+
+cdef enum:
+    GAP_PART_BITS = 4           # each doubling of the gap length is cut in 2**4 parts
+    GAP_BUCKET_COUNT = 1008     # 63 doublings of 16: from 1 ns up to 2**63 ns
+    # Gaps shorter than this are counted by their exact length, in a table of their own
+    # folded into the buckets afterwards: at a threshold near the cost of a read, every
+    # read is such a gap, and one load from the table is quicker than finding a bucket.
+    SHORT_GAP_NS = 256
+
+GAP_PER_OCTAVE = 1 << GAP_PART_BITS
+GAP_BUCKETS = GAP_BUCKET_COUNT
+
+
+def gap_lower_edges():
+    """The histogram's buckets as whole ns (a list of GAP_BUCKETS + 1 ints): bucket
+    ``k = 16 * o + j`` holds the lengths from (1 + j / 16) * 2**o ns up to (not
+    including) (1 + (j + 1) / 16) * 2**o ns -- HdrHistogram's log-linear buckets -- that is
+    the whole numbers ``edges[k] <= length < edges[k + 1]``."""
+    edges = []
+    for k in range(GAP_BUCKET_COUNT + 1):
+        octave, part = divmod(k, GAP_PER_OCTAVE)
+        edges.append(-(-((GAP_PER_OCTAVE + part) << octave) >> GAP_PART_BITS))  # ceil
+    return edges
+
+
+cdef inline Py_ssize_t gap_bucket(uint64_t length) noexcept nogil:
+    """The histogram bucket of a gap of ``length`` ns (1 to 2**63 - 1): its doubling from
+    the highest set bit, and the part of it from the 4 bits below. A handful of
+    instructions and no table: the clock's next read waits for them to finish (its
+    lfence or rdtscp), so every step here lengthens the loop."""
+    cdef int lead = vt_leading_zeros64(length)
+    cdef uint64_t top = (length << lead) >> (63 - GAP_PART_BITS)   # 1 and the 4 bits
+    return ((62 - lead) << GAP_PART_BITS) + <Py_ssize_t>top
+
+
+cdef struct GapTally:
+    # What every reading updates. The loop keeps a copy in local variables -- registers:
+    # the clock's read waits for every instruction before it to finish (lfence or
+    # rdtscp in the vDSO), so each memory round trip here would lengthen every loop.
+    int64_t threshold
+    int64_t previous        # the last reading of the sampled clock
+    int64_t loops           # readings taken
+    int64_t count           # gaps, exactly ...
+    int64_t total           # ... their sum, ns
+    int64_t shortest        # ... and the shortest
+    int64_t* histogram      # GAP_BUCKET_COUNT counts ...
+    int64_t* short_counts   # ... but of the gaps under SHORT_GAP_NS: by length
+    int64_t keep_above      # a gap longer than this joins the heap of the longest
+
 
 cdef struct JitterLoop:
-    Loop loop               # done: gaps recorded; total: capacity of the gap buffer
-    Gap* gaps
+    Loop loop               # (done and total unused: the run ends on its deadline)
+    GapTally tally
     clockid_t clock_id
     int cpu_source
-    int64_t threshold
-    int64_t until           # CLOCK_MONOTONIC ns at which the run ends
+    int64_t duration        # ns the run lasts ...
+    int64_t until           # ... ending at this CLOCK_MONOTONIC time
     int64_t pause_at        # ... and at which run() returns for now (progress reports)
-    int64_t previous        # the last reading of the sampled clock
-    int64_t loops
-    unsigned int reads
+    # The longest gaps: a min-heap of ``kept`` entries (at most ``keep``) whose root is
+    # the weakest -- the shortest, and of equally short ones the latest.
+    Gap* longest
+    Py_ssize_t keep
+    Py_ssize_t kept
     bint over               # the run's time is up
-    bint paused             # pause_at has passed (else, when not over: the buffer is full)
+    bint paused             # pause_at has passed
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
+cdef inline bint weaker(Gap* a, Gap* b) noexcept nogil:
+    """Whether ``a`` gives way to ``b`` in the heap of the longest gaps: shorter, or as
+    long and later (of gaps of one length, the earliest are kept)."""
+    return a.length_ns < b.length_ns or (a.length_ns == b.length_ns
+                                         and a.start_ns > b.start_ns)
+
+
+cdef int64_t keep_gap(JitterLoop* jitter, int64_t start, int64_t length) noexcept nogil:
+    """Put a gap longer than ``keep_above`` in the heap of the longest: at the end (then
+    up) while the heap has room, else in place of the root (then down). Returns the new
+    ``keep_above``: 0 while there is room, else the root's length."""
+    cdef Gap* heap = jitter.longest
+    cdef Gap entry
+    cdef Py_ssize_t i, parent, child
+    entry.start_ns = start
+    entry.length_ns = length
+    entry.cpu = current_cpu(jitter.cpu_source)
+    if jitter.kept < jitter.keep:
+        i = jitter.kept
+        jitter.kept += 1
+        while i > 0:
+            parent = (i - 1) >> 1
+            if not weaker(&entry, &heap[parent]):
+                break
+            heap[i] = heap[parent]
+            i = parent
+        heap[i] = entry
+        if jitter.kept < jitter.keep:
+            return 0                    # room left: every gap joins
+    else:
+        i = 0
+        while True:
+            child = 2 * i + 1
+            if child >= jitter.keep:
+                break
+            if child + 1 < jitter.keep and weaker(&heap[child + 1], &heap[child]):
+                child += 1
+            if not weaker(&heap[child], &entry):
+                break
+            heap[i] = heap[child]
+            i = child
+        heap[i] = entry
+    return heap[0].length_ns
+
+
+cdef inline void take_reading(GapTally* tally, JitterLoop* jitter, int64_t now) noexcept nogil:
+    """One reading of the loop: a step of at least the threshold since the last one is
+    a gap, counted, put in the histogram and, when it is among the longest so far, kept
+    with the CPU the loop resumed on."""
+    cdef int64_t gap = now - tally.previous
+    tally.previous = now
+    tally.loops += 1
+    if gap >= tally.threshold:
+        tally.count += 1
+        tally.total += gap
+        if gap < tally.shortest:
+            tally.shortest = gap
+        if gap < SHORT_GAP_NS:
+            tally.short_counts[gap] += 1
+        else:
+            tally.histogram[gap_bucket(<uint64_t>gap)] += 1
+        if gap > tally.keep_above:
+            tally.keep_above = keep_gap(jitter, now - gap, gap)
+
+
 cdef bint jitter_step(Loop* loop) noexcept nogil:
-    """Read the clock back to back; every step of at least ``threshold`` between two
-    readings is a gap (time the thread did not run), recorded with the CPU the loop
-    resumed on."""
+    """Read the clock back to back until the run's end, a pause for a progress report or
+    the chunk's deadline (checked every SPIN_MASK + 1 readings, on CLOCK_MONOTONIC)."""
     cdef JitterLoop* jitter = <JitterLoop*>loop
-    cdef int64_t now, gap, monotonic
+    cdef GapTally tally = jitter.tally      # in registers until the step returns
+    cdef clockid_t clock_id = jitter.clock_id
+    cdef int64_t monotonic
     cdef timespec ts
     cdef int result
-    cdef Gap* entry
+    cdef bint finished
     while True:
-        result = c.clock_gettime(jitter.clock_id, &ts)
+        result = c.clock_gettime(clock_id, &ts)
         if result != 0:
             loop.error = result
-            return True
-        now = ns_of(&ts)
-        jitter.loops += 1
-        gap = now - jitter.previous
-        jitter.previous = now
-        if gap >= jitter.threshold:
-            entry = &jitter.gaps[loop.done]
-            entry.start_ns = now - gap
-            entry.length_ns = gap
-            entry.cpu = current_cpu(jitter.cpu_source)
-            loop.done += 1
-            if loop.done == loop.total:
-                return True            # full: the caller grows the buffer and goes on
-        jitter.reads += 1
-        if (jitter.reads & SPIN_MASK) == 0:
+            finished = True
+            break
+        take_reading(&tally, jitter, ns_of(&ts))
+        if (tally.loops & SPIN_MASK) == 0:
             monotonic = deadline_clock()
             if monotonic >= jitter.until:
-                jitter.over = True
-                return True
+                jitter.over = finished = True
+                break
             if monotonic >= jitter.pause_at:
-                jitter.paused = True
-                return True
+                jitter.paused = finished = True
+                break
             if monotonic >= loop.deadline:
-                return False
+                finished = False
+                break
+    jitter.tally = tally
+    return finished
 
 
 cdef class JitterRun:
-    """One jitter run: the loop's state and its growing gap buffer (a numpy array the
-    state points into; it is replaced, never resized in place, when it fills up)."""
+    """One jitter run: the loop's state, its histogram and its heap of the longest gaps
+    (numpy arrays the state points into, allocated and written before the loop starts;
+    their sizes never change)."""
 
     cdef JitterLoop state
-    cdef readonly object gaps
+    cdef object counts                      # int64[GAP_BUCKETS + SHORT_GAP_NS]
+    cdef object heap                        # gap_dtype[keep]
+    cdef bint begun
     cdef readonly int64_t start_ns          # first reading of the sampled clock
     cdef readonly int64_t started           # CLOCK_MONOTONIC at the start
     cdef readonly int64_t ended             # CLOCK_MONOTONIC at the end (or the interrupt)
+    cdef readonly int64_t unobserved_ns     # sampled-clock time spent outside the loop
 
     def __cinit__(self):
-        self.gaps = None
         memset(&self.state, 0, sizeof(JitterLoop))
 
     def __init__(self, gap_dtype, int64_t seconds_ns, int64_t threshold_ns, clock_id,
-                 Py_ssize_t capacity=4096):
+                 Py_ssize_t keep=1000):
         import numpy as np
 
         cdef clockid_t clock = validate.readable_clock(clock_id, "jitter")
+        cdef int64_t[::1] counts_view
+        cdef Gap[::1] heap_view
         cdef timespec ts
         cdef int result
-        if capacity < 1 or threshold_ns < 1 or seconds_ns < 1:
-            raise ValueError("JitterRun(): capacity, threshold_ns and seconds_ns must be >= 1")
-        self.gaps = np.empty(capacity, dtype=gap_dtype)
-        self._point()
-        start_loop(&self.state.loop, capacity, jitter_step, NULL, False)
+        if keep < 1 or threshold_ns < 1 or seconds_ns < 1:
+            raise ValueError("JitterRun(): keep, threshold_ns and seconds_ns must be >= 1")
+        self.counts = np.empty(GAP_BUCKET_COUNT + SHORT_GAP_NS, dtype=np.int64)
+        self.heap = np.empty(keep, dtype=gap_dtype)
+        counts_view = self.counts
+        heap_view = self.heap
+        start_loop(&self.state.loop, 0, jitter_step, NULL, False)
+        self.state.tally.histogram = &counts_view[0]
+        self.state.tally.short_counts = &counts_view[GAP_BUCKET_COUNT]
+        self.state.tally.threshold = threshold_ns
+        self.state.longest = &heap_view[0]
+        self.state.keep = keep
         self.state.clock_id = clock
         self.state.cpu_source = vt_cpu_source()
-        self.state.threshold = threshold_ns
-        result = c.clock_gettime(clock, &ts)
+        self.state.duration = seconds_ns
+        result = c.clock_gettime(clock, &ts)  # a clock that cannot be read fails here
         if result != 0:
             validate.raise_errno(result, _failed("jitter", clock))
-        self.start_ns = self.state.previous = ns_of(&ts)
-        self.started = self.ended = deadline_clock()
-        self.state.until = self.started + seconds_ns
+        self.warm()
 
-    cdef int _point(self) except -1:
-        cdef Gap[::1] view = self.gaps
-        self.state.gaps = &view[0]
+    cdef int warm(self) except -1:
+        """Record a few made-up gaps, then clear everything: the recording's code and
+        data (the CPU instruction or getcpu's vDSO page, both ways of counting, both heap
+        paths, every page of the arrays) are then in memory, and their first touch is no
+        gap in the run."""
+        cdef JitterLoop* state = &self.state
+        cdef GapTally* tally = &state.tally
+        cdef Py_ssize_t keep = state.keep
+        state.keep = 2 if keep >= 2 else 1     # two joins and a replacement, at most
+        state.kept = 0
+        tally.keep_above = 0
+        tally.previous = 0
+        # Two gaps as short as allowed (under SHORT_GAP_NS, if the threshold is) and a
+        # long one, in the histogram's buckets.
+        take_reading(tally, state, tally.previous + tally.threshold + 1)
+        take_reading(tally, state, tally.previous + tally.threshold + 2)
+        take_reading(tally, state, tally.previous + max(tally.threshold, SHORT_GAP_NS) + 3)
+        state.keep = keep
+        memset(tally.histogram, 0, (GAP_BUCKET_COUNT + SHORT_GAP_NS) * sizeof(int64_t))
+        memset(state.longest, 0, keep * sizeof(Gap))
+        state.kept = 0
+        tally.keep_above = 0
+        tally.loops = 0
+        tally.count = 0
+        tally.total = 0
+        tally.shortest = INT64_MAX
         return 0
 
     def run(self, int64_t slice_ns=0):
-        """Spin until the time is up (or for ``slice_ns`` more, when given), growing the
-        gap buffer as it fills. Ctrl-C and a failed reading raise; what was recorded so
-        far stays in the object."""
-        import numpy as np
+        """Spin until the time is up (or for ``slice_ns`` more, when given). Ctrl-C and a
+        failed reading raise; what was recorded so far stays in the object.
 
+        The time between two calls (a progress report, in Python) is not watched: the
+        loop goes on from a new reading, and ``unobserved_ns`` adds up that time."""
+        cdef timespec ts
+        cdef int result
+        cdef int64_t now
         if self.state.loop.step == NULL:
             raise RuntimeError("JitterRun.run(): the run was not initialised")
+        if self.state.over:
+            return
+        if not self.begun:
+            self.started = self.ended = deadline_clock()
+            self.state.until = self.started + self.state.duration
+        result = c.clock_gettime(self.state.clock_id, &ts)
+        if result != 0:
+            validate.raise_errno(result, _failed("jitter", self.state.clock_id))
+        now = ns_of(&ts)
+        if not self.begun:
+            self.begun = True
+            self.start_ns = now
+        elif now > self.state.tally.previous:
+            self.unobserved_ns += now - self.state.tally.previous
+        self.state.tally.previous = now
         self.state.pause_at = deadline_clock() + slice_ns if slice_ns > 0 else INT64_MAX
         self.state.paused = False
         try:
-            while not (self.state.over or self.state.paused):
-                drive(&self.state.loop, _failed("jitter", self.state.clock_id))
-                if not (self.state.over or self.state.paused):  # full: double the buffer
-                    self.gaps = np.concatenate([self.gaps, np.empty_like(self.gaps)])
-                    self._point()
-                    self.state.loop.total = len(self.gaps)
+            drive(&self.state.loop, _failed("jitter", self.state.clock_id))
         finally:
             self.ended = deadline_clock()
 
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def replay(self, const int64_t[::1] readings not None):
+        """Feed ``readings`` (ns) to the loop's recording in place of the clock: after the
+        last reading, or, before the run, with the first as the start. For tests: the
+        recording is the loop's own code, and given readings make its results known."""
+        cdef Py_ssize_t i = 0
+        if readings.shape[0] == 0:
+            return
+        if not self.begun:
+            self.begun = True
+            self.start_ns = self.state.tally.previous = readings[0]
+            i = 1
+        while i < readings.shape[0]:
+            take_reading(&self.state.tally, &self.state, readings[i])
+            i += 1
+
+    def longest(self):
+        """The longest gaps kept so far, in start order (a new structured array)."""
+        import numpy as np
+
+        kept = self.heap[:self.state.kept].copy()
+        return kept[np.argsort(kept["start_ns"], kind="stable")]
+
+    def histogram(self):
+        """The count of gaps in each bucket so far (a new int64 array of GAP_BUCKETS)."""
+        counts = self.counts[:GAP_BUCKET_COUNT].copy()
+        cdef int64_t[::1] view = counts
+        cdef Py_ssize_t length
+        for length in range(1, SHORT_GAP_NS):
+            view[gap_bucket(length)] += self.state.tally.short_counts[length]
+        return counts
+
     @property
     def count(self):
-        """Gaps recorded."""
-        return self.state.loop.done
+        """Gaps seen."""
+        return self.state.tally.count
+
+    @property
+    def stalled_ns(self):
+        """The total length of the gaps seen."""
+        return self.state.tally.total
+
+    @property
+    def min_gap_ns(self):
+        """The shortest gap seen (0 before the first)."""
+        return self.state.tally.shortest if self.state.tally.count else 0
 
     @property
     def loops(self):
         """Clock readings taken."""
-        return self.state.loops
+        return self.state.tally.loops
 
     @property
     def last_ns(self):
         """The last reading of the sampled clock."""
-        return self.state.previous
+        return self.state.tally.previous
 
     @property
     def over(self):

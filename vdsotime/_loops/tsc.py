@@ -34,8 +34,8 @@ class TscCalibration(Record):
 
     ``residual_ns`` is the root-mean-square distance of the calibration pairs from the
     line, ``max_residual_ns`` the largest; ``pairs`` and ``seconds`` say what the fit
-    used; ``invariant`` whether the TSC is invariant (and ``invariant_source`` how that
-    was decided).
+    used; ``invariant`` whether the TSC is invariant (None: unknown, the CPUID bit being
+    clear and /proc/cpuinfo unreadable), and ``invariant_source`` how that was decided.
     """
 
     __slots__ = ()
@@ -46,7 +46,7 @@ class TscCalibration(Record):
     max_residual_ns: float
     pairs: int
     seconds: float
-    invariant: bool
+    invariant: bool | None
     invariant_source: str
 
     @property
