@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -33,10 +34,38 @@ def test_info(module):
     assert "linux-vdso.so.1" in result.stdout
     for name in ("clock_gettime", "clock_getres", "gettimeofday", "time", "getcpu"):
         assert f"{name} " in result.stdout
-    assert "__vdso_clock_gettime@LINUX_2.6" in result.stdout
+    # The binding in the symbol list's notation: @@ for the default version.
+    assert "vdso  __vdso_clock_gettime@@LINUX_2.6 at " in result.stdout
     path = "/sys/devices/system/clocksource/clocksource0/current_clocksource"
     clocksource = kernel.read_file(path) or f"unknown (cannot read {path})"  # no /sys
     assert f"clocksource:   {clocksource}" in result.stdout
+
+
+
+def test_info_prints_each_binding_as_the_symbol_list_does():
+    """The functions section names the bound symbol in the notation of the symbols
+    section below it (readelf's: name@@VERSION default, name@VERSION hidden)."""
+    lines = run("info").stdout.splitlines()
+    listed = {line.split()[-1].split("@")[0]: line.split()[-1]
+              for line in lines[lines.index(next(l for l in lines if l.startswith(
+                  "symbols ("))) + 1:]}
+    bound = [line.split() for line in lines if line.startswith("  ") and " vdso  " in line]
+    assert len(bound) == 5
+    for _, _, symbol, *_ in bound:
+        assert symbol == listed[symbol.split("@")[0]]
+
+
+def test_binding_notation_follows_the_symbols_hidden_flag():
+    from vdsotime._core.info import bound_name, versioned_name
+    from vdsotime._core.vdso import Binding
+
+    symbol = vdsotime.info().symbols[0]
+    default = symbol._replace(name="f", version="V_1", hidden=False)
+    hidden = symbol._replace(name="g", version="V_1", hidden=True)
+    assert bound_name(Binding("vdso", "f", "V_1", 1), [default, hidden]) == "f@@V_1"
+    assert bound_name(Binding("vdso", "g", "V_1", 1), [default, hidden]) == "g@V_1"
+    assert bound_name(Binding("libc", "clock_gettime", None, 1), [default]) == "clock_gettime"
+    assert versioned_name("h", None, True) == "h"
 
 
 def test_info_json():
@@ -48,6 +77,9 @@ def test_info_json():
     assert set(data["functions"]) == {"clock_gettime", "clock_getres", "gettimeofday",
                                       "time", "getcpu"}
     assert all(b["backend"] == "vdso" for b in data["functions"].values())
+    hidden = {(s["name"], s["version"]): s["hidden"] for s in data["symbols"]}
+    assert all(b["hidden"] is hidden[b["symbol"], b["version"]]
+               for b in data["functions"].values())
     assert "LINUX_2.6" in data["versions"]
     assert data["clocksource"] == kernel.read_file(  # null where /sys is missing
         "/sys/devices/system/clocksource/clocksource0/current_clocksource")
@@ -159,6 +191,77 @@ def test_clocks_json():
     assert data["warning"] is None  # tsc is read from user space
 
 
+ROW_KEYS = {"clock": str, "clock_id": int, "vdsotime_c_ns": float, "vdsotime_python_ns": float,
+            "stdlib_python_ns": float, "syscall_c_ns": float, "getres_ns": int,
+            "step_ns": int, "step_reads": int, "step_span_ns": int}
+
+
+def test_clocks_json_shape_is_stable_and_every_clock_shows_its_step():
+    """The same keys and types run after run, the kernel's clock_getres beside the step
+    seen: for every clock, the coarse ones included (their tick used to fall between
+    the reads of one run and not another's: null one run, 4000000 the next)."""
+    for _ in range(2):
+        data = json.loads(run("clocks", "--json", "-n", "2000").stdout)
+        assert data["rounds"] == 15 and data["calls_per_round"] == 2000 // 15
+        for row in data["clocks"]:
+            assert {key: type(value) for key, value in row.items()} == ROW_KEYS, row
+            assert row["getres_ns"] == kernel.clock_getres_ns(row["clock_id"])
+            assert row["step_reads"] >= 2000 and row["step_span_ns"] >= 2 * row["step_ns"]
+
+
+def test_clocks_figures_are_medians_of_interleaved_rounds(monkeypatch, capsys):
+    """Each clock's four costs come from one interleaved_medians call (rounds of C, py,
+    time py, syscall in turn), the C and syscall columns from the doctor's own loops."""
+    from vdsotime import cli
+    from vdsotime._health import doctor
+
+    seen = []
+
+    def spy(measures, rounds):
+        seen.append((dict(measures), rounds))
+        return {key: 10.0 * (index + 1) for index, key in enumerate(measures)}
+
+    monkeypatch.setattr(doctor, "interleaved_medians", spy)
+    assert cli.main(["clocks", "--json", "-n", "3000"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(seen) == len(data["clocks"]) == 9
+    for (measures, rounds), row in zip(seen, data["clocks"]):
+        assert rounds == doctor.COST_ROUNDS
+        assert list(measures) == ["vdsotime_c_ns", "vdsotime_python_ns", "stdlib_python_ns",
+                                  "syscall_c_ns"]
+        c_loop, syscall = measures["vdsotime_c_ns"], measures["syscall_c_ns"]
+        assert (c_loop.func, c_loop.args) == (doctor.c_loop_ns, (row["clock_id"], 200))
+        assert (syscall.func, syscall.args) == (doctor.syscall_ns, (row["clock_id"], 20))
+        assert [row[key] for key in measures] == [10.0, 20.0, 30.0, 40.0]
+
+
+def test_clocks_text_explains_its_columns_and_a_step_not_seen(monkeypatch, capsys):
+    from vdsotime import cli
+    from vdsotime._bench import measure
+
+    real = measure.clock_step
+
+    def no_coarse_step(clock_id, n, seconds):
+        if clock_id == vdsotime.CLOCK_MONOTONIC_COARSE:
+            return None, 123_456, 0
+        return real(clock_id, n, seconds)
+
+    monkeypatch.setattr(measure, "clock_step", no_coarse_step)
+    assert cli.main(["clocks", "-n", "1000"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("clock "))
+    assert header.split()[-2:] == ["getres", "step"]
+    coarse = next(line for line in out.splitlines()
+                  if line.startswith("CLOCK_MONOTONIC_COARSE "))
+    assert coarse.endswith(" none seen"), coarse
+    assert " - " not in out.split("\n\n")[1]  # no unexplained dash in the table
+    assert "each the median of 15 interleaved rounds" in out
+    assert "as vdsotime doctor measures its costs" in out
+    assert "getres: what clock_getres says; step: the smallest nonzero step seen" in out
+    assert "CLOCK_MONOTONIC_COARSE: no step seen in 123,456 reads (spanning 0 ns of the " \
+           "clock)" in out
+
+
 def test_clocks_warns_about_syscall_clocksources(monkeypatch, capsys):
     from vdsotime import cli
 
@@ -190,7 +293,9 @@ def test_bench_command():
     (("jitter", "--threshold-us", "0"), "expected a number > 0"),
     (("jitter", "--seconds", "1e12"), "jitter(): seconds must be from 1e-09 to 1e+08"),
     (("jitter", "--threshold-us", "1e20"), "jitter(): threshold_ns must be from 1 to"),
-    (("clocks", "-n", "100000000000000000000000"), "overhead(): n must fit in 64 bits"),
+    (("clocks", "-n", "100000000000000000000000"),
+     f"expected a whole number that fits in {sys.maxsize.bit_length() + 1} bits, got "
+     "'100000000000000000000000'"),
     (("jitter", "--clock", "sundial"), "invalid choice"),
     (("clocks", "-n", "0"), "expected a whole number >= 2"),
     (("clocks", "-n", "1"), "expected a whole number >= 2"),
@@ -305,6 +410,59 @@ def test_jitter_ctrl_c_prints_the_run_so_far(json_output):
         assert "jitter on CLOCK_MONOTONIC" in out and "(interrupted)" in out
 
 
+
+BENCH_INTERRUPT_CHILD = textwrap.dedent("""
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from vdsotime import cli
+    print("ready", flush=True)
+    sys.exit(cli.main(["bench", "-n", "100000", "-w", "5", "--save", sys.argv[2],
+                       *sys.argv[3:], "-s", f"import time; calls = open({sys.argv[1]!r}, "
+                       "'ab', buffering=0)", "calls.write(b'x'); time.sleep(0.001)"]))
+""")
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_bench_ctrl_c_prints_the_calls_so_far(tmp_path, json_output):
+    """vdsotime bench (one process), interrupted: what was measured is printed, as
+    jitter and compare do, nothing is saved, and the exit status is 130. The signal comes
+    once the statement has counted 60 calls in a file (5 warm-up, 55 timed), whatever the
+    machine's load."""
+    import signal
+    import time
+
+    calls, saved = tmp_path / "calls", tmp_path / "run.json"
+    calls.touch()
+    child = subprocess.Popen([sys.executable, "-c", BENCH_INTERRUPT_CHILD, str(calls),
+                              str(saved), *(["--json"] if json_output else [])],
+                             cwd=NEUTRAL_CWD, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+        deadline = time.monotonic() + 120
+        while calls.stat().st_size < 60 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 130, out + err
+    match = re.search(r"vdsotime: interrupted; the ([\d,]+) calls timed so far \(nothing "
+                      r"saved\):", err)
+    assert match, err
+    timed = int(match.group(1).replace(",", ""))
+    assert 55 <= timed < 100_000
+    statement = "calls.write(b'x'); time.sleep(0.001)"
+    if json_output:
+        data = json.loads(out)
+        assert data["n"] == timed and data["name"] == statement
+        assert data["summary_ns"]["min"] >= 900_000  # each call sleeps 1 ms
+    else:
+        assert out.startswith(f"{timed:,} calls of: {statement}\n"), out
+        assert "p99.9" in out and "#" in out  # the figures and the histogram
+    assert not saved.exists()
+
+
 def test_progress_on_a_terminal():
     """Runs longer than a second show progress on stderr when it is a terminal."""
     import pty
@@ -372,8 +530,8 @@ def test_dump_to_stdout():
                             cwd=NEUTRAL_CWD)
     assert result.returncode == 0, result.stderr
     assert result.stdout == vdsotime.vdso_image()  # another process, the same image
-    assert result.stderr.decode() == (f"wrote {len(result.stdout):,} bytes of the vDSO to "
-                                      "standard output\n")
+    assert result.stderr.decode() == (f"vdsotime: {len(result.stdout):,} bytes of the vDSO "
+                                      "written to standard output\n")
     assert not os.path.exists(os.path.join(NEUTRAL_CWD, "-"))
 
 
@@ -521,6 +679,40 @@ def test_bench_writes_pyperf_json_and_a_plot(tmp_path):
     benchmark = pyperf.Benchmark.load(str(pyperf_path))
     assert benchmark.get_name() == "sum100" and len(benchmark.get_values()) == 3000
     assert b"<svg" in plot_path.read_bytes()[:500]
+
+
+
+@pytest.mark.parametrize("command", ["bench", "compare", "jitter", "dump"])
+def test_every_file_written_is_announced_on_stderr(tmp_path, command):
+    """Every command says on stderr which files it wrote, in one form ("vdsotime: ...
+    written to FILE", "vdsotime: saved as ... in FILE"): stdout holds the results alone,
+    and with --json it is one JSON document."""
+    files = {name: tmp_path / name for name in ("run.json", "pyperf.json", "plot.png",
+                                                "vdso.so")}
+    args, said = {
+        "bench": (["bench", "-n", "300", "--json", "--save", files["run.json"], "--pyperf",
+                   files["pyperf.json"], "--plot", files["plot.png"], "pass"],
+                  [f"saved as 'pass' in {files['run.json']}",
+                   f"pyperf JSON written to {files['pyperf.json']}",
+                   f"plot written to {files['plot.png']}"]),
+        "compare": (["compare", "-n", "100", "-r", "4", "--json", "--plot",
+                     files["plot.png"], "pass", "pass"],
+                    [f"plot written to {files['plot.png']}"]),
+        "jitter": (["jitter", "--seconds", "0.1", "--json", "--plot", files["plot.png"]],
+                   [f"plot written to {files['plot.png']}"]),
+        "dump": (["dump", files["vdso.so"]],
+                 [f"{len(vdsotime.vdso_image()):,} bytes of the vDSO written to "
+                  f"{files['vdso.so']}"]),
+    }[command]
+    result = run(*map(str, args))
+    assert result.returncode == 0, result.stderr
+    for text in said:
+        assert f"vdsotime: {text}" in result.stderr.splitlines(), result.stderr
+    if command == "dump":
+        assert result.stdout == ""
+    else:
+        json.loads(result.stdout)  # the results alone
+    assert str(tmp_path) not in result.stdout
 
 
 def test_bench_prints_its_warnings():

@@ -61,6 +61,8 @@ def test_doctor_text_names_every_clock_and_the_clocksource():
     assert f"clocksource     {clocksource}" in result.stdout
     for name in kernel.ALL_CLOCKS:
         assert name in result.stdout
+    # The bound symbol in the notation of vdsotime info's symbol list.
+    assert "clock_gettime   vdso (__vdso_clock_gettime@@LINUX_2.6)" in result.stdout
 
 
 # -- clocksource, TSC flags, CPU policy: what /sys and /proc say -------------------------
@@ -215,6 +217,52 @@ def test_timing_verdict_agrees_with_the_probe(monkeypatch):
     timed = doctor.clock_health()
     assert [clock.method for clock in timed] == ["timing"] * len(timed)
     assert [clock.userspace for clock in timed] == [clock.userspace for clock in probed]
+
+
+
+def test_interleaved_medians_run_the_measures_in_turn_and_take_each_median():
+    calls = []
+
+    def measure(key, values):
+        values = iter(values)
+        return lambda: calls.append(key) or next(values)
+
+    medians = doctor.interleaved_medians({"a": measure("a", [5, 1, 3]),
+                                          "b": measure("b", [10, 40, 20]),
+                                          "c": measure("c", [2.5, 2.5, 9])}, 3)
+    assert calls == ["a", "b", "c"] * 3  # A B C A B C ..., never A A A B B B
+    assert medians == {"a": 3, "b": 20, "c": 2.5}
+    assert doctor.interleaved_medians({"d": measure("d", [4, 1, 3, 2])}, 4) == {"d": 2.5}
+
+
+def _spy_medians(monkeypatch, seen):
+    """Replace doctor.interleaved_medians by a spy that records (measures, rounds) and
+    answers each key with a figure of its own (1.0, 2.0, ... in order)."""
+    def spy(measures, rounds):
+        seen.append((dict(measures), rounds))
+        return {key: float(index + 1) for index, key in enumerate(measures)}
+    monkeypatch.setattr(doctor, "interleaved_medians", spy)
+
+
+def test_doctor_costs_are_medians_of_the_clocks_commands_c_loops(monkeypatch):
+    """The doctor's per-call and syscall figures are the medians of interleaved rounds of
+    doctor.c_loop_ns and doctor.syscall_ns -- the measures of vdsotime clocks' C columns
+    (test_cli checks that side) -- so the two commands report the same figure."""
+    seen = []
+    _spy_medians(monkeypatch, seen)
+    rows = doctor.clock_health([vdsotime.CLOCK_MONOTONIC, vdsotime.CLOCK_BOOTTIME])
+    [(measures, rounds)] = seen
+    assert rounds == doctor.COST_ROUNDS
+    for row in rows:
+        through, syscall = measures[row.id, "vdsotime"], measures[row.id, "syscall"]
+        assert (through.func, through.args) == (doctor.c_loop_ns, (row.id, doctor.COST_CALLS))
+        assert (syscall.func, syscall.args) == (doctor.syscall_ns,
+                                                (row.id, doctor.COST_CALLS // 10))
+        keys = list(measures)
+        assert row.ns_per_call == keys.index((row.id, "vdsotime")) + 1
+        assert row.syscall_ns_per_call == keys.index((row.id, "syscall")) + 1
+    assert "median of 15 interleaved rounds, as vdsotime clocks' C columns" in str(
+        doctor.health(skew=False))
 
 
 def test_other_processes_cpu_clock_is_a_system_call():

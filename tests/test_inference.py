@@ -139,6 +139,26 @@ def test_many_distinct_values_keep_three_significant_digits():
     assert clustered.pooled(50, ones)[0] == pytest.approx(exact, rel=5e-4)
 
 
+
+def test_hdr_buckets_keep_three_significant_digits():
+    """HdrHistogram's buckets at 3 significant digits: exact below 2048, above each
+    bucket's middle value within 1/2048 of every value in it; buckets grow with the
+    values, each value's bucket holds its middle value, up to the largest int64."""
+    rng = np.random.default_rng(9)
+    edges = np.array([2**k for k in range(63)] + [2**k - 1 for k in range(1, 64)],
+                     dtype=np.int64)  # each side of every doubling, up to 2**63 - 1
+    values = np.unique(np.r_[np.arange(70_000), rng.integers(0, 2**63 - 1, 50_000), edges])
+    index = stats.hdr_index(values)
+    middle = stats.hdr_value(index)
+    assert (np.diff(index) >= 0).all() and index.max() == 55_295
+    assert (stats.hdr_index(middle) == index).all()
+    assert (middle[values < 2048] == values[values < 2048]).all()
+    error = np.abs(middle.astype(np.float64) - values) / np.maximum(values, 1)
+    assert error.max() <= 1 / 2048
+    with pytest.raises(ValueError, match="values must be >= 0"):
+        stats.hdr_index([5, -1])
+
+
 def test_cluster_weights_draw_whole_clusters_and_groups():
     rng = np.random.default_rng(1)
     weights = stats.cluster_weights(12, 500, rng)

@@ -1,6 +1,7 @@
 """Measurement tools: overhead, bench, jitter and the statistics, with bad input, the
 accuracy goal (against timeit) and the recall goal (an injected SIGSTOP) in children."""
 
+import itertools
 import json
 import math
 import os
@@ -17,7 +18,8 @@ import vdsotime
 from vdsotime import stats
 
 import kernel
-from oracle import NEUTRAL_CWD, interrupt_child, interrupted_child, run_python
+from oracle import (COUNTED_CALLS_CHILD, NEUTRAL_CWD, interrupt_child, interrupt_once_counted,
+                    interrupted_child, run_python)
 
 
 # -- overhead -------------------------------------------------------------------------
@@ -33,6 +35,70 @@ def test_overhead_of_monotonic():
         <= result.p999_ns <= result.max_ns
     assert "CLOCK_MONOTONIC" in str(result) and "ns per call" in str(result)
     assert json.loads(json.dumps(result.to_dict()))["n"] == 50_000
+
+
+
+def test_result_reprs_show_durations_with_units_and_keep_the_values():
+    """People read reprs too: a duration field (*_ns, *ns_per_call) shows its unit and
+    fixed decimals, other floats 6 significant digits; the attributes, to_dict() and
+    JSON keep every digit."""
+    from vdsotime._bench.comparison import Contrast
+    from vdsotime._bench.measure import ClockStats
+
+    stats_ = ClockStats(clock_id=1, n=100_000, ns_per_call=20.17925, resolution_ns=None,
+                        getres_ns=4_000_000, min_ns=19, p50_ns=20.0, p90_ns=21.5,
+                        p99_ns=40.25, p999_ns=328.002, max_ns=12_345,
+                        mean_ns=20.0972909729)
+    assert repr(stats_) == (
+        "ClockStats(clock_id=1, n=100000, ns_per_call=20.2 ns, resolution_ns=None, "
+        "getres_ns=4.00 ms, min_ns=19 ns, p50_ns=20.0 ns, p90_ns=21.5 ns, p99_ns=40.2 ns, "
+        "p999_ns=328.0 ns, max_ns=12.35 us, mean_ns=20.1 ns)")
+    assert stats_.mean_ns == 20.0972909729 and stats_.to_dict()["p999_ns"] == 328.002
+    assert "resolution none seen in 100,000 reads (clock_getres 4.00 ms)" in str(stats_)
+    assert json.loads(json.dumps(stats_.to_dict()))["ns_per_call"] == 20.17925
+    result = vdsotime.LatencyResult("f", np.array([5], dtype=np.int64), 21.123456, 1, 10)
+    assert "overhead_ns=21.1 ns, n=1, warmup=10" in repr(result)
+    contrast = Contrast("b", "a", 1.0234567891, (0.99, 1.0512345678), 0.000123456789, False,
+                        1.0, (1.0, 2.0), 1.0, False)
+    assert repr(contrast).startswith("Contrast(name='b', baseline='a', ratio=1.02346, "
+                                     "ci=(0.99, 1.05123), p_value=0.000123457, "
+                                     "significant=False, ratio_p99=1.0, ci_p99=(1.0, 2.0)")
+    # The rule is the record base's, for every record (JitterResult's start_ns, a clock
+    # reading, is no duration: the integer it is).
+    from vdsotime._core.record import Record
+
+    class Run(Record):
+        __slots__ = ()
+        duration_ns: int
+        threshold_ns: float
+        start_ns: int
+        offsets_ns: tuple
+
+    assert repr(Run(1_500_000_000, 10_000.0, 123_456_789_012, (-106.25, 85))) == (
+        "Run(duration_ns=1.50 s, threshold_ns=10.00 us, start_ns=123456789012, "
+        "offsets_ns=(-106.2 ns, 85 ns))")
+
+
+
+@pytest.mark.parametrize("name", ["CLOCK_MONOTONIC", "CLOCK_MONOTONIC_COARSE"])
+def test_clock_step_reads_until_it_has_seen_two_steps(name):
+    """A coarse clock's tick can fall between none of n fast reads (a run saw 4 ms, the
+    next none): clock_step reads on until it has seen two steps, so the readings span
+    two steps at least, each as large as the smallest."""
+    from vdsotime._bench import measure
+
+    step, reads, span = measure.clock_step(getattr(vdsotime, name), n=1_000)
+    assert step is not None and step >= 1 and reads >= 1_000
+    assert span >= 2 * step
+
+
+def test_clock_step_of_a_frozen_clock_is_none_after_its_time():
+    from vdsotime._bench import measure
+    from vdsotime.testing import mock_clock
+
+    with mock_clock(start_ns=10**12, step_ns=0):
+        step, reads, span = measure.clock_step(vdsotime.CLOCK_MONOTONIC, n=100, seconds=0.05)
+    assert (step, span) == (None, 0) and reads >= 100
 
 
 def test_overhead_of_a_coarse_clock_sees_its_tick():
@@ -197,6 +263,106 @@ def test_bench_chooses_its_counts_from_the_probe(monkeypatch):
     assert (result.n, result.warmup) == rule(estimate)
 
 
+
+# -- the one warm-up rule ---------------------------------------------------------------
+#
+# The docs, the docstrings and the help say: n/100 untimed calls first, 10 to 1000,
+# whether n was given or chosen, in bench and compare, in this process or in workers.
+# Counted here by the callables themselves: warmup + n calls, nothing more (the first
+# calls estimate the cost of one, and are the first of the warm-up); compare() and
+# bench(processes=) choose an n not given from a probe of 10 calls in this process.
+
+def warmup_rule(n):
+    return min(1000, max(10, n // 100))
+
+
+@pytest.mark.parametrize("n", [5, 2_500, 150_000])
+def test_bench_warms_up_by_the_rule_for_a_given_n(n):
+    calls = itertools.count()
+    result = vdsotime.bench(calls.__next__, n=n)
+    warmup = warmup_rule(n)
+    assert (result.n, result.warmup, result.metadata["warmup"]) == (n, warmup, warmup)
+    assert next(calls) == warmup + n
+
+
+
+@pytest.mark.parametrize("n,warmup", [(3, 0), (1, 2), (20, 0), (4, 30), (50_000, 0)])
+def test_bench_calls_fn_exactly_warmup_plus_n_times(n, warmup):
+    """No hidden calls: the calls that estimate fn's cost are the first of the warm-up,
+    or of the timed ones (a function that takes seconds is not run twice as often)."""
+    calls = itertools.count()
+    result = vdsotime.bench(calls.__next__, n=n, warmup=warmup)
+    assert next(calls) == warmup + n
+    assert (result.n, result.warmup, len(result.samples_ns)) == (n, warmup, n)
+
+
+def test_bench_warms_up_by_the_rule_for_a_chosen_n():
+    calls = itertools.count()
+
+    def work():
+        next(calls)
+        return sum(range(2000))
+
+    result = vdsotime.bench(work)
+    assert result.warmup == warmup_rule(result.n) == result.metadata["warmup"]
+    assert next(calls) == result.warmup + result.n
+
+
+@pytest.mark.parametrize("n", [None, 3_000])
+def test_compare_warms_up_by_the_rule_each_round(n):
+    counters = {"a": itertools.count(), "b": itertools.count()}
+    comparison = vdsotime.compare({name: counter.__next__ for name, counter in
+                                   counters.items()}, n=n, rounds=3)
+    for name, counter in counters.items():
+        result = comparison.results[name]
+        [per_round] = set(comparison.round_sizes[name].tolist())
+        assert n is None or per_round == n
+        warmup = warmup_rule(per_round)
+        assert result.warmup == 3 * warmup
+        probe = 10 if n is None else 0  # compare's probe, which chooses n
+        assert next(counter) == probe + 3 * (warmup + per_round)
+
+
+@pytest.mark.parametrize("n", [None, 300])
+def test_bench_in_processes_warms_up_by_the_rule_in_each(tmp_path, n):
+    """The statement counts its calls in a file, across the processes (and this one's
+    probe, which chooses n when it is not given)."""
+    counter = tmp_path / "calls"
+    setup = f"calls = open({str(counter)!r}, 'ab', buffering=0)"
+    statement = "calls.write(b'x'); sum(range(3000))"
+    result = vdsotime.bench(statement, setup=setup, n=n, processes=2)
+    per_process = result.metadata["n_per_process"]
+    assert n is None or per_process == n
+    warmup = warmup_rule(per_process)
+    assert result.metadata["warmup_per_process"] == warmup
+    assert result.warmup == 2 * warmup and result.n == 2 * per_process
+    probe = 10 if n is None else 0
+    assert counter.stat().st_size == probe + 2 * (warmup + per_process)
+
+
+def test_the_warmup_rule_is_the_one_the_texts_state():
+    """bench --help, compare --help and the docstrings of bench() and compare() state
+    the rule that runs; the help is built from the rule's constants."""
+    from vdsotime._bench import defaults
+
+    assert [defaults.default_warmup(n) for n in (0, 999, 1_000, 2_345, 100_000, 10**9)] \
+        == [warmup_rule(n) for n in (0, 999, 1_000, 2_345, 100_000, 10**9)]
+    assert defaults.WARMUP_RULE == "n/100, 10 to 1000"
+    for command in ("bench", "compare"):
+        text = " ".join(run_python(f"from vdsotime import cli; cli.main([{command!r}, "
+                                   "'--help'])").stdout.split())
+        assert f"(default {defaults.WARMUP_RULE})" in text, text
+    for function in (vdsotime.bench, vdsotime.compare):
+        text = " ".join(function.__doc__.split()).replace("n / 100", "n/100")
+        assert f"default {defaults.WARMUP_RULE}" in text, function.__name__
+
+
+def test_bench_command_warms_up_by_the_rule():
+    result = run_python("from vdsotime import cli; cli.main(['bench', '--json', '-n', "
+                        "'2500', 'pass'])")
+    assert json.loads(result.stdout)["warmup"] == warmup_rule(2500) == 25, result.stderr
+
+
 def test_bench_refuses_an_n_it_cannot_store_before_allocating():
     calls = []
     if sys.maxsize < 10**14:  # a 32-bit build: such an n is not even an array size
@@ -240,6 +406,27 @@ def test_bench_ctrl_c_keeps_the_calls_timed_so_far():
     n, length = int(words[2]), int(words[3])
     assert 0 < n == length < 100_000
     assert words[4] == "True"
+
+
+BENCH_STATEMENT_INTERRUPT_CHILD = COUNTED_CALLS_CHILD + textwrap.dedent("""
+    try:
+        vdsotime.bench(statement, setup=setup, n=100_000, warmup=5)
+    except KeyboardInterrupt as exc:
+        partial = exc.partial_result
+        print("interrupted", partial.name == statement, partial.metadata["name"] == statement,
+              partial.metadata["statement"] == statement, partial.n, flush=True)
+""")
+
+
+def test_bench_ctrl_c_names_a_statements_partial_result_after_the_statement(tmp_path):
+    """The partial result of an interrupted bench("stmt") is named after the statement,
+    as the whole result is (not after the function it was compiled into). The signal
+    comes once the statement has counted 60 calls in a file: 5 warm-up, then 55 timed."""
+    out, err = interrupt_once_counted(BENCH_STATEMENT_INTERRUPT_CHILD, tmp_path / "calls", 60,
+                                      "process")
+    words = out.split()
+    assert words[:4] == ["interrupted", "True", "True", "True"], out + err
+    assert 55 <= int(words[4]) < 100_000, out + err
 
 
 # -- jitter ---------------------------------------------------------------------------
@@ -680,9 +867,12 @@ def test_bench_tsc_subtracts_the_trimmed_mean_in_ticks(monkeypatch):
     raw_pattern = np.array([300, 90, 60, 1000], dtype=np.int64)  # ticks
     timer_pattern = np.array([52] * 500 + [78] * 490 + [9_999] * 10, dtype=np.int64)
 
+    made = []  # the calls so far: the pattern runs on across the loops' pieces
+
     def fake_time_calls(function, args, kwargs, out, start, stop, tsc=False):
         assert tsc
-        out[start:stop] = np.resize(raw_pattern, stop - start)
+        out[start:stop] = raw_pattern[(len(made) + np.arange(stop - start)) % 4]
+        made.extend(range(stop - start))
         return stop - start
 
     def fake_timer_overhead(out, tsc=False):

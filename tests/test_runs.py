@@ -17,7 +17,7 @@ import pytest
 import vdsotime
 from vdsotime._bench import runs
 
-from oracle import COUNTED_CALLS_CHILD, NEUTRAL_CWD, interrupt_once_counted
+from oracle import COUNTED_CALLS_CHILD, NEUTRAL_CWD, fixture_path, interrupt_once_counted
 
 
 def cli(*args, timeout=600):
@@ -37,7 +37,7 @@ def test_save_and_load_round_trip_bit_exactly(tmp_path):
     measured = vdsotime.bench(sorted, [3, 1, 2], n=5_000)
     extremes = _result(np.r_[0, rng.integers(0, 2**62, 1000), 2**63 - 1])
     path = tmp_path / "run.json"
-    vdsotime.save_run(path, {"sorted": measured, "extremes": extremes})
+    vdsotime.save_run(path, {"sorted": measured, "extremes": extremes}, exact=True)
     loaded = vdsotime.load_run(path)
     assert list(loaded) == ["sorted", "extremes"]
     for name, original in (("sorted", measured), ("extremes", extremes)):
@@ -49,11 +49,106 @@ def test_save_and_load_round_trip_bit_exactly(tmp_path):
         assert again.metadata == json.loads(json.dumps(original.metadata))
         assert again.name == name
     document = json.loads(path.read_text())
-    assert document["format"] == "vdsotime-run" and document["version"] == 1
+    assert document["format"] == "vdsotime-run" and document["version"] == 2
     entry = document["benchmarks"][0]
     assert entry["samples"]["encoding"] == "zlib+base64"
     assert entry["samples"]["dtype"] == "<i8"
     assert entry["summary_ns"]["p50"] == measured.summary()["p50"]
+
+
+
+
+def _within_three_digits(decoded, original):
+    """decoded is original, sorted, each value within HdrHistogram's 3 significant
+    digits: exact below 2048, else within 1/2048 of it (the bucket's middle)."""
+    original = np.sort(original)
+    error = np.abs(decoded - original)
+    return (decoded.dtype == np.int64 and len(decoded) == len(original)
+            and (error[original < 2048] == 0).all()
+            and (error <= original / 2048).all())
+
+
+def test_a_run_is_saved_as_histograms_of_its_processes_at_three_digits(tmp_path):
+    """The default encoding keeps, per process, the counts of HdrHistogram's buckets:
+    each process's samples come back in ascending order, each within 0.05 % (exact below
+    2048 ns), and the file keeps the exact summary and everything else."""
+    rng = np.random.default_rng(3)
+    parts = [np.r_[0, rng.integers(0, 3_000, 500), rng.integers(0, 10**9, 50), 2**63 - 1]
+             for _ in range(3)]
+    sizes = [len(part) for part in parts]
+    original = _result(np.concatenate(parts), process_sizes=sizes)
+    path = tmp_path / "run.json"
+    vdsotime.save_run(path, {"f": original})
+    [entry] = json.loads(path.read_text())["benchmarks"]
+    assert entry["samples"]["encoding"] == "hdr-histogram+zlib+base64"
+    assert entry["samples"]["segments"] == sizes
+    assert entry["summary_ns"] == original.summary()  # of the exact samples
+    loaded = vdsotime.load_run(path)["f"]
+    assert (loaded.n, loaded.warmup, loaded.overhead_ns) == (original.n, 7, 21.25)
+    assert loaded.metadata == original.metadata
+    for decoded, part in zip(np.split(loaded.samples_ns, np.cumsum(sizes)[:-1]), parts):
+        assert _within_three_digits(decoded, part)
+
+
+def test_a_one_process_run_is_saved_as_histograms_of_the_gates_blocks(tmp_path):
+    """A run from one process has no processes to keep: its histograms are of the 20
+    contiguous blocks compare_runs cuts it into, which it cuts again the same way."""
+    samples = np.random.default_rng(4).integers(500, 50_000, 2_001)
+    path = tmp_path / "run.json"
+    vdsotime.save_run(path, {"f": _result(samples)})
+    blocks = runs._blocks(samples)
+    [entry] = json.loads(path.read_text())["benchmarks"]
+    assert entry["samples"]["segments"] == [len(block) for block in blocks] and \
+        len(blocks) == 20
+    loaded = vdsotime.load_run(path)["f"]
+    for decoded, block in zip(runs._blocks(loaded.samples_ns), blocks):
+        assert _within_three_digits(decoded, block)
+
+
+def test_a_saved_run_of_ten_processes_of_a_million_calls_is_small(tmp_path):
+    """A saved bench --processes 10 run of 10**6 calls each was 11.8 MB (13.7 MB on the
+    benchmark VM, raw samples); the histograms keep it under 1 MB -- here about 85 kB
+    (60 kB for a real run of sum(range(200))), for samples spread like a real run's: most
+    calls within a few hundred ns, a tail of interrupted ones up to 100 ms."""
+    rng = np.random.default_rng(5)
+    parts = []
+    for _ in range(10):
+        part = 1_000 + rng.gamma(2.0, 60.0, 10**6).astype(np.int64)
+        tail = rng.random(10**6) < 0.01
+        part[tail] = np.exp(rng.uniform(np.log(2e3), np.log(1e8), tail.sum())).astype(np.int64)
+        parts.append(part)
+    path = tmp_path / "run.json"
+    vdsotime.save_run(path, {"sum": _result(np.concatenate(parts),
+                                            process_sizes=[10**6] * 10)})
+    assert path.stat().st_size < 1_000_000
+
+
+def test_a_saved_run_of_format_1_loads_exactly_as_written():
+    """tests/fixtures/saved-run-v1.json holds the raw samples of format version 1 (what
+    save_run wrote before the compact encoding): load_run gives them back bit for bit,
+    decoded here without vdsotime, with everything else the file says."""
+    import base64
+    import zlib
+
+    path = fixture_path("saved-run-v1.json")
+    document = json.loads(path.read_text())
+    assert document["version"] == 1
+    loaded = vdsotime.load_run(path)
+    assert list(loaded) == [entry["name"] for entry in document["benchmarks"]]
+    for entry in document["benchmarks"]:
+        result = loaded[entry["name"]]
+        written = np.frombuffer(zlib.decompress(base64.b64decode(entry["samples"]["data"])),
+                                dtype="<i8")
+        assert result.samples_ns.dtype == np.int64
+        assert np.array_equal(result.samples_ns, written)
+        assert (result.name, result.n, result.warmup, result.overhead_ns, result.metadata) \
+            == (entry["name"], entry["n"], entry["warmup"], entry["overhead_ns"],
+                entry["metadata"])
+        assert result.summary() == entry["summary_ns"]
+    assert runs.process_sizes(loaded["sum(range(200))"]) == [350, 350, 350]
+    same = vdsotime.compare_runs(path, path)
+    assert [change.units for change in same.changes] == ["processes", "blocks"]
+    assert not same.failed
 
 
 def test_save_run_merge_adds_and_replaces(tmp_path):
@@ -66,6 +161,41 @@ def test_save_run_merge_adds_and_replaces(tmp_path):
     vdsotime.save_run(path, {"z": _result([9])})  # without merge: replaced
     assert list(vdsotime.load_run(path)) == ["z"]
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary left
+
+
+
+def test_save_run_errors_name_the_path_given_not_the_temporary_file(tmp_path):
+    """save_run() writes a temporary file beside the path, then renames it: an error
+    names the path the caller gave, and the missing folder, never the temporary file;
+    nothing is left behind."""
+    missing = tmp_path / "no" / "such" / "run.json"
+    with pytest.raises(FileNotFoundError) as caught:
+        vdsotime.save_run(missing, {"f": _result([1, 2])})
+    assert caught.value.filename == str(missing)
+    assert f"the folder {missing.parent} does not exist" in str(caught.value)
+    assert ".tmp" not in str(caught.value)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    with pytest.raises(OSError) as caught:  # a folder where the file would go
+        vdsotime.save_run(folder, {"f": _result([1, 2])})
+    assert caught.value.filename == str(folder) and ".tmp" not in str(caught.value)
+    assert "it is a folder" in str(caught.value)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-folder"]
+    assert list(folder.iterdir()) == []
+
+
+def test_bench_save_whose_folder_vanished_names_the_path(monkeypatch, capsys, tmp_path):
+    """vdsotime bench --save checks the folder before measuring; if it goes away during
+    the run, the error names the file and the folder, not a temporary file."""
+    from vdsotime import cli
+
+    missing = tmp_path / "gone" / "run.json"
+    monkeypatch.setattr(cli, "_check_output", lambda option, path: None)
+    assert cli.main(["bench", "-n", "50", "--save", str(missing), "pass"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("50 calls of: pass")  # the results, first
+    assert captured.err == (f"vdsotime: error: cannot write the run {missing}: No such file "
+                            f"or directory (the folder {missing.parent} does not exist)\n")
 
 
 @pytest.mark.parametrize("content,message", [
@@ -105,6 +235,23 @@ def test_damaged_samples_are_a_value_error_and_the_gate_cannot_compare(tmp_path,
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda samples: samples["segments"].__setitem__(0, samples["segments"][0] + 1),
+     "a segment's counts add up to 50, not 51"),
+    (lambda samples: samples["buckets"].pop(), "two lists of counts of one length"),
+    (lambda samples: samples.__setitem__("count", 7), "1000 samples where the file says 7"),
+])
+def test_a_damaged_histogram_is_a_value_error(tmp_path, damage, message):
+    path = tmp_path / "damaged.json"
+    vdsotime.save_run(path, {"f": _result(np.arange(1000))})
+    document = json.loads(path.read_text())
+    damage(document["benchmarks"][0]["samples"])
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=f"damaged.json: benchmark 0: .*{message}"):
+        vdsotime.load_run(path)
 
 
 def base64_of_zlib(raw):
@@ -293,6 +440,41 @@ def test_process_units_bound_false_positives_when_processes_differ():
     assert sum(one_process) >= 10, one_process
 
 
+
+@pytest.mark.parametrize("processes", [10, None])
+@pytest.mark.parametrize("factor", [1.0, 0.99, 1.03, 1.10])
+def test_the_gates_verdicts_on_compact_runs_are_those_on_exact_ones(tmp_path, processes,
+                                                                    factor):
+    """The same two runs saved exactly and as histograms: compare_runs gives the same
+    verdicts, and ratios and intervals within 0.1 %, on every metric; calls of a few
+    microseconds, so that the buckets (0.05 % wide there) matter."""
+    rng = np.random.default_rng([processes or 1, int(factor * 100)])
+
+    def run(scale):
+        if processes is None:
+            return {"f": _result(np.round(rng.gamma(3.0, 900.0, 20_000) * scale + 4_000))}
+        return {"f": _result(np.concatenate([
+            np.round((rng.gamma(3.0, 900.0, 2_000) + 4_000) * rng.uniform(0.9, 1.1)
+                     * scale) for _ in range(processes)]), process_sizes=[2_000] * processes)}
+
+    old, new = run(1.0), run(factor)
+    paths = {}
+    for exact in (True, False):
+        for side, results in (("old", old), ("new", new)):
+            paths[side, exact] = tmp_path / f"{side}-{exact}.json"
+            vdsotime.save_run(paths[side, exact], results, exact=exact)
+    for metric in ("p50", "p99", "mean"):
+        [exact] = vdsotime.compare_runs(paths["old", True], paths["new", True], metric,
+                                        fail_above=2).changes
+        [compact] = vdsotime.compare_runs(paths["old", False], paths["new", False], metric,
+                                          fail_above=2).changes
+        assert (compact.significant, compact.regression, compact.improvement) == \
+            (exact.significant, exact.regression, exact.improvement), (metric, exact, compact)
+        assert compact.ratio == pytest.approx(exact.ratio, rel=1e-3)
+        assert compact.ci == pytest.approx(exact.ci, rel=1e-3)
+        assert compact.units == exact.units
+
+
 def test_gate_on_two_runs_from_one_distribution_passes_in_most_seeds(tmp_path):
     """Two distinct files drawn from one distribution: one real 12-process bench, its
     processes dealt at random into two runs of 6 (a permutation: which process lands
@@ -334,13 +516,19 @@ def test_bench_in_processes_keeps_the_process_sizes_through_save_and_load(tmp_pa
     callable_result = vdsotime.bench(sorted, [3, 1, 2], processes=2, n=300)
     assert callable_result.metadata["process_sizes"] == [300, 300]
     assert callable_result.name == "sorted"
-    path = tmp_path / "run.json"
+    path, exact = tmp_path / "run.json", tmp_path / "exact.json"
     vdsotime.save_run(path, {"sum": result, "sorted": callable_result})
-    loaded = vdsotime.load_run(path)
+    vdsotime.save_run(exact, {"sum": result, "sorted": callable_result}, exact=True)
+    loaded, loaded_exact = vdsotime.load_run(path), vdsotime.load_run(exact)
     for name, original in (("sum", result), ("sorted", callable_result)):
-        assert np.array_equal(loaded[name].samples_ns, original.samples_ns)
-        assert loaded[name].metadata["process_sizes"] == original.metadata["process_sizes"]
-        assert runs.process_sizes(loaded[name]) == original.metadata["process_sizes"]
+        sizes = original.metadata["process_sizes"]
+        assert np.array_equal(loaded_exact[name].samples_ns, original.samples_ns)
+        for run in (loaded[name], loaded_exact[name]):
+            assert run.metadata["process_sizes"] == sizes
+            assert runs.process_sizes(run) == sizes
+        for decoded, part in zip(np.split(loaded[name].samples_ns, np.cumsum(sizes)[:-1]),
+                                 np.split(original.samples_ns, np.cumsum(sizes)[:-1])):
+            assert _within_three_digits(decoded, part)
 
 
 def test_bench_processes_on_the_command_line_and_the_gate_says_processes(tmp_path):
@@ -387,10 +575,16 @@ def test_a_one_process_run_makes_the_gate_warn(tmp_path):
 
 def test_load_run_refuses_process_sizes_that_do_not_add_up(tmp_path):
     path = tmp_path / "run.json"
-    vdsotime.save_run(path, {"f": _result([1, 2, 3, 4], process_sizes=[2, 1])})
+    broken = {"f": _result([1, 2, 3, 4], process_sizes=[2, 1])}
+    vdsotime.save_run(path, broken, exact=True)
     with pytest.raises(ValueError, match=r"benchmark 0: metadata process_sizes must be "
                                          r"counts >= 1 adding up to the 4 samples"):
         vdsotime.load_run(path)
+    # Histograms are kept per process: such a result is refused before writing.
+    with pytest.raises(ValueError, match=r"save_run\(\): results\['f'\]: metadata "
+                                         r"process_sizes must be counts >= 1 adding up"):
+        vdsotime.save_run(tmp_path / "compact.json", broken)
+    assert not (tmp_path / "compact.json").exists()
 
 
 @pytest.mark.parametrize("processes,error,message", [
@@ -438,11 +632,10 @@ BENCH_PROCESSES_INTERRUPT_CHILD = COUNTED_CALLS_CHILD + textwrap.dedent("""
 def test_ctrl_c_during_bench_processes_keeps_the_finished_processes(tmp_path, target):
     """Ctrl-C while bench(processes=) runs its workers: partial_result holds the
     processes that finished, whole. The statement counts its calls in a file (per
-    process 40: a probe of 5 calls -- warmup=5 caps it -- 5 warm-up and 30 timed), so
-    the signal comes once the third process has made all its calls: the first two
-    have answered by then (the third may still be cut short), whatever the machine's
-    load."""
-    out, err = interrupt_once_counted(BENCH_PROCESSES_INTERRUPT_CHILD, tmp_path / "calls", 3 * 40,
+    process 35: 5 warm-up and 30 timed), so the signal comes once the third process has
+    made all its calls: the first two have answered by then (the third may still be
+    cut short), whatever the machine's load."""
+    out, err = interrupt_once_counted(BENCH_PROCESSES_INTERRUPT_CHILD, tmp_path / "calls", 3 * 35,
                                       target)
     words = out.split()
     assert words[:1] == ["interrupted"], out + err
@@ -472,7 +665,7 @@ def test_ctrl_c_during_bench_processes_on_the_command_line_prints_the_finished(t
     try:
         assert child.stdout.readline().strip() == "ready", child.stderr.read()
         deadline = time.monotonic() + 120
-        while calls.stat().st_size < 3 * 40 and time.monotonic() < deadline:
+        while calls.stat().st_size < 3 * 35 and time.monotonic() < deadline:
             time.sleep(0.05)
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=120)

@@ -58,7 +58,7 @@ def _hex(value):
 
 
 def cmd_info(args):
-    from vdsotime._core import meta
+    from vdsotime._core import info as info_module, meta
 
     info = vdsotime.info()
     data = info.to_dict()
@@ -78,8 +78,7 @@ def cmd_info(args):
     print(f"clocksource:   {data['clocksource'] or 'unknown (cannot read ' + meta.CLOCKSOURCE + ')'}")
     print("functions:")
     for name, binding in info.functions.items():
-        where = (f"{binding.symbol}@{binding.version}" if binding.version
-                 else binding.symbol)
+        where = info_module.bound_name(binding, info.symbols)
         line = f"  {name:14s} {binding.backend:5s} {where} at {binding.address:#x}"
         if binding.reason:
             line += f" ({binding.reason})"
@@ -94,13 +93,11 @@ def cmd_info(args):
 
 
 def _print_symbols(symbols):
+    from vdsotime._core.info import versioned_name
+
     for symbol in symbols:
-        # readelf's notation: name@@VERSION for the default version, name@VERSION for a
-        # hidden one (or one needed from another file).
-        version = (f"@{symbol.version}" if symbol.hidden else f"@@{symbol.version}") \
-            if symbol.version else ""
         print(f"  {symbol.value:#010x} {symbol.size:6d} {symbol.type:7s} {symbol.bind:6s} "
-              f"{symbol.name}{version}")
+              f"{versioned_name(symbol.name, symbol.version, symbol.hidden)}")
 
 
 def cmd_dump(args):
@@ -124,8 +121,7 @@ def cmd_dump(args):
         except OSError as exc:
             raise CommandError(f"cannot write {args.file}: {exc.strerror}") from None
         where = args.file
-    print(f"wrote {format_count(len(image), 'byte')} of the vDSO to {where}",
-          file=sys.stderr)
+    _written(f"{format_count(len(image), 'byte')} of the vDSO written to", where)
     return 0
 
 
@@ -181,40 +177,60 @@ class Progress:
             sys.stderr.flush()
 
 
-def _clock_row(name, n):
-    """One clock's figures for ``vdsotime clocks``, each from ``n`` reads or fewer."""
-    import time
+CLOCKS_SHOWN = ("CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_RAW",
+                "CLOCK_REALTIME_COARSE", "CLOCK_MONOTONIC_COARSE", "CLOCK_BOOTTIME",
+                "CLOCK_TAI", "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_THREAD_CPUTIME_ID")
+# How long ``vdsotime clocks`` looks for a clock's step, at most.
+STEP_SECONDS = 0.25
 
-    from vdsotime._loops import driver
+
+def _python_loop(function, clock_id, calls):
+    """A measure: ns per ``function(clock_id)`` call from Python, in a timeit loop."""
+    import timeit
+
+    timer = timeit.Timer("f(c)", globals={"f": function, "c": clock_id})
+    return lambda: timer.timeit(calls) / calls * 1e9
+
+
+def _clock_row(name, calls, rounds, n):
+    """One clock's figures for ``vdsotime clocks``: each cost the median of ``rounds``
+    interleaved rounds (``doctor.interleaved_medians``) of ``calls`` reads (a tenth as
+    many system calls); the step from at least ``n`` back-to-back reads."""
+    import time
+    from functools import partial
+
+    from vdsotime._bench import measure
+    from vdsotime._health import doctor
 
     clock_id = getattr(vdsotime, name)
-    clock_stats = vdsotime.overhead(clock_id, n)
-    python_ns = _per_call(vdsotime.clock_gettime_ns, clock_id, n)
-    stdlib_ns = _per_call(time.clock_gettime_ns, clock_id, n)
-    syscall_ns = driver.syscall_loop(max(1, n // 10), clock_id) / max(1, n // 10)
-    return {
-        "clock": name, "clock_id": clock_id,
-        "vdsotime_c_ns": clock_stats.ns_per_call, "vdsotime_python_ns": python_ns,
-        "stdlib_python_ns": stdlib_ns, "syscall_c_ns": syscall_ns,
-        "resolution_ns": clock_stats.resolution_ns, "getres_ns": clock_stats.getres_ns,
-    }
+    medians = doctor.interleaved_medians({
+        "vdsotime_c_ns": partial(doctor.c_loop_ns, clock_id, calls),
+        "vdsotime_python_ns": _python_loop(vdsotime.clock_gettime_ns, clock_id, calls),
+        "stdlib_python_ns": _python_loop(time.clock_gettime_ns, clock_id, calls),
+        "syscall_c_ns": partial(doctor.syscall_ns, clock_id, max(1, calls // 10)),
+    }, rounds)
+    step, reads, span = measure.clock_step(clock_id, n, STEP_SECONDS)
+    return {"clock": name, "clock_id": clock_id, **medians,
+            "getres_ns": vdsotime.clock_getres_ns(clock_id), "step_ns": step,
+            "step_reads": reads, "step_span_ns": span}
 
 
 def cmd_clocks(args):
-    from vdsotime._core import meta
+    from vdsotime._core import info as info_module, meta
+    from vdsotime._health import doctor
 
     n = args.n
+    rounds = doctor.COST_ROUNDS
+    calls = max(1, n // rounds)
+    syscalls = max(1, calls // 10)
     info = vdsotime.info()
     clocksource = _clocksource()
     rows = []
-    names = ("CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC_RAW",
-             "CLOCK_REALTIME_COARSE", "CLOCK_MONOTONIC_COARSE", "CLOCK_BOOTTIME",
-             "CLOCK_TAI", "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_THREAD_CPUTIME_ID")
     progress = Progress("vdsotime clocks")
     try:
-        for done, name in enumerate(names):
-            progress(done, len(names))
-            rows.append(_clock_row(name, n))
+        for done, name in enumerate(CLOCKS_SHOWN):
+            progress(done, len(CLOCKS_SHOWN))
+            rows.append(_clock_row(name, calls, rounds, n))
     finally:
         progress.close()
     warning = None
@@ -222,37 +238,42 @@ def cmd_clocks(args):
         warning = (f"clocksource {clocksource} cannot be read from user space: every clock "
                    "read is a system call (the vDSO falls back to the kernel)")
     data = {"clocksource": clocksource, "warning": warning, "tsc_flags": meta.tsc_flags(),
-            "backend": info.functions["clock_gettime"].backend, "clocks": rows}
+            "backend": info.functions["clock_gettime"].backend, "rounds": rounds,
+            "calls_per_round": calls, "syscalls_per_round": syscalls, "clocks": rows}
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
     binding = info.functions["clock_gettime"]
     tsc_flags = data["tsc_flags"]
-    print(f"clock_gettime backend: {binding.backend} ({binding.symbol}); clocksource: "
+    print(f"clock_gettime backend: {binding.backend} "
+          f"({info_module.bound_name(binding, info.symbols)}); clocksource: "
           f"{clocksource or _unknown(meta.CLOCKSOURCE)}; TSC flags: "
           f"{_unknown(meta.CPUINFO) if tsc_flags is None else ' '.join(tsc_flags) or 'none'}")
     if warning:
         print(f"warning: {warning}")
     print()
     print(f"{'clock':26s} {'vdsotime C':>11s} {'vdsotime py':>12s} {'time py':>9s} "
-          f"{'syscall C':>10s} {'resolution':>11s} {'getres':>9s}")
+          f"{'syscall C':>10s} {'getres':>9s} {'step':>10s}")
     for row in rows:
-        resolution = "-" if row["resolution_ns"] is None else format_ns(row["resolution_ns"])
-        print(f"{row['clock']:26s} {row['vdsotime_c_ns']:8.1f} ns {row['vdsotime_python_ns']:9.1f} ns "
-              f"{row['stdlib_python_ns']:6.1f} ns {row['syscall_c_ns']:7.1f} ns "
-              f"{resolution:>11s} {format_ns(row['getres_ns']):>9s}")
+        step = "none seen" if row["step_ns"] is None else format_ns(row["step_ns"])
+        print(f"{row['clock']:26s} {row['vdsotime_c_ns']:8.1f} ns "
+              f"{row['vdsotime_python_ns']:9.1f} ns {row['stdlib_python_ns']:6.1f} ns "
+              f"{row['syscall_c_ns']:7.1f} ns {format_ns(row['getres_ns']):>9s} {step:>10s}")
     print()
-    print("ns per call: 'C' columns in a C loop, 'py' columns from Python; resolution is "
-          "the smallest nonzero step between back-to-back reads.")
+    print(f"ns per call, each the median of {rounds} interleaved rounds: the C columns in C "
+          f"loops of {format_count(calls, 'read')} ({format_count(syscalls, 'system call')})"
+          f", as vdsotime doctor measures its costs; the py columns from Python, "
+          f"{format_count(calls, 'call')} a round.")
+    print("getres: what clock_getres says; step: the smallest nonzero step seen between "
+          f"back-to-back reads (at least {format_count(n, 'read')}, until two steps were "
+          f"seen, {STEP_SECONDS:g} s at most): for the fine clocks about the cost of a "
+          "read, for the coarse ones a tick (getres), or more where ticks are skipped "
+          "(an idle or virtual CPU).")
+    for row in rows:
+        if row["step_ns"] is None:
+            print(f"{row['clock']}: no step seen in {format_count(row['step_reads'], 'read')}"
+                  f" (spanning {format_ns(row['step_span_ns'])} of the clock)")
     return 0
-
-
-def _per_call(function, clock_id, n):
-    import timeit
-    number = max(1, n // 10)
-    best = min(timeit.repeat("f(c)", globals={"f": function, "c": clock_id}, number=number,
-                             repeat=3))
-    return best / number * 1e9
 
 
 def _write(what, path, write):
@@ -597,8 +618,9 @@ def _positive_float(text):
     return value
 
 
-def _whole_number(minimum):
-    """An argparse type: a whole number >= minimum."""
+def _whole_number(minimum, bits=None):
+    """An argparse type: a whole number >= minimum (and, with ``bits``, one that fits in
+    a signed integer of that many bits)."""
     def parse(text):
         try:
             value = int(text)
@@ -607,6 +629,9 @@ def _whole_number(minimum):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got "
                                              f"{text!r}")
+        if bits is not None and value >= 2 ** (bits - 1):
+            raise argparse.ArgumentTypeError(f"expected a whole number that fits in {bits} "
+                                             f"bits, got {text!r}")
         return value
     return parse
 
@@ -620,6 +645,8 @@ def _percent(text):
 
 
 def build_parser():
+    from vdsotime._bench import defaults  # no numpy: the help quotes the rules
+
     parser = ArgumentParser(
         prog="vdsotime",
         description="The kernel's fastest clocks: inspect the vDSO and how vdsotime uses it.")
@@ -645,8 +672,12 @@ def build_parser():
     clocks = commands.add_parser("clocks", help="cost and resolution of every clock, beside "
                                                 "the time module and the raw system call")
     clocks.add_argument("--json", action="store_true", help="print JSON")
-    clocks.add_argument("-n", type=_whole_number(2), default=100_000, metavar="N",
-                        help="reads per clock, at least 2 (default 100000)")
+    # A count of C loop iterations: a Py_ssize_t, 32 bits on a 32-bit build.
+    clocks.add_argument("-n", type=_whole_number(2, bits=sys.maxsize.bit_length() + 1),
+                        default=100_000, metavar="N",
+                        help="reads per clock and column, over the rounds; the step "
+                             "is looked for in N reads at least (default 100000, at "
+                             "least 2)")
     clocks.set_defaults(run=cmd_clocks)
 
     bench = commands.add_parser("bench", help="per-call latency distribution of a Python "
@@ -658,7 +689,7 @@ def build_parser():
     bench.add_argument("-n", "--number", type=_whole_number(1), default=None, metavar="N",
                        help="timed calls (default: about one second's worth)")
     bench.add_argument("-w", "--warmup", type=_whole_number(0), default=None, metavar="W",
-                       help="untimed calls first (default n/100)")
+                       help=f"untimed calls first (default {defaults.WARMUP_RULE})")
     bench.add_argument("--timer", choices=("monotonic", "tsc"), default=None,
                        help="the timer around each call (default: tsc where it is "
                             "invariant)")
@@ -690,7 +721,8 @@ def build_parser():
                          metavar="N", help="calls per statement per round (default: about "
                                            "50 ms worth)")
     compare.add_argument("-w", "--warmup", type=_whole_number(0), default=None, metavar="W",
-                         help="untimed calls before each (default n/100)")
+                         help=f"untimed calls before each (default "
+                              f"{defaults.WARMUP_RULE})")
     compare.add_argument("-r", "--rounds", type=_whole_number(2), default=None, metavar="R",
                          help="rounds (default 20, or 2 per process)")
     compare.add_argument("-p", "--processes", type=_whole_number(1), default=None,

@@ -231,7 +231,8 @@ class ClusteredSamples:
     weight says -- computed from a table of counts, without building the samples."""
 
     # Beyond this many distinct values, the counts table keeps 3 significant digits
-    # (0.05 % at most), so that its size stays bounded; the point estimates do not.
+    # (HdrHistogram's buckets: 0.05 % at most), so that its size stays bounded; the
+    # point estimates do not.
     MAX_DISTINCT = 20_000
 
     def __init__(self, clusters):
@@ -312,10 +313,47 @@ class ClusteredSamples:
 
 
 def _three_digits(values):
-    """``values`` rounded to 3 significant digits (values under 1000 are left alone)."""
-    magnitude = np.floor(np.log10(np.maximum(values, 1.0)))
-    scale = 10.0 ** np.maximum(magnitude - 2, 0)
-    return np.round(values / scale) * scale
+    """``values`` (float64) at 3 significant digits, as HdrHistogram keeps them: those
+    of 2048 and above as their bucket's middle value (``hdr_index``, ``hdr_value``),
+    within 0.05 %; smaller ones are left alone."""
+    rounded = np.array(values, dtype=np.float64)
+    large = rounded >= HDR_SUB_BUCKETS
+    whole = np.minimum(rounded[large], float(2**62)).astype(np.int64)
+    rounded[large] = hdr_value(hdr_index(whole))
+    return rounded
+
+
+# -- HdrHistogram's buckets -------------------------------------------------------------
+#
+# At 3 significant digits: values below 2048 (ns) each in a bucket of their own, and
+# above, 1024 buckets per doubling, each at most 1/1024 of its values wide. A bucket's
+# middle value is then within 0.05 % of every value in it. Saved runs keep these counts
+# (``vdsotime._bench.runs``); compare-runs' bootstrap tables round to them.
+
+HDR_SUB_BUCKETS = 2048
+_HALF = HDR_SUB_BUCKETS // 2
+_POWERS_OF_TWO = np.left_shift(np.int64(1), np.arange(63, dtype=np.int64))
+
+
+def hdr_index(values: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """The bucket of each of ``values`` (whole numbers >= 0, int64): the value itself
+    below 2048, else (doublings above 1024) * 1024 + its top 11 bits. Buckets grow with
+    the values; the largest int64 is in bucket 55,295."""
+    array = np.asarray(values, dtype=np.int64)
+    if array.size and array.min() < 0:
+        raise ValueError("hdr_index(): values must be >= 0")
+    bit_length = np.searchsorted(_POWERS_OF_TWO, array, side="right")
+    shift = np.maximum(bit_length - HDR_SUB_BUCKETS.bit_length() + 1, 0).astype(np.int64)
+    return (shift * _HALF + (array >> shift)).astype(np.int64)
+
+
+def hdr_value(index: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """The value each bucket of ``index`` stands for: its middle (HdrHistogram's median
+    equivalent value), the value itself below 2048."""
+    array = np.asarray(index, dtype=np.int64)
+    shift = np.maximum(array // _HALF - 1, 0)
+    low = (array - shift * _HALF) << shift
+    return low + ((np.int64(1) << shift) >> 1)
 
 
 def bootstrap_ratio(a, b, statistic, weights_a, weights_b, level=0.95):

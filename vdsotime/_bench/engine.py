@@ -5,7 +5,7 @@ alike.
 A measurement is checked once, by its public entry point, before any call is made:
 ``timer()`` (the one timer check and the TSC's calibration), ``counts()`` (the one count
 and memory rule); statements are compiled once per process (``compile_statements``).
-``measure_calls`` then times one callable (probe, warm-up, timed steps with the timer's
+``measure_calls`` then times one callable (warm-up, timed steps with the timer's
 overhead measured beside each); ``run_rounds`` interleaves several, round by round.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vdsotime._bench.defaults import default_warmup
 from vdsotime._bench.latency import LatencyResult
 from vdsotime._core import hw, meta, validate
 from vdsotime._core.record import Record
@@ -101,12 +102,6 @@ def default_counts(per_call_ns):
     return n, default_warmup(n)
 
 
-def default_warmup(n):
-    """The untimed calls before ``n`` timed ones: 1 % of them, 10 to 1000. The one
-    warm-up rule: bench, compare and the CLI all take it."""
-    return int(min(1000, max(10, n // 100)))
-
-
 def describe(function):
     """A callable's name: ``module.qualname``, or the bare name for builtins and
     ``__main__``."""
@@ -153,12 +148,21 @@ def one_line(statement):
                      if line.strip()) or "pass"
 
 
-def probe_ns(fn, args, kwargs, timer, calls=100):
+# The calls whose median estimates the cost of one, to choose n and the size of a step:
+# enough for a median within a factor of two, few enough to be the first of any warm-up.
+PROBE_CALLS = 10
+
+
+def probe_ns(fn, args, kwargs, timer, calls=PROBE_CALLS):
     """The median time of ``calls`` calls of ``fn(*args, **kwargs)`` in ns (at least
     1): an estimate to choose counts with."""
     probe = np.empty(calls, dtype=np.int64)
     driver.time_calls(fn, tuple(args), dict(kwargs), probe, 0, calls, timer.tsc)
-    return max(float(np.median(probe)) * (timer.ns_per_tick if timer.tsc else 1.0), 1.0)
+    return _median_ns(probe, timer)
+
+
+def _median_ns(times, timer):
+    return max(float(np.median(times)) * (timer.ns_per_tick if timer.tsc else 1.0), 1.0)
 
 
 # Rows of TSC ticks converted at a time: the float64 temporary stays at 512 KiB.
@@ -205,41 +209,57 @@ def measure_calls(fn, args, kwargs, timer, n=None, warmup=None, *, name=None,
                   progress=None, metadata=None):
     """Time ``fn(*args, **kwargs)`` once per call: a LatencyResult named ``name`` (default
     ``describe(fn)``). Arguments are checked by the caller (``timer()``, ``counts()``);
-    ``n`` and ``warmup`` left None are chosen from a probe of the first calls
-    (``default_counts``, ``default_warmup``). ``progress(done, n)`` is called after each
-    step of about 0.1 s.
+    ``n`` and ``warmup`` left None are chosen by the rules (``default_counts`` from the
+    median of the first PROBE_CALLS calls, ``default_warmup``). ``fn`` is called exactly
+    ``warmup + n`` times: the calls that estimate its cost are the first of the warm-up,
+    or of the timed calls when the warm-up is shorter. ``progress(done, n)`` is called
+    after each step of about 0.1 s.
 
     Exceptions from ``fn`` propagate, with ``exc.calls_done``; on Ctrl-C,
     ``exc.partial_result`` is the LatencyResult of the calls timed so far."""
     name = describe(fn) if name is None else name
     metadata = measurement_metadata(name, timer) if metadata is None else metadata
     args, kwargs = tuple(args), dict(kwargs)
-    # A first call and a short estimate choose the counts, and the size of a step.
-    per_call = probe_ns(fn, args, kwargs, timer,
-                        max(1, min(100, n or 100, warmup if warmup else 100)))
+    # The first calls, timed, estimate the cost of one: it chooses n (when not given)
+    # and the size of a step. n chosen is at least 100, so they all fit in warmup + n.
+    if n is None:
+        head = np.empty(PROBE_CALLS, dtype=np.int64)
+    else:
+        calls = n + (default_warmup(n) if warmup is None else warmup)
+        head = np.empty(min(PROBE_CALLS, calls), dtype=np.int64)
+    driver.time_calls(fn, args, kwargs, head, 0, len(head), timer.tsc)
+    per_call = _median_ns(head, timer)
     if n is None:
         n = default_counts(per_call)[0]
     if warmup is None:
         warmup = default_warmup(n)
-    if warmup:
-        driver.time_calls(fn, args, kwargs, np.empty(warmup, dtype=np.int64), 0, warmup,
+    # Of those first calls, the warm-up's first ones; the rest are the first timed ones.
+    if warmup > len(head):
+        rest = warmup - len(head)
+        driver.time_calls(fn, args, kwargs, np.empty(rest, dtype=np.int64), 0, rest,
                           timer.tsc)
     raw = np.empty(n, dtype=np.int64)
+    carried = max(0, len(head) - warmup)
+    raw[:carried] = head[len(head) - carried:]
     # In steps of about 0.1 s: progress, and the timer's overhead measured beside each step
     # (so that it is measured under the same conditions as the calls).
     step = max(1, int(0.1e9 / per_call))
-    steps = (n + step - 1) // step
-    overheads = np.empty(steps * 1000, dtype=np.int64)
-    done = 0
+    starts = range(carried, n, step)
+    overheads = np.empty(max(1, len(starts)) * 1000, dtype=np.int64)
+    done = carried
     k = 0
     try:
-        for k, start in enumerate(range(0, n, step)):
+        for k, start in enumerate(starts):
             stop = min(n, start + step)
             driver.time_calls(fn, args, kwargs, raw, start, stop, timer.tsc)
             done = stop
             driver.timer_overhead(overheads[k * 1000:(k + 1) * 1000], timer.tsc)
             if progress is not None:
                 progress(stop, n)
+        if not starts:  # every call was among the first ones
+            driver.timer_overhead(overheads, timer.tsc)
+            if progress is not None:
+                progress(n, n)
     except BaseException as exc:
         done += getattr(exc, "calls_done", 0)
         if done and isinstance(exc, KeyboardInterrupt):

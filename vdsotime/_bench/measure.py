@@ -47,8 +47,8 @@ class ClockStats(Record):
         return self._asdict()
 
     def __str__(self) -> str:
-        resolution = ("none seen" if self.resolution_ns is None
-                      else stats.format_ns(self.resolution_ns))
+        resolution = (f"none seen in {stats.format_count(self.n, 'read')}"
+                      if self.resolution_ns is None else stats.format_ns(self.resolution_ns))
         return (f"{clocks.clock_name(self.clock_id)}: {stats.format_ns(self.ns_per_call, 1)} per call, "
                 f"resolution {resolution} (clock_getres {stats.format_ns(self.getres_ns)}); "
                 f"back-to-back deltas: min {stats.format_ns(self.min_ns)}, "
@@ -82,6 +82,38 @@ def overhead(clock_id=clocks.CLOCK_MONOTONIC, n=100_000):
         p999_ns=float(points[3]), max_ns=int(deltas.max()), mean_ns=float(deltas.mean()))
 
 
+# Back-to-back reads per sample() call when looking for a clock's step.
+_STEP_CHUNK = 1 << 16
+
+
+def clock_step(clock_id, n=100_000, seconds=0.1):
+    """The smallest nonzero step between back-to-back reads of ``clock_id``, looked for
+    until at least ``n`` reads were made and two steps were seen (a coarse clock steps
+    once per tick, or less often, which ``n`` fast reads may all fall between), or
+    ``seconds`` passed: ``(step_ns, reads, span_ns)``, ``step_ns`` None when no step was
+    seen in those ``reads`` (spanning ``span_ns`` of the clock)."""
+    import time  # the stdlib's clock for the deadline: a mock clock does not stop it
+
+    clock_id = validate.readable("clock_step", clock_id)
+    n = validate.count("clock_step", "n", n, 2)
+    readings = np.empty(min(n, _STEP_CHUNK), dtype=np.int64)
+    deadline = time.monotonic_ns() + int(seconds * 1e9)
+    step = first = None
+    reads = steps = span = 0
+    while True:
+        sample.sample(len(readings), clock_id, out=readings)
+        deltas = np.diff(readings)
+        positive = deltas[deltas > 0]
+        if positive.size:
+            smallest = int(positive.min())
+            step = smallest if step is None else min(step, smallest)
+            steps += positive.size
+        first = int(readings[0]) if first is None else first
+        reads += len(readings)
+        span = int(readings[-1]) - first
+        if (reads >= n and steps >= 2) or time.monotonic_ns() >= deadline:
+            return step, reads, span
+
 
 # -- bench ----------------------------------------------------------------------------
 
@@ -95,8 +127,8 @@ def bench(fn, *args, n=None, warmup=None, timer=None, processes=None, setup=None
       is named after it.
     - ``n``: timed calls (default: about a second's worth, 100 to 1,000,000); with
       ``processes``, in each process.
-    - ``warmup``: untimed calls first (default n / 100, 10 to 1000); with ``processes``,
-      in each process.
+    - ``warmup``: untimed calls first (default n/100, 10 to 1000: the one warm-up rule,
+      whatever chose ``n``); with ``processes``, in each process.
     - ``timer``: "tsc" (lfence; rdtsc, ticks converted to ns with ``calibrate_tsc()``,
       where the TSC is invariant) or "monotonic" (CLOCK_MONOTONIC through the vDSO). The
       default is the TSC where it is invariant, which gives the lower and steadier

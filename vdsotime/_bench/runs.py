@@ -1,14 +1,28 @@
 """Saved runs and the CI gate: ``save_run``/``load_run`` keep LatencyResults in a JSON
-file (metadata, summary and every per-call sample), and ``compare_runs`` says, per
+file (metadata, summary and the per-call samples), and ``compare_runs`` says, per
 benchmark, whether NEW is significantly slower than OLD beyond a threshold.
 
-The file: ``{"format": "vdsotime-run", "version": 1, "benchmarks": [...]}``, each
+The file: ``{"format": "vdsotime-run", "version": 2, "benchmarks": [...]}``, each
 benchmark with ``name``, ``n``, ``warmup``, ``overhead_ns``, ``metadata``,
-``summary_ns`` (for people and other tools) and ``samples``: the int64 samples in
-little-endian order, zlib-compressed, base64-encoded (``"encoding": "zlib+base64"``,
-``"dtype": "<i8"``). Loading gives the samples back bit for bit. A run measured in
-several processes (``bench(..., processes=N)``, ``vdsotime bench --processes N``) has
-``metadata["process_sizes"]``: the samples of each process, in order.
+``summary_ns`` (of the exact samples, for people and other tools) and ``samples``, in
+one of two encodings:
+
+- ``"encoding": "hdr-histogram+zlib+base64"`` (the default): what the gate needs, in a
+  few kilobytes. The samples are cut into ``segments`` -- the processes of a run from
+  several, else the gate's contiguous blocks -- and each segment is kept as the counts
+  of HdrHistogram's buckets at 3 significant digits (``stats.hdr_index``: exact below
+  2048 ns, within 0.05 % above). ``buckets`` says how many buckets each segment has;
+  ``data`` is, zlib-compressed and base64-encoded, every segment's bucket indices as
+  little-endian uint16 differences (the first from 0), then every count as int64.
+  Loading gives each segment back in ascending order, its values the buckets' middle
+  values.
+- ``"encoding": "zlib+base64"``, ``"dtype": "<i8"`` (``save_run(..., exact=True)``, and
+  every file of version 1): the int64 samples in little-endian order, in call order;
+  loading gives them back bit for bit.
+
+A run measured in several processes (``bench(..., processes=N)``, ``vdsotime bench
+--processes N``) has ``metadata["process_sizes"]``: the samples of each process, in
+order.
 
 The gate's units: the processes, when both runs of a benchmark come from two or more
 (what pyperf counts: the spread between processes -- address-space layout, hash seed,
@@ -35,7 +49,11 @@ from vdsotime._core.record import Record
 from typing import Any
 
 FORMAT = "vdsotime-run"
-VERSION = 1
+VERSION = 2
+# The versions load_run reads: 1 had only the raw encoding.
+READABLE_VERSIONS = (1, 2)
+RAW = "zlib+base64"
+HISTOGRAM = "hdr-histogram+zlib+base64"
 # Contiguous blocks of a run that compare_runs treats as its units.
 BLOCKS = 20
 REPLICATES = 2000
@@ -57,63 +75,156 @@ def _check_results(function, results):
 
 def _encode(samples):
     raw = np.ascontiguousarray(samples, dtype="<i8").tobytes()
-    return {"encoding": "zlib+base64", "dtype": "<i8", "count": len(samples),
+    return {"encoding": RAW, "dtype": "<i8", "count": len(samples),
             "data": base64.b64encode(zlib.compress(raw, 6)).decode("ascii")}
 
 
+def _segments(name, result):
+    """The sizes of the parts of a run kept as one histogram each: its processes, else
+    the blocks compare_runs cuts it into (the same cut, from the same length)."""
+    sizes = process_sizes(result, f"save_run(): results[{name!r}]")
+    if sizes is None:
+        sizes = [len(block) for block in _blocks(result.samples_ns)]
+    return sizes
+
+
+def _encode_histograms(samples, sizes):
+    indices, counts, buckets = [], [], []
+    for segment in _split(samples, sizes):
+        index, count = np.unique(stats.hdr_index(segment), return_counts=True)
+        indices.append(np.diff(index, prepend=0))
+        counts.append(count)
+        buckets.append(len(index))
+    payload = (np.concatenate(indices).astype("<u2").tobytes()
+               + np.concatenate(counts).astype("<i8").tobytes())
+    return {"encoding": HISTOGRAM, "significant_digits": 3, "count": len(samples),
+            "segments": [int(size) for size in sizes], "buckets": buckets,
+            "data": base64.b64encode(zlib.compress(payload, 9)).decode("ascii")}
+
+
 def _decode(data, where):
-    if data.get("encoding") != "zlib+base64" or data.get("dtype") != "<i8":
-        raise ValueError(f"{where}: unknown sample encoding {data.get('encoding')!r} / "
-                         f"{data.get('dtype')!r} (expected zlib+base64, <i8)")
-    try:
-        samples = np.frombuffer(zlib.decompress(base64.b64decode(data["data"],
-                                                                validate=True)), dtype="<i8")
-    except (binascii.Error, zlib.error, ValueError) as exc:  # a damaged or cut file
-        raise ValueError(f"{where}: the samples do not decode ({exc})") from None
+    encoding = data.get("encoding")
+    if encoding == HISTOGRAM:
+        return _decode_histograms(data, where)
+    if encoding != RAW or data.get("dtype") != "<i8":
+        raise ValueError(f"{where}: unknown sample encoding {encoding!r} / "
+                         f"{data.get('dtype')!r} (expected {HISTOGRAM}, or {RAW} with <i8)")
+    samples = np.frombuffer(_payload(data, where), dtype="<i8")
     if len(samples) != data.get("count"):
         raise ValueError(f"{where}: {len(samples)} samples where the file says "
                          f"{data.get('count')}")
     return samples.astype(np.int64)
 
 
-def _benchmark_json(name, result):
+def _payload(data, where):
+    try:
+        return zlib.decompress(base64.b64decode(data["data"], validate=True))
+    except (binascii.Error, zlib.error, ValueError) as exc:  # a damaged or cut file
+        raise ValueError(f"{where}: the samples do not decode ({exc})") from None
+
+
+def _decode_histograms(data, where):
+    sizes, buckets = data.get("segments"), data.get("buckets")
+    if not (isinstance(sizes, list) and isinstance(buckets, list)
+            and len(sizes) == len(buckets) and all(
+                isinstance(value, int) and not isinstance(value, bool) and value >= 0
+                for value in sizes + buckets)):
+        raise ValueError(f"{where}: the histogram's segments and buckets must be two "
+                         "lists of counts of one length")
+    payload = _payload(data, where)
+    total = sum(buckets)
+    if len(payload) != 10 * total:
+        raise ValueError(f"{where}: the samples do not decode ({len(payload)} bytes for "
+                         f"{total} buckets)")
+    indices = np.cumsum(np.frombuffer(payload[:2 * total], dtype="<u2").astype(np.int64))
+    counts = np.frombuffer(payload[2 * total:], dtype="<i8").astype(np.int64)
+    parts = []
+    start = 0
+    for size, count in zip(sizes, buckets):
+        # Each segment's differences start from 0, not from the previous segment.
+        index = indices[start:start + count] - (indices[start - 1] if start else 0)
+        part = counts[start:start + count]
+        if (part < 0).any() or int(part.sum()) != size:
+            raise ValueError(f"{where}: the samples do not decode (a segment's counts add "
+                             f"up to {int(part.sum())}, not {size})")
+        parts.append(np.repeat(stats.hdr_value(index), part))
+        start += count
+    samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    if len(samples) != data.get("count"):
+        raise ValueError(f"{where}: {len(samples)} samples where the file says "
+                         f"{data.get('count')}")
+    return samples
+
+
+def _benchmark_json(name, result, exact):
+    samples = np.asarray(result.samples_ns)
+    compact = not exact and (samples.size == 0 or samples.min() >= 0)
+    encoded = (_encode_histograms(samples, _segments(name, result)) if compact
+               else _encode(samples))
     return {"name": name, "n": result.n, "warmup": result.warmup,
             "overhead_ns": result.overhead_ns, "metadata": result.metadata or {},
-            "summary_ns": result.summary(), "samples": _encode(result.samples_ns)}
+            "summary_ns": result.summary(), "samples": encoded}
 
 
-def run_document(results):
+def run_document(results, exact=False):
     """The saved-run JSON document of ``results`` ({name: LatencyResult}), as save_run
     writes it (and as ``vdsotime compare --python ... --json`` prints it, beside its
-    verdict): what load_run and compare-runs read."""
+    verdict): what load_run and compare-runs read. ``exact``: save_run's."""
     _check_results("run_document", results)
+    if not isinstance(exact, bool):
+        raise TypeError(f"run_document(): exact must be True or False, got {exact!r}")
     return {"format": FORMAT, "version": VERSION,
-            "benchmarks": [_benchmark_json(name, result) for name, result in results.items()]}
+            "benchmarks": [_benchmark_json(name, result, exact)
+                           for name, result in results.items()]}
 
 
-def save_run(path, results, *, merge=False):
+def save_run(path, results, *, merge=False, exact=False):
     """Write ``results`` ({name: LatencyResult}) to the JSON file ``path`` (replaced
     atomically). With ``merge``, the benchmarks already in the file are kept, except
-    those of the same names."""
+    those of the same names.
+
+    By default each benchmark keeps what compare_runs needs, in a few kilobytes: the
+    histogram of each process (of each of the gate's 20 blocks, for a run from one
+    process) at 3 significant digits -- every sample within 0.05 %, exact below 2048 ns
+    -- and the summary of the exact samples. With ``exact`` True, every sample as
+    measured, in call order (about a byte per call, compressed)."""
     _check_results("save_run", results)
+    if not isinstance(exact, bool):
+        raise TypeError(f"save_run(): exact must be True or False, got {exact!r}")
     path = os.fspath(path)
     combined = {}
     if merge and os.path.exists(path):
         combined.update(load_run(path))
     combined.update(results)
-    document = run_document(combined)
+    document = run_document(combined, exact)
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         with open(temporary, "w", encoding="utf-8") as f:
             json.dump(document, f, indent=1)
             f.write("\n")
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(temporary)
         except OSError:
             pass
+        if isinstance(exc, OSError) and exc.filename == temporary:
+            raise _named_error(exc, path) from None
         raise
+
+
+def _named_error(exc, path):
+    """The OSError ``exc`` met on save_run's temporary file, told of the ``path`` the
+    caller gave: the temporary file is save_run's business, and its folder the likely
+    cause."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        why = f"the folder {folder} does not exist"
+    elif os.path.isdir(path):
+        why = "it is a folder"
+    else:
+        why = f"save_run() writes a temporary file in the folder {folder}, then renames it"
+    return type(exc)(exc.errno, f"{exc.strerror} ({why})", path)
 
 
 def load_run(path):
@@ -127,9 +238,10 @@ def load_run(path):
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValueError(f"{path} is not a saved vdsotime run (no \"format\": \"{FORMAT}\"; "
                          "make one with save_run() or vdsotime bench --save)")
-    if document.get("version") != VERSION:
+    if document.get("version") not in READABLE_VERSIONS:
         raise ValueError(f"{path}: run format version {document.get('version')!r}, this "
-                         f"vdsotime reads version {VERSION}")
+                         f"vdsotime reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}")
     results = {}
     for index, item in enumerate(document.get("benchmarks", [])):
         where = f"{path}: benchmark {index}"

@@ -36,13 +36,39 @@ class VdsoInfo(Record):
     cpu_source: str
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (symbols and bindings as dicts)."""
+        """A JSON-ready dict (symbols and bindings as dicts; each binding also says
+        whether its symbol's version is ``hidden``, which the text shows as name@VERSION
+        rather than name@@VERSION)."""
         result = self._asdict()
         result["versions"] = list(self.versions)
         result["symbols"] = [symbol._asdict() for symbol in self.symbols]
-        result["functions"] = {name: binding._asdict()
+        result["functions"] = {name: dict(binding._asdict(),
+                                          hidden=_hidden(binding, self.symbols))
                                for name, binding in self.functions.items()}
         return result
+
+
+def versioned_name(name, version, hidden=False):
+    """A symbol as readelf prints it: ``name@@VERSION`` for the default version,
+    ``name@VERSION`` for a hidden one (or one needed from another file), ``name``
+    without a version."""
+    if not version:
+        return name
+    return f"{name}{'@' if hidden else '@@'}{version}"
+
+
+def _hidden(binding, symbols):
+    """Whether the version of the symbol a ``Binding`` calls is hidden, from the image's
+    ``symbols`` (False for a libc binding, which has no version)."""
+    return bool(binding.version) and any(
+        symbol.hidden for symbol in symbols
+        if symbol.name == binding.symbol and symbol.version == binding.version)
+
+
+def bound_name(binding, symbols):
+    """The symbol a ``Binding`` calls, in readelf's notation (``versioned_name``), its
+    hidden flag taken from the image's ``symbols``."""
+    return versioned_name(binding.symbol, binding.version, _hidden(binding, symbols))
 
 
 _cached = None

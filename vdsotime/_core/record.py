@@ -72,7 +72,8 @@ class Record(tuple):
         return tuple.__new__(cls, values)
 
     def __repr__(self):
-        items = ", ".join(f"{name}={_short(value)}" for name, value in zip(self._fields, self))
+        items = ", ".join(f"{name}={_short(value, _is_duration(name))}"
+                          for name, value in zip(self._fields, self))
         return f"{type(self).__name__}({items})"
 
     def _asdict(self):
@@ -89,11 +90,38 @@ class Record(tuple):
         return tuple(self)
 
 
-def _short(value):
-    """repr(), with floats to 12 significant digits: 3166.02, not 3166.020000000077 (a
-    percentile's binary fraction). ``_asdict()`` and JSON keep the exact values."""
-    if type(value) is float:
-        return format(value, ".12g")
+def _is_duration(name):
+    """Whether a field holds a duration in ns, by vdsotime's naming: ``*_ns`` and
+    ``*ns_per_call`` -- except ``start*_ns``, a clock reading (an instant, not a
+    duration)."""
+    return ((name.endswith("_ns") or name.endswith("ns_per_call"))
+            and not name.startswith("start"))
+
+
+def _short(value, duration=False):
+    """repr() for people: a duration with its unit and fixed decimals ('20.2 ns',
+    '850 ns', '12.35 us', '4.00 ms': one decimal for a float below 1 us, else
+    ``format_ns``'s), other floats to 6 significant digits (1.02346, not
+    1.0234567891 -- a percentile's binary fraction), tuples and lists item by item.
+    ``_asdict()``, ``to_dict()``, JSON and the attributes keep the exact values."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if type(value) in (tuple, list):
+        items = [_short(item, duration) for item in value]
+        if type(value) is list:
+            return f"[{', '.join(items)}]"
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    from numbers import Integral, Real  # here: numbers is not imported with vdsotime
+
+    if duration and isinstance(value, Real):
+        from vdsotime._core.formatting import format_ns
+
+        if not isinstance(value, Integral) and abs(value) < 999.95:
+            return format_ns(value, 1)
+        return format_ns(value)
+    if isinstance(value, float):
+        text = format(value, ".6g")
+        return text + ".0" if text.lstrip("-").isdigit() else text  # 1.0, not 1
     return repr(value)
 
 

@@ -292,9 +292,10 @@ def tsc_skew(cpus=None, rounds=20_000, *, seconds=0.5, calibration=None):
 
 class ClockHealth(Record):
     """How one clock is read: ``userspace`` (True: without entering the kernel; False: a
-    system call each time), ``ns_per_call`` (through vdsotime, in a C loop),
-    ``syscall_ns_per_call`` (the raw system call), ``coarse_ns_per_call``
-    (CLOCK_MONOTONIC_COARSE, the cheapest clock the vDSO serves), and ``method``, how the
+    system call each time), ``ns_per_call`` (through vdsotime, in a C loop of cimported
+    calls), ``syscall_ns_per_call`` (the raw system call, in a C loop),
+    ``coarse_ns_per_call`` (CLOCK_MONOTONIC_COARSE, the cheapest clock the vDSO serves),
+    each the median of interleaved rounds (``clock_health``), and ``method``, how the
     verdict was reached: "seccomp" (the system call was made to fail in a probe thread:
     a fact) or "timing" (the clock costs less than half the system call)."""
 
@@ -336,36 +337,78 @@ def _aux_clocks_enabled():
     return enabled
 
 
-def _costs(clock_ids, calls, rounds):
-    """Per clock id, the fastest of ``rounds`` interleaved rounds of (ns per call through
-    vdsotime, ns per raw system call), and the same for CLOCK_MONOTONIC_COARSE through
-    vdsotime. Interleaving puts the figures under the same load; the fastest round is the
-    one least disturbed (preemption and interrupts only ever add time), which a median of
-    a few rounds is not on a busy machine."""
-    through = {clock_id: [] for clock_id in clock_ids}
-    syscall = {clock_id: [] for clock_id in clock_ids}
-    coarse = []
+# -- the cost of a clock read: vdsotime clocks and vdsotime doctor measure it alike ----
+
+# Rounds of the interleaved cost measurement, and reads of a clock per round (the
+# system call's loop makes a tenth as many: it is ten times dearer).
+COST_ROUNDS = 15
+COST_CALLS = 200
+
+
+def c_loop_ns(clock_id, calls):
+    """ns per read of ``clock_id`` through vdsotime's function table, in a C loop of
+    ``calls`` cimported ``clock_gettime_ns`` calls (no Python, no array: what a Cython
+    or numba caller pays)."""
+    return driver.cimport_loop(calls, clock_id)[0] / calls
+
+
+def syscall_ns(clock_id, calls):
+    """ns per raw ``clock_gettime`` system call on ``clock_id``, in a C loop of
+    ``calls``."""
+    return driver.syscall_loop(calls, clock_id) / calls
+
+
+def interleaved_medians(measures, rounds):
+    """``{key: median}`` of ``measures`` (``{key: function()}``, each returning ns per
+    call), run in ``rounds`` interleaved rounds: each round runs every measure once, in
+    the dict's order (A B C A B C ...), so that every figure is taken under the same
+    load as the others; the median of its rounds resists the rounds that an interrupt or
+    a neighbour's burst slowed, from whichever side."""
+    values = {key: [] for key in measures}
     for _ in range(rounds):
-        coarse.append(driver.cimport_loop(calls, CLOCK_MONOTONIC_COARSE)[0] / calls)
-        for clock_id in clock_ids:
-            through[clock_id].append(driver.cimport_loop(calls, clock_id)[0] / calls)
-            syscall[clock_id].append(driver.syscall_loop(calls, clock_id) / calls)
-    return ({clock_id: (min(through[clock_id]), min(syscall[clock_id]))
-             for clock_id in clock_ids}, min(coarse))
+        for key, measure in measures.items():
+            values[key].append(measure())
+    return {key: _median(found) for key, found in values.items()}
 
 
-def clock_health(clock_ids=None, *, calls=200, rounds=15):
+def _median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _costs(clock_ids, calls, rounds):
+    """Per clock id, (ns per call through vdsotime, ns per raw system call), and the
+    same through vdsotime for CLOCK_MONOTONIC_COARSE: each the median of ``rounds``
+    interleaved rounds of C loops (``interleaved_medians``), ``calls`` reads each (a
+    tenth as many system calls)."""
+    from functools import partial
+
+    syscalls = max(1, calls // 10)
+    measures = {"coarse": partial(c_loop_ns, CLOCK_MONOTONIC_COARSE, calls)}
+    for clock_id in clock_ids:
+        measures[clock_id, "vdsotime"] = partial(c_loop_ns, clock_id, calls)
+        measures[clock_id, "syscall"] = partial(syscall_ns, clock_id, syscalls)
+    medians = interleaved_medians(measures, rounds)
+    return ({clock_id: (medians[clock_id, "vdsotime"], medians[clock_id, "syscall"])
+             for clock_id in clock_ids}, medians["coarse"])
+
+
+def clock_health(clock_ids=None, *, calls=COST_CALLS, rounds=COST_ROUNDS):
     """A ``ClockHealth`` per clock of ``clock_ids`` (default: the nine classic clocks and
     the enabled auxiliary ones): whether it is read in user space, and its cost beside the
-    raw system call's and CLOCK_MONOTONIC_COARSE's.
+    raw system call's and CLOCK_MONOTONIC_COARSE's: each the median of ``rounds``
+    interleaved rounds of C loops of ``calls`` reads (a tenth as many system calls), the
+    same loops as the C columns of ``vdsotime clocks``.
 
     The verdict is a fact where seccomp filters are available: a probe thread makes the
     ``clock_gettime`` system call fail for itself alone and reads each clock through the
     functions vdsotime bound at import; a clock that still reads never entered the kernel.
-    Elsewhere it compares costs (the fastest of ``rounds`` interleaved C loops of
-    ``calls`` reads each): user space when the clock costs less than half the system call
-    -- the vDSO is five to ten times cheaper, a system call behind it costs at least as
-    much as the call itself.
+    Elsewhere it compares the costs: user space when the clock costs less than half the
+    system call -- the vDSO is five to ten times cheaper, a system call behind it costs at
+    least as much as the call itself.
     """
     if clock_ids is None:
         clock_ids = list(CLASSIC_CLOCKS) + _aux_clocks_enabled()
@@ -603,8 +646,10 @@ class Health(Record):
         }
 
     def __str__(self) -> str:
+        from vdsotime._core import info
+
         binding = self.backend
-        where = f"{binding.symbol}@{binding.version}" if binding.version else binding.symbol
+        where = info.bound_name(binding, info.info().symbols)
         current = self.clocksource or _unknown(CURRENT_CLOCKSOURCE)
         available = (_unknown(AVAILABLE_CLOCKSOURCE) if self.available_clocksources is None
                      else " ".join(self.available_clocksources) or "none")
@@ -622,7 +667,8 @@ class Health(Record):
             "a probe thread made the clock_gettime system call fail with seccomp; "
             if "seccomp" in methods else "") + (
             "cost below half the system call's; " if "timing" in methods else "") +
-            "costs: fastest of interleaved C loops)")
+            f"per call: ns per read in a C loop, the median of {COST_ROUNDS} interleaved "
+            "rounds, as vdsotime clocks' C columns measure it)")
         lines.append("")
         tsc = self.tsc
         lines.append(f"TSC             {tsc}")
