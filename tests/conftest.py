@@ -70,8 +70,9 @@ def pytest_report_header(config):
 def pytest_collection_modifyitems(config, items):
     if "sdist" in config.vdsotime_legs:
         return
-    skip = pytest.mark.skip(reason=f"builds an sdist and a wheel from it (a minute): "
-                                   f"{HOW.replace('all (or', 'sdist (or all,')}")
+    skip = pytest.mark.skip(reason="builds an sdist and a wheel from it (a minute): opt in "
+                                   "with pytest --legs=sdist (or --legs=all, "
+                                   "VDSOTIME_LEGS=all)")
     for item in items:
         if "built" in getattr(item, "fixturenames", ()) and \
                 item.nodeid.startswith("tests/test_ecosystem.py::"):

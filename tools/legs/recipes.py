@@ -83,9 +83,11 @@ TRIXIE_GLIBC, BOOKWORM_GLIBC, SID_GLIBC = (2, 41), (2, 36), (2, 42)
 
 def _emulated(arch, qemu, elf, proves, *, packages=("python3-numba",), wheels=(),
               lacks=None, deselect=None, suite="trixie"):
+    python, glibc = {"trixie": ("3.13", TRIXIE_GLIBC), "bookworm": ("3.11", BOOKWORM_GLIBC)}[
+        suite]
     return Leg(arch=arch, suite=suite, qemu=qemu, elf=elf, setarch=None,
-               pythons=("python3",), python_versions=("3.13",),
-               wheel_arch=MANYLINUX_ARCH[arch], glibc=TRIXIE_GLIBC,
+               pythons=("python3",), python_versions=(python,),
+               wheel_arch=MANYLINUX_ARCH[arch], glibc=glibc,
                packages=tuple(packages), wheels=tuple(wheels), lacks=dict(lacks or {}),
                deselect=dict(deselect or {}), proves=proves)
 
@@ -106,8 +108,10 @@ LEGS = {
     "arm64": _emulated(
         "arm64", "aarch64", Elf(64, "little", 183), wheels=("time-machine",),
         proves="aarch64's vDSO (__kernel_clock_gettime@LINUX_2.6.39) under qemu-user"),
+    # bookworm: the package registry here answers 404 for a dozen of trixie's s390x
+    # debs (libc6, base-files, zlib1g, ...; seen 2026-12-02).
     "s390x": _emulated(
-        "s390x", "s390x", Elf(64, "big", 22), packages=(),
+        "s390x", "s390x", Elf(64, "big", 22), packages=(), suite="bookworm",
         lacks={"numba": "numba does not support s390x (no Debian package, no wheel)",
                "time_machine": "time-machine has no s390x wheel on PyPI and the test root "
                                "has no compiler"},
@@ -115,18 +119,25 @@ LEGS = {
                "(__kernel_clock_gettime@LINUX_2.6.29) under qemu-user"),
     "armhf": _emulated(
         "armhf", "arm", Elf(32, "little", 40),
-        lacks={"time_machine": "time-machine has no armv7l wheel on PyPI and the test root "
+        packages=(),
+        lacks={"numba": "Debian trixie has no numba for armhf, and PyPI no wheel",
+               "time_machine": "time-machine has no armv7l wheel on PyPI and the test root "
                                "has no compiler"},
         proves="ELF32 ARM with 64-bit time on a 32-bit ABI (__vdso_clock_gettime64, "
                "clock_gettime64) under qemu-user"),
     "riscv64": _emulated(
         "riscv64", "riscv64", Elf(64, "little", 243),
-        lacks={"time_machine": "time-machine has no riscv64 wheel on PyPI and the test "
+        packages=(),
+        lacks={"numba": "Debian trixie has no numba for riscv64, and PyPI no wheel",
+               "time_machine": "time-machine has no riscv64 wheel on PyPI and the test "
                                "root has no compiler"},
         proves="riscv64's vDSO (__vdso_clock_gettime@LINUX_4.15) under qemu-user"),
+    # bookworm, as s390x: the registry here answers 404 for a dozen trixie ppc64el debs.
     "ppc64el": _emulated(
-        "ppc64el", "ppc64le", Elf(64, "little", 21),
-        lacks={"time_machine": "time-machine has no ppc64le wheel on PyPI and the test "
+        "ppc64el", "ppc64le", Elf(64, "little", 21), suite="bookworm",
+        packages=(),
+        lacks={"numba": "Debian bookworm has no numba for ppc64el, and PyPI no wheel",
+               "time_machine": "time-machine has no ppc64le wheel on PyPI and the test "
                                "root has no compiler"},
         proves="ppc64 ELFv2's vDSO (__kernel_clock_gettime@LINUX_2.6.15, errors in "
                "CR0.SO) under qemu-user"),

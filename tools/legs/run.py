@@ -347,7 +347,18 @@ def qemu_root(name):
 
 
 def debootstrap(name, arguments):
-    run(name, ["debootstrap", *arguments, *([MIRROR] if MIRROR else [])], quiet=True)
+    command = ["debootstrap", *arguments, *([MIRROR] if MIRROR else [])]
+    log(name, "$ " + " ".join(shlex.quote(str(part)) for part in command))
+    result = subprocess.run([str(part) for part in command], capture_output=True, text=True)
+    if result.returncode != 0:
+        target = Path(arguments[-1])
+        detail = result.stdout.splitlines()[-3:] + result.stderr.splitlines()[-5:]
+        log_file = target / "debootstrap" / "debootstrap.log"
+        if log_file.exists():
+            detail += [line for line in log_file.read_text(errors="replace").splitlines()
+                       if "ERROR" in line or line.startswith("E:")][-5:]
+        raise SystemExit(f"{name}: debootstrap failed ({result.returncode}): "
+                         + " | ".join(detail))
 
 
 # Appended to a foreign root's /debootstrap/functions for its second stage, in the user
@@ -493,7 +504,7 @@ def prepare_source(folder):
                    capture_output=True)
     shutil.rmtree(source / "vdsotime.egg-info", ignore_errors=True)
     source.rename(folder / "src")
-    generated = len(list((folder / "src").rglob("*.c")))
+    generated = len(list((folder / "src" / "vdsotime").rglob("*.c")))
     log("host", f"{sdist.name} in dist/, and {generated} C files from Cython "
                 f"{recipes.CYTHON.split('==')[1]}, in {time.monotonic() - started:.0f} s")
     lock.close()
@@ -535,10 +546,11 @@ from pytest import console_main
 sys.exit(console_main())
 EOF
 chmod +x /opt/test/bin/pytest
-cd /src
+cd /
 /opt/test/bin/vdsotime info > /leg/info-$version.txt 2>&1
-/opt/test/bin/python -c 'import vdsotime; b = vdsotime.info().functions["clock_gettime"]
+/opt/test/bin/python -P -c 'import vdsotime; b = vdsotime.info().functions["clock_gettime"]
 print(b.symbol + "@" + str(b.version), "(" + b.backend + ")")' > /leg/binding-$version.txt 2>&1
+cd /src
 exec /opt/test/bin/python -P -m pytest -p no:cacheprovider -p leg_plugin \
     --junitxml=/leg/junit-$version.xml "$@"
 """
