@@ -120,3 +120,73 @@ def test_leg(name, request, leg_pool):
         assert part.startswith(f"{name} leg: "), part
         assert "exit status 0)" in part and " failed" not in part.split(" in ")[0] \
             and " errors" not in part.split(" in ")[0], part
+
+
+# ------------------------------------------------------------------ the runner's parts
+
+def _runner():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("vdsotime_legs_run", RUNNER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_lack_and_deselection_has_a_reason():
+    run = _runner()
+    recipes = run.recipes
+    assert set(recipes.ALL) <= set(recipes.LEGS)
+    for name in recipes.LEGS:
+        for table in (recipes.lacks(name), recipes.deselect(name)):
+            for key, reason in table.items():
+                assert key and len(reason) > 20, (name, key, reason)
+        assert recipes.LEGS[name].proves
+        assert len(recipes.LEGS[name].pythons) == len(recipes.LEGS[name].python_versions)
+
+
+def _matches(rule, header):
+    """binfmt_misc's test: the first len(magic) bytes, masked, equal the magic."""
+    _, name, kind, offset, magic, mask, _, flags = rule.split(":")
+    unescape = lambda text: bytes(int(text[i + 2:i + 4], 16)  # noqa: E731
+                                  for i in range(0, len(text), 4))
+    magic, mask = unescape(magic), unescape(mask)
+    assert kind == "M" and offset == "" and flags == "FP" and len(magic) == len(mask) == 20
+    return all((a ^ b) & m == 0 for a, b, m in zip(header[:20], magic, mask))
+
+
+def _elf_header(bits, byteorder, machine, e_type=2, osabi=0):
+    ident = b"\x7fELF" + bytes([1 if bits == 32 else 2, 1 if byteorder == "little" else 2,
+                                1, osabi]) + bytes(8)
+    return ident + e_type.to_bytes(2, byteorder) + machine.to_bytes(2, byteorder)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if _runner().recipes.LEGS[n].qemu])
+def test_binfmt_rule_takes_the_legs_programs_and_no_others(name):
+    run = _runner()
+    leg = run.recipes.LEGS[name]
+    rule = run.binfmt_rule(leg).format(qemu="/q")
+    elf = leg.elf
+    for e_type in (2, 3):  # executables and shared objects (PIE), any OS ABI
+        assert _matches(rule, _elf_header(elf.bits, elf.byteorder, elf.machine, e_type, 3))
+    assert not _matches(rule, _elf_header(elf.bits, elf.byteorder, elf.machine, 1))
+    assert not _matches(rule, _elf_header(elf.bits, elf.byteorder, 62))  # x86-64
+    other_order = "big" if elf.byteorder == "little" else "little"
+    assert not _matches(rule, _elf_header(elf.bits, other_order, elf.machine))
+    assert not _matches(rule, _elf_header(96 - elf.bits, elf.byteorder, elf.machine))
+
+
+def test_a_declared_lack_skips_in_strict_mode_and_nothing_else_does(monkeypatch, tmp_path):
+    import requires
+
+    lacks = tmp_path / "lacks.txt"
+    lacks.write_text("gcc\tno compiler in the test root\n")
+    monkeypatch.setenv("VDSOTIME_REQUIRE_ALL", "1")
+    monkeypatch.setenv("VDSOTIME_LEG", "arm64")
+    monkeypatch.setenv("VDSOTIME_LEG_LACKS", str(lacks))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(pytest.skip.Exception, match=r"^needs gcc: apt-get install gcc "
+                       r"\[the arm64 leg lacks gcc on purpose: no compiler in the test "
+                       r"root\]$"):
+        requires.require_command("gcc", "gcc")
+    with pytest.raises(pytest.fail.Exception, match=r"needs unshare: .*REQUIRE_ALL"):
+        requires.require_command("unshare", "util-linux")

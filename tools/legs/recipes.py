@@ -135,9 +135,7 @@ LEGS = {
     # bookworm, as s390x: the registry here answers 404 for a dozen trixie ppc64el debs.
     "ppc64el": _emulated(
         "ppc64el", "ppc64le", Elf(64, "little", 21), suite="bookworm",
-        packages=(),
-        lacks={"numba": "Debian bookworm has no numba for ppc64el, and PyPI no wheel",
-               "time_machine": "time-machine has no ppc64le wheel on PyPI and the test "
+        lacks={"time_machine": "time-machine has no ppc64le wheel on PyPI and the test "
                                "root has no compiler"},
         proves="ppc64 ELFv2's vDSO (__kernel_clock_gettime@LINUX_2.6.15, errors in "
                "CR0.SO) under qemu-user"),
