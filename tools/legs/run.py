@@ -412,7 +412,13 @@ def build_root(name, folder):
                   f"(first stage {time.monotonic() - started:.0f} s)")
         status = session(name, root, ["/debootstrap/debootstrap", "--second-stage"])
         if status != 0:
-            raise SystemExit(f"{name}: debootstrap's second stage failed ({status})")
+            # (the folder goes: keep its log beside the cache, and say what failed)
+            saved = CACHE / f"{name}-second-stage-failed.log"
+            shutil.copy2(root / "debootstrap" / "debootstrap.log", saved)
+            lines = saved.read_text(errors="replace").splitlines()
+            errors = [line for line in lines if "error" in line.lower()][-6:]
+            raise SystemExit(f"{name}: debootstrap's second stage failed ({status}); "
+                             f"{saved}: " + " | ".join(errors or lines[-6:]))
     else:
         log(name, f"debootstrap: Debian {leg.suite} {leg.arch}")
         debootstrap(name, [f"--arch={leg.arch}", "--variant=minbase",
@@ -424,6 +430,7 @@ def build_root(name, folder):
     # (--system-site-packages): the build's and the tests' packages, installed once.
     script = "set -e\n" + "".join(
         f"{python} -m pip install --quiet --no-index --no-deps --break-system-packages "
+        f"--ignore-installed "
         f"--root-user-action=ignore /opt/wheels/{version}/*.whl\n"
         for python, version in zip(leg.pythons, leg.python_versions))
     status = session(name, root, ["/bin/sh", "-c", script])
