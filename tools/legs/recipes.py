@@ -147,7 +147,8 @@ LEGS = {
         wheel_arch="x86_64", glibc=SID_GLIBC,
         packages=("python3.14", "python3.14-dev", "python3.14-venv", "python3.15",
                   "python3.15-dev", "python3.15-venv"),
-        wheels=("time-machine",), lacks={}, deselect={},
+        # numba from PyPI: Debian sid's is built for its default Python only.
+        wheels=("time-machine", "numba", "llvmlite"), lacks={}, deselect={},
         proves="the newest CPythons (3.14 and 3.15, Debian sid), natively on x86-64"),
 }
 
