@@ -221,8 +221,10 @@ set -e
 mount --make-rprivate /
 if [ -n "$OVERLAY" ]; then
     M="$RUN/merged"
+    # (in a user namespace overlayfs keeps whiteouts and opaque folders in user.*
+    # extended attributes: userxattr, else removing a folder of the root fails, EIO)
     mount -t overlay overlay \
-        -o "lowerdir=$ROOT,upperdir=$RUN/upper,workdir=$RUN/work" "$M"
+        -o "lowerdir=$ROOT,upperdir=$RUN/upper,workdir=$RUN/work$OVERLAY_OPTIONS" "$M"
 else
     M="$ROOT"
 fi
@@ -261,7 +263,8 @@ def session(name, root, argv, *, run_folder=None, strip=False, inner_env=(),
            "ROOT": str(root), "RUN": str(run_folder or ""),
            "OVERLAY": "1" if run_folder else "", "STRIP": COMPILER if strip else "",
            "SETARCH": f"/usr/bin/setarch {leg.setarch}" if leg.setarch else "",
-           "INNER_ENV": " ".join(inner_env), "BINFMT": ""}
+           "INNER_ENV": " ".join(inner_env), "BINFMT": "",
+           "OVERLAY_OPTIONS": ",userxattr" if leg.qemu else ""}
     command = ["/bin/sh", "-c", MOUNTS, "mounts", *argv]
     if leg.qemu:
         qemu = qemu_root(name) / "usr" / "bin" / f"qemu-{leg.qemu}"
