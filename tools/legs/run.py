@@ -574,7 +574,8 @@ def pytest_deselected(items):
 
 
 def pytest_arguments(name, extra):
-    arguments = ["-q", "-ra"]
+    # (--durations: where an emulated leg's time goes, in its log)
+    arguments = ["-q", "-ra", "--durations=20", "--durations-min=5"]
     for node in recipes.deselect(name):
         arguments.append(f"--deselect={node}")
     return arguments + list(extra)
