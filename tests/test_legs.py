@@ -85,7 +85,9 @@ def _show(request, lines):
     if reporter is None:
         return
     with capture.global_and_fixture_disabled():
-        reporter.write_line("")
+        if not getattr(reporter, "_vdsotime_leg_lines", False):
+            reporter.write_line("")  # (off the line of the test's name, once)
+            reporter._vdsotime_leg_lines = True
         for line in lines:
             reporter.write_line(line)
 
