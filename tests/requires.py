@@ -8,6 +8,13 @@ skips with one line that names the Debian package to install. A test whose oracl
 test extra (pyperf, hdrhistogram, freezegun, time-machine) is ``require_module()``'s,
 which names the pip package. ``.ci/run`` sets ``VDSOTIME_REQUIRE_ALL=1``, under which a
 missing tool or package fails the test instead, so CI never skips silently.
+
+A leg (tools/legs) runs the suite under ``VDSOTIME_REQUIRE_ALL=1`` too, in a root that
+lacks some things on purpose (a compiler, a package its ABI has no build of). It lists
+them in the file ``VDSOTIME_LEG_LACKS`` names, one ``key<TAB>reason`` a line; a test that
+misses one of those skips there with the leg's reason, even in strict mode. The key is
+the command (``require_command``) or module (``require_module``), or the ``lack=`` a test
+passes to ``missing()``. Nothing else is excused.
 """
 
 import functools
@@ -24,10 +31,32 @@ def strict():
     return os.environ.get("VDSOTIME_REQUIRE_ALL", "") not in ("", "0")
 
 
-def missing(reason):
+@functools.lru_cache(maxsize=None)
+def _leg_lacks(path):
+    lacks = {}
+    with open(path) as listing:
+        for line in listing:
+            key, _, reason = line.rstrip("\n").partition("\t")
+            if key.strip():
+                lacks[key.strip()] = reason.strip()
+    return lacks
+
+
+def leg_lacks():
+    """{key: reason}: what the leg this suite runs in lacks by design (empty elsewhere)."""
+    path = os.environ.get("VDSOTIME_LEG_LACKS", "")
+    return _leg_lacks(path) if path else {}
+
+
+def missing(reason, lack=None):
     """Skip (on a user's machine) or fail (under VDSOTIME_REQUIRE_ALL=1) with ``reason``,
-    one line that names what to install."""
+    one line that names what to install. ``lack``: the key under which a leg may have
+    declared the missing thing (then it skips, with the leg's reason)."""
     __tracebackhide__ = True  # pytest reports the test's line, not this one
+    declared = leg_lacks().get(lack) if lack else None
+    if declared is not None:
+        leg = os.environ.get("VDSOTIME_LEG", "this")
+        pytest.skip(f"{reason} [the {leg} leg lacks {lack} on purpose: {declared}]")
     if strict():
         pytest.fail(f"{reason} [VDSOTIME_REQUIRE_ALL=1: CI must run this test]",
                     pytrace=False)
@@ -54,7 +83,7 @@ def require_command(command, package):
     __tracebackhide__ = True
     path = shutil.which(command)
     if path is None:
-        missing(f"needs {command}: apt-get install {package}")
+        missing(f"needs {command}: apt-get install {package}", lack=command)
     return path
 
 
@@ -77,7 +106,7 @@ def require_module(name, package):
         return importlib.import_module(name)
     except ImportError:
         pass
-    missing(f"needs {package}: pip install {package} (in the test extra)")
+    missing(f"needs {package}: pip install {package} (in the test extra)", lack=name)
 
 
 @functools.lru_cache(maxsize=None)

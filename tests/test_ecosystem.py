@@ -446,8 +446,8 @@ def test_sdist_holds_the_sources(built):
                      "vdsotime/_core/keys.pxi", "vdsotime/clock.pxd", "vdsotime/vdsotime.h",
                      "vdsotime/__init__.pyi", "vdsotime/py.typed",
                      "tests/fixtures/make_fixtures.sh", "tests/fixtures/mips-vdso.so",
-                     "bench/run.py", "bench/cloops.c", "tools/i386/leg.py",
-                     "tools/i386/packages.txt", "tools/i386/exclusions.txt"):
+                     "bench/run.py", "bench/cloops.c", "tools/legs/run.py",
+                     "tools/legs/recipes.py", "tools/legs/README.md"):
         assert required in names, required
     assert not any(name.startswith("vdsotime/") and name.endswith((".c", ".so"))
                    for name in names), "generated or compiled files in the sdist"

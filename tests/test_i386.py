@@ -1,10 +1,10 @@
 """The second ABI at run time: vdsotime as a 32-bit i386 program.
 
-On the x86-64 host, ``test_i386_leg`` runs tools/i386/leg.py: vdsotime built and the
-suite run in a Debian i386 root (a 32-bit CPython whose time_t is 32-bit), under
-``setarch i686``. The other tests run there, inside the root, against the live i386
-vDSO (linux-gate.so.1), with the time64 system calls as the oracle (tests/kernel.py:
-clock_gettime64 is nr 403).
+The i386 leg (tools/legs: ``pytest --legs=i386``, tests/test_legs.py) builds vdsotime
+into a manylinux i686 wheel in a Debian i386 root (a 32-bit CPython whose time_t is
+32-bit) and runs the suite from it under ``setarch i686``. These tests run there, inside
+the root, against the live i386 vDSO (linux-gate.so.1), with the time64 system calls as
+the oracle (tests/kernel.py: clock_gettime64 is nr 403); elsewhere they skip.
 """
 
 import ctypes
@@ -23,46 +23,10 @@ from vdsotime._core import hw, vdso
 import kernel
 from requires import missing, require_path
 
-ROOT = Path(__file__).resolve().parent.parent
-LEG = ROOT / "tools" / "i386" / "leg.py"
 TESTS = str(Path(__file__).resolve().parent)
 
 inside = pytest.mark.skipif(kernel.ABI != "i386",
-                            reason="runs inside the i386 leg (tools/i386/leg.py)")
-
-
-class _LegSummary:
-    """Prints the leg's summary line at the end of the pytest run, where it stays in the
-    log even when the test passes (pytest captures a passing test's output)."""
-
-    def __init__(self, line):
-        self.line = line
-
-    def pytest_terminal_summary(self, terminalreporter):
-        terminalreporter.write_sep("-", "i386 leg")
-        terminalreporter.write_line(self.line)
-
-
-def test_i386_leg(request, tmp_path):
-    if kernel.ABI == "i386":
-        pytest.skip("this is the i386 leg itself")
-    if kernel.ABI != "x86_64":
-        pytest.skip(f"the i386 leg runs on x86-64 machines (this is {kernel.ABI})")
-    if not LEG.exists():
-        missing(f"the i386 leg ({LEG.relative_to(ROOT)}) is not in this tree")
-    check = subprocess.run([sys.executable, str(LEG), "--check"], capture_output=True,
-                           text=True, timeout=120)
-    if check.returncode != 0:
-        missing("; ".join(line for line in check.stdout.splitlines() if line))
-    summary = tmp_path / "summary.txt"
-    result = subprocess.run([sys.executable, str(LEG), "--summary-file", str(summary)],
-                            capture_output=True, text=True, timeout=1800)
-    line = summary.read_text().strip() if summary.exists() else "i386 leg: no summary"
-    request.config.pluginmanager.register(_LegSummary(line), "vdsotime-i386-leg")
-    assert result.returncode == 0, (f"{line}\n{result.stdout[-6000:]}\n"
-                                    f"{result.stderr[-3000:]}")
-    assert line.startswith("i386 leg: ") and " failed" not in line and " errors" not in line
-    assert int(line.split()[2]) > 0, line  # "i386 leg: N passed ..."
+                            reason="runs inside the i386 leg (pytest --legs=i386)")
 
 
 @inside
