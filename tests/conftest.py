@@ -1,10 +1,14 @@
 """pytest fixtures shared by the test modules, and the opt-in slow parts of the suite.
 
-The legs (tools/legs: the suite in Debian roots of other ABIs and Pythons) and the sdist
-test (``python -m build``: an sdist and a wheel built from it) are not part of a plain
-``pytest``: ``--legs=arm64,s390x`` (or ``--legs=all``, or ``VDSOTIME_LEGS=all`` in the
-environment, as CI sets it) selects them; ``sdist`` is one of the names, and ``all``
-includes it. Without it they skip with one line that says so.
+The legs (tools/legs: the suite in Debian roots of other ABIs and Pythons), the sdist
+test (``python -m build``: an sdist and a wheel built from it) and the slow checks (tests
+marked ``slow``) are not part of a plain ``pytest``: ``--legs=arm64,s390x`` (or
+``--legs=all``, or ``VDSOTIME_LEGS=all`` in the environment, as CI sets it) selects
+them; ``sdist`` and ``slow`` are names too, and ``all`` includes them. Without it they
+skip with one line that says so.
+
+A plain ``pytest`` runs on every core (``-n auto``: pytest-xdist); with a leg selected,
+in this one process, where the legs' progress reaches the terminal.
 """
 
 import os
@@ -19,16 +23,23 @@ HOW = ("opt in with pytest --legs=all (or --legs=arm64,s390x,...; VDSOTIME_LEGS=
        "in the environment)")
 
 
+# The opt-in parts that run in this pytest, not in a root: the sdist test, and the slow
+# checks (tests marked slow: mypy and stubtest on the stubs, the ELF reader against
+# pyelftools on the system's libraries, memory growth over many resolutions, the gate's
+# calibration over many seeds) -- what a maintainer and CI run, not every user's pytest.
+IN_PROCESS = {"sdist": True, "slow": True}
+
+
 def leg_names():
     """{name: in "all"} of the legs tools/legs/recipes.py defines, and sdist."""
     if not (LEGS_TOOL / "recipes.py").exists():
-        return {"sdist": True}
+        return dict(IN_PROCESS)
     sys.path.insert(0, str(LEGS_TOOL))
     try:
         import recipes
     finally:
         sys.path.remove(str(LEGS_TOOL))
-    return {**{name: name in recipes.ALL for name in recipes.LEGS}, "sdist": True}
+    return {**{name: name in recipes.ALL for name in recipes.LEGS}, **IN_PROCESS}
 
 
 def pytest_addoption(parser):
@@ -56,27 +67,40 @@ def selected_legs(config):
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a slow check, run with --legs=slow or all")
     config.vdsotime_legs = selected_legs(config)
     config.vdsotime_leg_lines = []
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (pyproject's addopts): one worker per core, but none -- the suite in
+    this process -- when legs are selected: their progress lines and summaries go to
+    this process's terminal."""
+    if selected_legs(config) - set(IN_PROCESS):
+        return 0
+    return None  # pytest-xdist's own count: the cores
 
 
 def pytest_report_header(config):
     legs = sorted(config.vdsotime_legs)
     if legs:
         return f"legs: {', '.join(legs)} (tools/legs; their summaries end this report)"
-    return f"legs (tools/legs) and the sdist test: not run; {HOW}"
+    return f"legs (tools/legs), the sdist test and the slow checks: not run; {HOW}"
 
 
 def pytest_collection_modifyitems(config, items):
-    if "sdist" in config.vdsotime_legs:
-        return
-    skip = pytest.mark.skip(reason="builds an sdist and a wheel from it (a minute): opt in "
-                                   "with pytest --legs=sdist (or --legs=all, "
-                                   "VDSOTIME_LEGS=all)")
+    selected = config.vdsotime_legs
+    sdist = pytest.mark.skip(reason="builds an sdist and a wheel from it (a minute): opt in "
+                                    "with pytest --legs=sdist (or --legs=all, "
+                                    "VDSOTIME_LEGS=all)")
+    slow = pytest.mark.skip(reason="a slow check for maintainers and CI: opt in with "
+                                   "pytest --legs=slow (or --legs=all, VDSOTIME_LEGS=all)")
     for item in items:
-        if "built" in getattr(item, "fixturenames", ()) and \
+        if "sdist" not in selected and "built" in getattr(item, "fixturenames", ()) and \
                 item.nodeid.startswith("tests/test_ecosystem.py::"):
-            item.add_marker(skip)
+            item.add_marker(sdist)
+        if "slow" not in selected and item.get_closest_marker("slow"):
+            item.add_marker(slow)
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TYPED_EXAMPLE = Path(__file__).resolve().parent / "typing" / "example.py"
 
 
+@pytest.mark.slow
 def test_mypy_strict_accepts_a_typed_program():
     result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental",
                              str(TYPED_EXAMPLE)], capture_output=True, text=True,
@@ -30,6 +31,7 @@ def test_mypy_strict_accepts_a_typed_program():
     assert "Success" in result.stdout
 
 
+@pytest.mark.slow
 def test_stubtest_finds_the_stubs_true_to_the_runtime():
     """mypy's stubtest compares every stub (the .pyi files, and the typed .py modules that
     serve as their own) with the installed package at run time: names, signatures,
@@ -140,6 +142,7 @@ def test_help_on_the_results_methods_describes_every_parameter():
     assert checked >= 6
 
 
+@pytest.mark.slow
 def test_mypy_strict_rejects_a_misuse(tmp_path):
     # The stubs have teeth: a wrong type is an error, and so is a name that neither
     # vdsotime nor the time module has (no catch-all __getattr__ in the stub).
@@ -401,7 +404,10 @@ def test_pytest_benchmark_timer(tmp_path):
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          "--benchmark-timer=vdsotime.perf_counter", f"--benchmark-json={report}",
          "--benchmark-min-rounds=50", str(tmp_path / "test_timed.py")],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        # (pytest-benchmark turns itself off in a pytest-xdist worker's environment.)
+        env={key: value for key, value in os.environ.items()
+             if not key.startswith("PYTEST_XDIST")})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     data = json.loads(report.read_text())
     [entry] = data["benchmarks"]

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LEGS_TOOL, leg_names
+from conftest import IN_PROCESS, LEGS_TOOL, leg_names
 from requires import missing
 
 RUNNER = LEGS_TOOL / "run.py"
 TIMEOUT_S = 3 * 3600
-NAMES = [name for name in leg_names() if name != "sdist"]
+NAMES = [name for name in leg_names() if name not in IN_PROCESS]
 
 
 class _Pool:

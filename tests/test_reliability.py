@@ -76,6 +76,7 @@ MEMORY_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_no_memory_growth():
     """10**6 scalar calls, 10**3 rounds of every sampler, 10**4 parses: neither traced
     Python memory nor RSS grows (beyond allocator noise)."""

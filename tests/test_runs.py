@@ -413,6 +413,7 @@ def _processes_run(rng, processes=12, calls=500, scale=1.0, name="f"):
     return {name: _result(np.concatenate(parts), process_sizes=[calls] * processes)}
 
 
+@pytest.mark.slow
 def test_process_units_bound_false_positives_when_processes_differ():
     """Two runs from one distribution with a wide spread between processes (12 each):
     the per-process medians are exchangeable between the runs, so the exact rank-sum
@@ -475,6 +476,7 @@ def test_the_gates_verdicts_on_compact_runs_are_those_on_exact_ones(tmp_path, pr
         assert compact.units == exact.units
 
 
+@pytest.mark.slow
 def test_gate_on_two_runs_from_one_distribution_passes_in_most_seeds(tmp_path):
     """Two distinct files drawn from one distribution: one real 12-process bench, its
     processes dealt at random into two runs of 6 (a permutation: which process lands

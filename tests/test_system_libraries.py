@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "compare_libs.py"
 
 
+@pytest.mark.slow
 def test_sample_of_system_libraries_agrees_with_pyelftools(tmp_path):
     saved = tmp_path / "report.json"
     result = subprocess.run([sys.executable, str(SCRIPT), "--limit", "150", "--seed", "2026",
