@@ -138,17 +138,17 @@ def pythonpath_builds(workdir, code):
 
 
 def checkout_stamp():
-    """What the venvs were built from: the checkout's commit and its uncommitted
-    changes, so that a changed checkout rebuilds them."""
+    """What the venvs were built from: the package's committed files and their
+    uncommitted changes (not the commit: a change to bench/ or docs/ keeps them)."""
     import hashlib
 
+    built = ["vdsotime", "pyproject.toml", "setup.py"]
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=CHECKOUT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "HEAD", "--", "vdsotime", "pyproject.toml",
-                                "setup.py"], cwd=CHECKOUT, capture_output=True,
-                               check=True).stdout
-        return f"{head}+{hashlib.sha256(dirty).hexdigest()[:12]}"
+        committed = subprocess.run(["git", "ls-tree", "-r", "HEAD", "--", *built],
+                                   cwd=CHECKOUT, capture_output=True, check=True).stdout
+        dirty = subprocess.run(["git", "diff", "HEAD", "--", *built], cwd=CHECKOUT,
+                               capture_output=True, check=True).stdout
+        return hashlib.sha256(committed + b"\0" + dirty).hexdigest()[:16]
     except (OSError, subprocess.CalledProcessError):
         import vdsotime
         return f"vdsotime {vdsotime.__version__}"
