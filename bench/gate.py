@@ -32,12 +32,13 @@ through wrapper scripts that put a folder holding ``work.py`` first on PYTHONPAT
     python bench/gate.py --quick                # a smoke run: tiny counts, minutes
     python bench/gate.py --json                 # machine-readable
 
-On the project's shared 2-core VM a pair takes about 80 s with all four tools (the
-side-by-side gate about 10 s of it, the two saves of vdsotime and of pyperf about
-30 s each), so the full run of 50 pairs takes about an hour, plus the venvs the first
-time (a few minutes) and the true ratios (about a minute). Progress goes to stderr, one
-line per pair; every pair is also appended to ``WORKDIR/pairs.jsonl``. Ctrl-C prints
-the table of the pairs finished so far.
+On the project's shared 2-core VM a pair takes about 80 s with all four tools on a
+quiet machine (the side-by-side gate about 9 s of it, vdsotime's two saves 36 s,
+pyperf's 32 s, pytest-benchmark's 4 s) and about 135 s at a load average near 10: the
+full run of 50 pairs took 1 h 40 min (docs/benchmarks.md, "Gates between two builds"),
+plus the venvs the first time (a few minutes) and the true ratios (a minute or two).
+Progress goes to stderr, one line per pair; every pair is also appended to
+``WORKDIR/pairs.jsonl``. Ctrl-C prints the table of the pairs finished so far.
 """
 
 import argparse
@@ -154,13 +155,15 @@ def checkout_stamp():
         return f"vdsotime {vdsotime.__version__}"
 
 
-def venv_builds(workdir, code, tools, rebuild):
+def venv_builds(workdir, code, rebuild):
     """A venv per build under workdir/venvs, with this checkout (a wheel built once),
-    the tools that need to run inside each build, and the build's work.py in its
-    site-packages. Kept, and reused while the checkout and the tools are unchanged."""
-    requirements = [f"{name}=={tool_version(name)}" for tool, name in
-                    (("pyperf", "pyperf"), ("pytest-benchmark", "pytest"),
-                     ("pytest-benchmark", "pytest-benchmark")) if tool in tools]
+    the tools that run inside each build (pyperf, pytest-benchmark: the versions
+    installed here), and the build's work.py in its site-packages. Kept, and reused
+    while the checkout and the tools are unchanged."""
+    # The tools installed here go into every venv, whichever --tools this run asks for:
+    # the venvs then serve every later run.
+    requirements = [f"{name}=={tool_version(name)}" for name in
+                    ("pyperf", "pytest", "pytest-benchmark") if tool_version(name)]
     stamp = {"checkout": checkout_stamp(), "python": sys.version,
              "requirements": requirements, "work": WORK}
     venvs = os.path.join(workdir, "venvs")
@@ -302,7 +305,8 @@ def pytest_benchmark_gate(old, new, folder, quick, seed):
         f.write("[pytest]\n")  # the folder is the rootdir: no configuration from above
     storage = os.path.join(folder, ".benchmarks")
     common = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "test_work.py",
-              f"--benchmark-storage={storage}", *(QUICK["pytest-benchmark"] if quick else [])]
+              f"--benchmark-storage={storage}",
+              *(QUICK["pytest-benchmark"] if quick else [])]
     medians = []
     alarm = False
     for side, python in (("old", old), ("new", new)):
@@ -310,7 +314,8 @@ def pytest_benchmark_gate(old, new, folder, quick, seed):
         extra = (["--benchmark-save=old"] if side == "old" else
                  ["--benchmark-compare=0001", f"--benchmark-compare-fail=median:"
                   f"{FAIL_ABOVE:g}%"])
-        status, out, err = run([python, *common, f"--benchmark-json={path}", *extra], folder)
+        status, out, err = run([python, *common, f"--benchmark-json={path}", *extra],
+                               folder)
         regressed = "Performance has regressed" in out + err
         if status != 0 and not (side == "new" and regressed):
             raise ToolError(f"pytest-benchmark ({side}) exited with {status}: "
@@ -407,7 +412,7 @@ def targets(rows):
         return found
     null, slow = row["B0"], row["B10"]
     if null["pairs"]:
-        found.append({"target": f"no false alarm in the null pairs",
+        found.append({"target": "no false alarm in the null pairs",
                       "value": f"{null['alarms']} / {null['pairs']}",
                       "met": null["alarms"] == 0})
     if slow["pairs"]:
@@ -556,7 +561,7 @@ def main(argv=None):
     os.makedirs(workdir, exist_ok=True)
     code = write_code(workdir)
     if args.builds == "venv":
-        pythons = venv_builds(workdir, code, tools, args.rebuild)
+        pythons = venv_builds(workdir, code, args.rebuild)
         builds = ("venvs (python -m venv, this checkout pip-installed from one wheel, "
                   "work.py in each site-packages)")
     else:
