@@ -453,6 +453,10 @@ def render(report):
     lines.append(f"each pair: every tool in turn, in random order; alarm = the gate fails "
                  f"(NEW slower beyond +{FAIL_ABOVE:g}%); found = a significant slowdown "
                  "reported (pytest-benchmark has no test of significance: its alarm)")
+    if report["quick"]:
+        lines.append("--quick: tiny counts, the figures mean nothing; added to each tool: "
+                     + "; ".join(f"{tool} {' '.join(extra)}" for tool, extra in
+                                 report["quick_arguments"].items()))
     lines.append("")
     rows = report["rows"]
     header = ("| tool | false alarms, B0 | B0 significant | found B3 | alarms B3 | "
