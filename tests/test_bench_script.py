@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,6 +35,7 @@ def load_gate():
     return module
 
 
+@pytest.mark.slow
 def test_gate_script_runs_one_pair(tmp_path):
     """bench/gate.py --quick, one pair at +3 %, wrapper-script builds: the side-by-side
     gate (and pyperf's two saves, where installed) give a verdict the script can read,
