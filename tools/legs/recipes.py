@@ -41,6 +41,8 @@ COMMON_PACKAGES = (
     "binutils", "util-linux", "python3-numpy", "python3-pytest", "python3-pyelftools",
     "python3-cffi", "python3-matplotlib", "python3-pytest-benchmark", "python3-freezegun",
     "python3-psutil",
+    # pyproject's addopts run the suite on every core (-n auto): pytest-xdist.
+    "python3-pytest-xdist",
     # debootstrap does not resolve virtual packages: trixie's python3-pycparser depends
     # on python3-ply-lex-3.10, which python3-ply provides.
     "python3-ply",
