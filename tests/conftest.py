@@ -45,8 +45,8 @@ def leg_names():
 def pytest_addoption(parser):
     parser.addoption("--legs", default=None, metavar="NAMES",
                      help="run these legs of tools/legs (comma-separated names, or all) "
-                          "and, with the name sdist or all, the sdist test; default: "
-                          "$VDSOTIME_LEGS, else none")
+                          "and, named or with all, the sdist test (sdist) and the slow "
+                          "checks (slow); default: $VDSOTIME_LEGS, else none")
 
 
 def selected_legs(config):

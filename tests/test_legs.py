@@ -120,8 +120,26 @@ def test_leg(name, request, leg_pool):
     request.config.vdsotime_leg_lines.extend(line.splitlines())
     for part in line.splitlines():
         assert part.startswith(f"{name} leg: "), part
+        if "exit status 0)" not in part:
+            _show(request, _failures(name))
         assert "exit status 0)" in part and " failed" not in part.split(" in ")[0] \
             and " errors" not in part.split(" in ")[0], part
+
+
+def _failures(name, most=120):
+    """A failed leg's tracebacks and short summary, from the runner's log of its pytest
+    output (CI shows only this process's output)."""
+    path = _runner().log_path(name)
+    if not path.exists():
+        return []
+    lines = path.read_text(errors="replace").splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(("=", "_")) and (
+        " FAILURES " in line or " ERRORS " in line or "short test summary" in line)]
+    picked = lines[starts[0]:] if starts else lines[-40:]
+    if len(picked) > most:
+        picked = picked[:most // 2] + [f"... ({len(picked) - most} lines more in {path})"] \
+            + picked[-most // 2:]
+    return [f"[{name} leg] {line}" for line in picked]
 
 
 # ------------------------------------------------------------------ the runner's parts

@@ -475,7 +475,9 @@ def test_counts_checked_against_physical_memory_without_proc_meminfo(monkeypatch
     physical = validate.physical_memory()
     assert physical and physical > 0  # sysinfo(2): no /proc needed
     monkeypatch.setattr(validate, "available_memory", lambda: None)
-    count = physical // 8 + 1
+    # A machine of 1 GiB, so that the count is one a 32-bit build can address too.
+    monkeypatch.setattr(validate, "physical_memory", lambda: 2**30)
+    count = 2**30 // 8 + 1
     with pytest.raises(ValueError, match=r"sample\(\): n=[\d,]+ needs .* GiB for its "
                        r"samples; this machine has .* GiB of memory in all \(how much is "
                        r"available is unknown: cannot read /proc/meminfo\)"):

@@ -713,8 +713,12 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true",
                         help="only say whether the legs can run here (exit 0) or why not")
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)  # (from --jobs)
-    args, extra = parser.parse_known_args(argv)
-    extra = [part for part in extra if part != "--"]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # pytest's arguments: everything after "--" (argparse would take paths for legs)
+    own, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv \
+        else (argv, [])
+    args, unknown = parser.parse_known_args(own)
+    extra = unknown + extra
     names = []
     for item in args.legs:
         for name in item.split(","):
@@ -755,6 +759,12 @@ def main(argv=None):
             shutil.rmtree(source, ignore_errors=True)
 
 
+def log_path(name):
+    """Where a leg run in parallel keeps its pytest output (the last run's)."""
+    (CACHE / "logs").mkdir(parents=True, exist_ok=True)
+    return CACHE / "logs" / f"{name}.log"
+
+
 def run_parallel(names, args, source, extra):
     """Each leg in a child runner, ``--jobs`` at a time, sharing one prepared source."""
     pending, running, status = list(names), {}, 0
@@ -766,7 +776,9 @@ def run_parallel(names, args, source, extra):
                        "--summary-dir", str(summary_dir),
                        *(["--rebuild"] if args.rebuild else []),
                        *(["--keep"] if args.keep else []), "--", *extra]
-            running[name] = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+            # (the leg's pytest output, tracebacks and all: one file per leg, kept)
+            with open(log_path(name), "w") as output:
+                running[name] = subprocess.Popen(command, stdout=output)
         finished = [name for name, process in running.items() if process.poll() is not None]
         for name in finished:
             code = running.pop(name).returncode
@@ -774,6 +786,8 @@ def run_parallel(names, args, source, extra):
             summary = summary_dir / f"{name}.txt"
             print(summary.read_text().rstrip() if summary.exists()
                   else f"{name} leg: no summary (exit status {code})", flush=True)
+            if code != 0:
+                log(name, f"its pytest output: {log_path(name)}")
         time.sleep(0.5)
     return status
 

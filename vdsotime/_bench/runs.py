@@ -147,7 +147,9 @@ def _decode_histograms(data, where):
         if (part < 0).any() or int(part.sum()) != size:
             raise ValueError(f"{where}: the samples do not decode (a segment's counts add "
                              f"up to {int(part.sum())}, not {size})")
-        parts.append(np.repeat(stats.hdr_value(index), part))
+        # (np.repeat takes its counts as intp: 32 bits on a 32-bit build; their sum is
+        # the segment's size, an array length, so each fits)
+        parts.append(np.repeat(stats.hdr_value(index), part.astype(np.intp)))
         start += count
     samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     if len(samples) != data.get("count"):
