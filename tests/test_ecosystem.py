@@ -115,7 +115,12 @@ def test_help_shows_one_signature_and_describes_every_parameter(module_name, nam
     text = pydoc.render_doc(function, renderer=pydoc.plaintext)
     signature = inspect.signature(function)
     assert not function.__doc__.lstrip().startswith(f"{name}("), function.__doc__[:80]
-    assert f"{name}{signature}" in text
+    # Python 3.14's help() wraps a long signature, one parameter a line, and shows
+    # string annotations unquoted: compare without white space and quotes.
+    flat = lambda words: re.sub(r"[\s'\"]", "", words)  # noqa: E731
+    assert flat(f"{name}{signature}") in flat(text)
+    # one signature: the docstring repeats none
+    assert len(re.findall(rf"^[ |]*{name}\(", text, re.MULTILINE)) == 1, text[:300]
     assert "c.CLOCK" not in text
     for parameter in signature.parameters:
         if parameter not in ("args", "kwargs"):

@@ -14,6 +14,17 @@ record class gets an ``__init__`` with exactly its fields as parameters, so that
 """
 
 
+def _own_annotations(cls):
+    """The names a class body annotated, in order (not its bases'). Python 3.14 evaluates
+    annotations lazily (PEP 649): the class's dict then holds no ``__annotations__``, and
+    annotationlib reads them, as forward references where a name is not defined yet."""
+    try:
+        import annotationlib
+    except ImportError:  # before 3.14
+        return cls.__dict__.get("__annotations__", {})
+    return annotationlib.get_annotations(cls, format=annotationlib.Format.FORWARDREF)
+
+
 class Record(tuple):
     """Base of vdsotime's records: a tuple whose items are also attributes.
 
@@ -28,8 +39,7 @@ class Record(tuple):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        names = tuple(name for name in cls.__dict__.get("__annotations__", {})
-                      if not name.startswith("_"))
+        names = tuple(name for name in _own_annotations(cls) if not name.startswith("_"))
         fields = tuple(cls._fields) + names
         defaults = dict(cls._field_defaults)
         for name in names:
