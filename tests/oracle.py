@@ -3,7 +3,6 @@ pyelftools). On sys.path through pytest's ``pythonpath`` setting."""
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -201,18 +200,19 @@ print("ready", flush=True)
 """
 
 
-def interrupt_once_counted(code, counter, at_least, target):
+def interrupt_once_counted(code, counter, at_least, target, *args):
     """Start ``code`` in a child of its own session, wait for its "ready" line and for the
     file ``counter`` (passed as its argument) to hold ``at_least`` bytes -- the child's
     calls counted there, so the signal comes at the same point of the work whatever the
     machine's load -- then send SIGINT to the child alone (``target`` "process") or to
-    its whole process group ("group", as Ctrl-C at a terminal does). Returns (stdout,
-    stderr)."""
+    its whole process group ("group", as Ctrl-C at a terminal does). ``args`` follow the
+    counter's path on the child's command line. Returns (stdout, stderr, exit status)."""
     import signal
     import time
 
     counter.touch()
-    child = subprocess.Popen([sys.executable, "-c", code, str(counter)], cwd=NEUTRAL_CWD,
+    child = subprocess.Popen([sys.executable, "-c", code, str(counter), *map(str, args)],
+                             cwd=NEUTRAL_CWD,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True)
     try:
@@ -225,7 +225,8 @@ def interrupt_once_counted(code, counter, at_least, target):
             os.killpg(child.pid, signal.SIGINT)
         else:
             child.send_signal(signal.SIGINT)
-        return child.communicate(timeout=120)
+        out, err = child.communicate(timeout=120)
+        return out, err, child.returncode
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)

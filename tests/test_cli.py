@@ -13,7 +13,7 @@ import pytest
 import vdsotime
 
 import kernel
-from oracle import NEUTRAL_CWD, fixture_path, readelf_view
+from oracle import NEUTRAL_CWD, fixture_path, interrupt_once_counted, readelf_view
 
 
 def run(*args, module=False):
@@ -443,25 +443,10 @@ def test_bench_ctrl_c_prints_the_calls_so_far(tmp_path, json_output):
     jitter and compare do, nothing is saved, and the exit status is 130. The signal comes
     once the statement has counted 60 calls in a file (5 warm-up, 55 timed), whatever the
     machine's load."""
-    import signal
-    import time
-
     calls, saved = tmp_path / "calls", tmp_path / "run.json"
-    calls.touch()
-    child = subprocess.Popen([sys.executable, "-c", BENCH_INTERRUPT_CHILD, str(calls),
-                              str(saved), *(["--json"] if json_output else [])],
-                             cwd=NEUTRAL_CWD, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
-    try:
-        assert child.stdout.readline().strip() == "ready", child.stderr.read()
-        deadline = time.monotonic() + 120
-        while calls.stat().st_size < 60 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=120)
-    finally:
-        child.kill()
-    assert child.returncode == 130, out + err
+    out, err, status = interrupt_once_counted(BENCH_INTERRUPT_CHILD, calls, 60, "process",
+                                              saved, *(["--json"] if json_output else []))
+    assert status == 130, out + err
     match = re.search(r"vdsotime: interrupted; the ([\d,]+) calls timed so far \(nothing "
                       r"saved\):", err)
     assert match, err

@@ -10,7 +10,6 @@ import textwrap
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import vdsotime

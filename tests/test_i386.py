@@ -8,7 +8,6 @@ the oracle (tests/kernel.py: clock_gettime64 is nr 403); elsewhere they skip.
 """
 
 import ctypes
-import errno
 import os
 import subprocess
 import sys

@@ -406,7 +406,7 @@ BENCH_INTERRUPT_CHILD = COUNTED_CALLS_CHILD + textwrap.dedent("""
 
 def test_bench_ctrl_c_keeps_the_calls_timed_so_far(tmp_path):
     """The signal comes once 40 calls were counted in a file: 10 warm-up, 30 timed."""
-    out, err = interrupt_once_counted(BENCH_INTERRUPT_CHILD, tmp_path / "calls", 40,
+    out, err, _ = interrupt_once_counted(BENCH_INTERRUPT_CHILD, tmp_path / "calls", 40,
                                       "process")
     words = out.split()
     assert words[0] == "interrupted", out + err
@@ -429,7 +429,7 @@ def test_bench_ctrl_c_names_a_statements_partial_result_after_the_statement(tmp_
     """The partial result of an interrupted bench("stmt") is named after the statement,
     as the whole result is (not after the function it was compiled into). The signal
     comes once the statement has counted 60 calls in a file: 5 warm-up, then 55 timed."""
-    out, err = interrupt_once_counted(BENCH_STATEMENT_INTERRUPT_CHILD, tmp_path / "calls", 60,
+    out, err, _ = interrupt_once_counted(BENCH_STATEMENT_INTERRUPT_CHILD, tmp_path / "calls", 60,
                                       "process")
     words = out.split()
     assert words[:4] == ["interrupted", "True", "True", "True"], out + err

@@ -12,7 +12,6 @@ namespace; without either, those skip naming what is needed (and fail in CI).
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import textwrap

@@ -3,7 +3,6 @@ time (Python, samplers, a cimporting extension, numba, a C extension holding the
 mock time is thread-safe, and the real clocks come back on exit."""
 
 import os
-import sys
 import textwrap
 import threading
 from pathlib import Path

@@ -2,7 +2,6 @@
 interleaving), bad input, Ctrl-C, memory, and TSC calibration with generous bounds."""
 
 import re
-import signal
 import subprocess
 import sys
 import textwrap

@@ -35,7 +35,6 @@ import argparse
 import ctypes
 import fcntl
 import hashlib
-import json
 import os
 import shlex
 import shutil
