@@ -132,3 +132,10 @@ def assert_same_vdso(other, image):
                                      for s in elf.symbols))
 
     assert shape(other) == shape(image)
+
+
+# The soname of each ABI's vDSO as seen here (the kernel's, and QEMU's for its guests):
+# "linux-vdso.so.1" on x86-64, arm64 and armhf, "linux-gate.so.1" on i386,
+# "linux-vdso64.so.1" on s390x.
+SONAMES = {"i386": "linux-gate.so.1", "s390x": "linux-vdso64.so.1"}
+SONAME = SONAMES.get(ABI, "linux-vdso.so.1")
