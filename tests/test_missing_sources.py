@@ -461,7 +461,7 @@ def test_bench_metadata_hidden(hidden, scenario):
     keys = ["clocksource", "cpu_governor", "cpu_boost", "cpu_model"]
     if abi.emulated():
         # qemu-user answers the guest's opens of /proc/cpuinfo itself for some guests
-        # (s390x: seen), masked or not: the model it names is known there.
+        # (seen for s390x and arm64), masked or not: the model it names is known there.
         keys.remove("cpu_model")
     for key in keys:
         assert metadata[key] is None, key
