@@ -422,7 +422,7 @@ _CROSS = {}
 # runs a sed per certificate: the root has no CA bundle, nothing in it goes online (pip
 # installs from files fetched on the host).
 SECOND_STAGE_NO_OPS = ("/usr/bin/py3compile", "/usr/bin/py3clean",
-                  "/usr/sbin/update-ca-certificates")
+                       "/usr/sbin/update-ca-certificates")
 
 
 def divert_second_stage_no_ops(root):
