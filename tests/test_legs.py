@@ -238,3 +238,10 @@ def test_the_second_stage_no_ops_are_diverted_and_restored(tmp_path):
     assert shim.read_text().endswith("# the real one\n")
     assert not (root / "usr/bin/py3compile.real").exists()
     assert not (root / "usr/bin/py3clean").exists()  # no real one was unpacked
+    certificates = root / "usr/share/ca-certificates/mozilla"
+    certificates.mkdir(parents=True)
+    (certificates / "B.crt").write_text("-----BEGIN CERTIFICATE-----\nB\n")
+    (certificates / "A.crt").write_text("-----BEGIN CERTIFICATE-----\nA")
+    run.ca_bundle(root)
+    assert (root / "etc/ssl/certs/ca-certificates.crt").read_text() == (
+        "-----BEGIN CERTIFICATE-----\nA\n-----BEGIN CERTIFICATE-----\nB\n")

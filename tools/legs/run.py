@@ -419,8 +419,8 @@ _CROSS = {}
 # root's second stage, and no-ops meanwhile. Byte-compiling numpy or matplotlib: the
 # native python3 of the cross root does it in seconds afterwards (native_pyc: .pyc
 # files depend on the Python version only, not on the machine). update-ca-certificates
-# runs a sed per certificate: the root has no CA bundle, nothing in it goes online (pip
-# installs from files fetched on the host).
+# runs a sed per certificate: its bundle is concatenated natively afterwards (ca_bundle;
+# nothing in a root goes online, but pip's requests loads the bundle when imported).
 SECOND_STAGE_NO_OPS = ("/usr/bin/py3compile", "/usr/bin/py3clean",
                        "/usr/sbin/update-ca-certificates")
 
@@ -454,6 +454,16 @@ def restore_second_stage_no_ops(root):
             os.replace(real, shim)
         else:
             shim.unlink()
+
+
+def ca_bundle(root):
+    """/etc/ssl/certs/ca-certificates.crt as update-ca-certificates makes it from the
+    certificates ca-certificates installs (every one: the package's default), natively."""
+    certificates = sorted((root / "usr/share/ca-certificates").rglob("*.crt"))
+    bundle = root / "etc/ssl/certs/ca-certificates.crt"
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    bundle.write_bytes(b"".join(path.read_bytes().rstrip(b"\n") + b"\n"
+                                for path in certificates))
 
 
 def native_pyc(name, root, cross):
@@ -547,6 +557,7 @@ def build_root(name, folder):
             raise SystemExit(f"{name}: debootstrap's second stage failed ({status}); "
                              f"{saved}: " + " | ".join(errors or lines[-6:]))
         restore_second_stage_no_ops(root)
+        ca_bundle(root)
     else:
         log(name, f"debootstrap: Debian {leg.suite} {leg.arch}")
         debootstrap(name, [f"--arch={leg.arch}", "--variant=minbase",
