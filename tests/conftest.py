@@ -7,6 +7,10 @@ marked ``slow``) are not part of a plain ``pytest``: ``--legs=arm64,s390x`` (or
 them; ``sdist`` and ``slow`` are names too, and ``all`` includes them. Without it they
 skip with one line that says so.
 
+An emulated leg (arm64, s390x, armhf, riscv64, ppc64el: qemu-user) runs the ABI part of
+the suite (tools/legs/recipes.py's ABI_PART: the tests of what differs from one ABI to
+the next); ``VDSOTIME_LEGS_WHOLE=1`` runs the whole suite there too (hours).
+
 A plain ``pytest`` runs on every core (``-n auto``: pytest-xdist); with a leg selected,
 in this one process, where the legs' progress reaches the terminal.
 """
@@ -46,7 +50,9 @@ def pytest_addoption(parser):
     parser.addoption("--legs", default=None, metavar="NAMES",
                      help="run these legs of tools/legs (comma-separated names, or all) "
                           "and, named or with all, the sdist test (sdist) and the slow "
-                          "checks (slow); default: $VDSOTIME_LEGS, else none")
+                          "checks (slow); default: $VDSOTIME_LEGS, else none. The "
+                          "emulated legs run their ABI part; VDSOTIME_LEGS_WHOLE=1: the "
+                          "whole suite there too")
 
 
 def selected_legs(config):

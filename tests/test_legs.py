@@ -164,6 +164,25 @@ def test_every_lack_and_deselection_has_a_reason():
         assert len(recipes.LEGS[name].pythons) == len(recipes.LEGS[name].python_versions)
 
 
+def test_emulated_legs_run_their_abi_part_unless_told_the_whole_suite():
+    run = _runner()
+    recipes = run.recipes
+    root = Path(__file__).resolve().parent.parent
+    for path, reason in recipes.ABI_PART.items():
+        assert (root / path.split("::")[0]).is_file() and len(reason) > 20, path
+    for name, leg in recipes.LEGS.items():
+        scope, paths = run.scope(name, ["-x"], whole=False)
+        if leg.qemu:
+            assert scope.startswith("ABI part") and paths == list(recipes.ABI_PART)
+        else:
+            assert (scope, paths) == ("whole suite", [])
+        assert run.scope(name, ["-x"], whole=True) == ("whole suite", [])
+        given = ["tests/test_vdso.py", "-x"]
+        assert run.scope(name, given, whole=False) == (" ".join(given), [])
+        arguments = run.pytest_arguments(name, [], whole=False)
+        assert arguments[-len(paths):] == paths if paths else arguments[-1].startswith("-")
+
+
 def _matches(rule, header):
     """binfmt_misc's test: the first len(magic) bytes, masked, equal the magic."""
     _, name, kind, offset, magic, mask, _, flags = rule.split(":")
@@ -210,3 +229,37 @@ def test_a_declared_lack_skips_in_strict_mode_and_nothing_else_does(monkeypatch,
         requires.require_command("gcc", "gcc")
     with pytest.raises(pytest.fail.Exception, match=r"needs unshare: .*REQUIRE_ALL"):
         requires.require_command("unshare", "util-linux")
+
+
+def test_the_second_stage_no_ops_are_diverted_and_restored(tmp_path):
+    """run.py's divert_second_stage_no_ops / restore_second_stage_no_ops on a root as debootstrap's
+    first stage leaves it: during the second stage dpkg puts python3-minimal's
+    py3compile and py3clean aside (*.real) and the no-ops run instead; afterwards the
+    real programs are back and dpkg records no diversion of them (other diversions stay)."""
+    run = _runner()
+    root = tmp_path / "root"
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    other = "/sbin/ldconfig\n/sbin/ldconfig.REAL\nfakechroot\n"
+    (root / "var/lib/dpkg/diversions").write_text(other)
+    run.divert_second_stage_no_ops(root)
+    diversions = (root / "var/lib/dpkg/diversions").read_text()
+    assert diversions.startswith(other)
+    assert "/usr/bin/py3compile\n/usr/bin/py3compile.real\n:\n" in diversions
+    shim = root / "usr/bin/py3compile"
+    assert subprocess.run([shim, "-p", "python3-numpy"]).returncode == 0
+    assert "force-unsafe-io" in (root / "etc/dpkg/dpkg.cfg.d/vdsotime-legs-unsafe-io"
+                                 ).read_text()
+    # dpkg unpacked python3-minimal: its programs went to the diverted names.
+    (root / "usr/bin/py3compile.real").write_text("#!/usr/bin/python3\n# the real one\n")
+    run.restore_second_stage_no_ops(root)
+    assert (root / "var/lib/dpkg/diversions").read_text() == other
+    assert shim.read_text().endswith("# the real one\n")
+    assert not (root / "usr/bin/py3compile.real").exists()
+    assert not (root / "usr/bin/py3clean").exists()  # no real one was unpacked
+    certificates = root / "usr/share/ca-certificates/mozilla"
+    certificates.mkdir(parents=True)
+    (certificates / "B.crt").write_text("-----BEGIN CERTIFICATE-----\nB\n")
+    (certificates / "A.crt").write_text("-----BEGIN CERTIFICATE-----\nA")
+    run.ca_bundle(root)
+    assert (root / "etc/ssl/certs/ca-certificates.crt").read_text() == (
+        "-----BEGIN CERTIFICATE-----\nA\n-----BEGIN CERTIFICATE-----\nB\n")

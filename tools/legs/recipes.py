@@ -33,11 +33,15 @@ Leg = namedtuple("Leg", [
     "lacks",       # {requires key: reason} the test root lacks by design
     "deselect",    # {pytest node id or prefix: reason}
     "proves",      # one sentence: what this leg shows that no other does
+    "triplet",     # emulated legs: the GNU triplet of Debian's cross compiler (gcc-<it>)
+                   # that builds the wheel natively; None: the root's own gcc
 ])
 
-# In every root: the build (a compiler, CPython's headers) and the tests' oracles.
+# In every root: the build (CPython's and libc's headers) and the tests' oracles. The
+# compiler is NATIVE_BUILD's: an emulated leg's root has none (run.py's cross root
+# compiles for it, natively).
 COMMON_PACKAGES = (
-    "python3", "python3-dev", "python3-venv", "python3-pip", "gcc", "libc6-dev",
+    "python3", "python3-dev", "python3-venv", "python3-pip", "libc6-dev",
     "binutils", "util-linux", "python3-numpy", "python3-pytest", "python3-pyelftools",
     "python3-cffi", "python3-matplotlib", "python3-pytest-benchmark", "python3-freezegun",
     "python3-psutil",
@@ -47,6 +51,14 @@ COMMON_PACKAGES = (
     # on python3-ply-lex-3.10, which python3-ply provides.
     "python3-ply",
 )
+
+# The compiler of a native leg's root (i386, sid), which builds its wheel itself.
+NATIVE_BUILD = ("gcc",)
+
+# The GNU triplet of Debian's cross compiler for each emulated architecture.
+TRIPLETS = {"arm64": "aarch64-linux-gnu", "armhf": "arm-linux-gnueabihf",
+            "s390x": "s390x-linux-gnu", "ppc64el": "powerpc64le-linux-gnu",
+            "riscv64": "riscv64-linux-gnu"}
 
 # Fetched on the host by pip (the roots have no certificate store that pip trusts):
 # the build requirements pyproject.toml names, at versions Debian stable is too old for,
@@ -80,6 +92,55 @@ COMMON_DESELECT = {
         "on the host",
 }
 
+# The ABI part: what an emulated leg runs by default (the whole suite under qemu-user
+# takes hours on two cores: every Python process starts in seconds there, importing
+# numpy and pytest takes tens). These are the tests of what differs from one ABI to the
+# next -- the vDSO and its ELF reading, the bindings, the readings against the raw system
+# calls, the samplers, the C interface, what info and the doctor print -- each with why.
+# The rest of the suite (statistics, the bench engine and its saved runs, plots, the
+# docs, the packaging, ...) is the same code on every ABI and runs on the host and on the
+# native legs. The whole suite stays one switch away: run.py --whole, or
+# VDSOTIME_LEGS_WHOLE=1 (README).
+ABI_PART = {
+    "tests/test_vdso.py": "the key table of this ABI against its live vDSO: symbols, "
+                          "versions, backends, addresses, the fallback",
+    "tests/test_elf.py": "the ELF reader on this byte order and word size, over the "
+                         "fixtures of every ABI and the live vDSO",
+    "tests/test_hostile.py": "the ELF reader's bounds checks on this byte order and word "
+                             "size",
+    "tests/test_auxv.py": "the auxiliary vector of this ABI (its word size and byte order)",
+    "tests/test_clock.py": "every clock read through the table, between two raw system "
+                           "calls of this ABI",
+    "tests/test_clocks_beyond.py": "aux and dynamic clocks through this ABI's table",
+    "tests/test_sample.py": "the nogil samplers and their counters on this ABI (the TSC "
+                            "skips where there is none)",
+    "tests/test_cython_api.py": "the C interface (capsule, address(), cimport) with this "
+                                "ABI's calling convention",
+    "tests/test_mock.py": "the function table swapped and restored with this ABI's "
+                          "pointers",
+    "tests/test_health.py": "the doctor's probes on this ABI (its /proc/cpuinfo, its "
+                            "system call numbers)",
+    "tests/test_missing_sources.py": "info and the doctor where this ABI's /proc and /sys "
+                                     "say less (no flags line on s390x)",
+    # (test_cli's other tests -- bench, compare, jitter, their files and Ctrl-C -- each
+    # start a child Python: the same code on every ABI, minutes under qemu)
+    "tests/test_cli.py::test_info": "vdsotime info names this ABI's clock_gettime symbol "
+                                    "and version",
+    "tests/test_cli.py::test_info_json": "vdsotime info --json: this ABI's bindings, "
+                                         "versions and symbols",
+    "tests/test_cli.py::test_info_prints_each_binding_as_the_symbol_list_does":
+        "vdsotime info's bindings in this vDSO's symbol notation",
+    "tests/test_cli.py::test_info_when_disabled": "vdsotime info with libc's functions on "
+                                                  "this ABI",
+    "tests/test_cli.py::test_dump_writes_the_live_image": "vdsotime dump of this ABI's vDSO",
+    "tests/test_cli.py::test_dump_to_stdout": "vdsotime dump - of this ABI's vDSO",
+    "tests/test_cli.py::test_inspect_fixture": "vdsotime inspect of every ABI's fixture on "
+                                               "this byte order and word size",
+    "tests/test_cli.py::test_clocks_json": "vdsotime clocks: every clock's cost and "
+                                           "resolution through this ABI's table",
+    "tests/test_reliability.py": "repeated resolution and reading of the live vDSO",
+}
+
 MANYLINUX_ARCH = {"i386": "i686", "amd64": "x86_64", "arm64": "aarch64", "armhf": "armv7l",
                   "s390x": "s390x", "ppc64el": "ppc64le", "riscv64": "riscv64"}
 
@@ -94,14 +155,15 @@ def _emulated(arch, qemu, elf, proves, *, packages=("python3-numba",), wheels=()
                pythons=("python3",), python_versions=(python,),
                wheel_arch=MANYLINUX_ARCH[arch], glibc=glibc,
                packages=tuple(packages), wheels=tuple(wheels), lacks=dict(lacks or {}),
-               deselect=dict(deselect or {}), proves=proves)
+               deselect=dict(deselect or {}), proves=proves, triplet=TRIPLETS[arch])
 
 
 LEGS = {
     "i386": Leg(
         arch="i386", suite="bookworm", qemu=None, elf=None, setarch="i686",
         pythons=("python3",), python_versions=("3.11",), wheel_arch="i686",
-        glibc=BOOKWORM_GLIBC, packages=("python3-numba",), wheels=("time-machine",),
+        glibc=BOOKWORM_GLIBC, packages=NATIVE_BUILD + ("python3-numba",),
+        wheels=("time-machine",), triplet=None,
         lacks={}, deselect={
             "tests/test_sample.py::test_ctrl_c_interrupts_within_half_a_second":
                 "allocates 2.4 GB arrays and more, beyond a 32-bit address space",
@@ -147,8 +209,9 @@ LEGS = {
         arch="amd64", suite="sid", qemu=None, elf=None, setarch=None,
         pythons=("python3.14", "python3.15"), python_versions=("3.14", "3.15"),
         wheel_arch="x86_64", glibc=SID_GLIBC,
-        packages=("python3.14", "python3.14-dev", "python3.14-venv", "python3.15",
-                  "python3.15-dev", "python3.15-venv"),
+        triplet=None,
+        packages=NATIVE_BUILD + ("python3.14", "python3.14-dev", "python3.14-venv",
+                                 "python3.15", "python3.15-dev", "python3.15-venv"),
         # numba from PyPI: Debian sid's is built for its default Python only.
         wheels=("time-machine", "numba", "llvmlite"), lacks={}, deselect={},
         proves="the newest CPythons (3.14 and 3.15, Debian sid), natively on x86-64"),
@@ -168,6 +231,9 @@ def recipe_text(name):
         "packages " + " ".join(sorted(set(COMMON_PACKAGES) | set(leg.packages))),
         "wheels " + " ".join(BUILD_WHEELS + leg.wheels),
         f"pythons {' '.join(leg.pythons)} {' '.join(leg.python_versions)}",
+        # (emulated legs: how run.py makes the root changed with the cross compiler)
+        *([f"cross {leg.triplet}; second stage without py3compile; pyc made natively"]
+          if leg.triplet else []),
     ])
 
 

@@ -14,13 +14,18 @@ tools/legs/README.md says what each leg proves and what it costs. In short, a le
    reused while the recipe is unchanged. A foreign root (arm64, s390x, armhf, ...) is made
    with ``debootstrap --foreign`` and finished inside a user namespace that mounts its own
    binfmt_misc with the static qemu-user of a Debian trixie root (cached beside it), so
-   nothing of the host changes; a native one (i386, sid) with plain debootstrap;
+   nothing of the host changes: debootstrap's second stage runs natively from outside
+   the root, only dpkg and the maintainer scripts under qemu, without byte-compiling
+   (done natively afterwards). A foreign root has no compiler: a native "cross root" of
+   the same suite has the leg's cross gcc, and the build runs over both. A native root
+   (i386, sid) is plain debootstrap;
 2. builds the project's sdist on the host into dist/, with the C files that Cython makes
    from it (on the host: never under emulation), and in a throwaway overlay of the root
    builds a wheel from that, repairs it with auditwheel to the manylinux tag it meets and
    puts it in dist/;
 3. installs the repaired wheel into a fresh venv in a second throwaway overlay of the root
-   from which the compiler has been deleted, and runs the suite there as
+   from which the compiler has been deleted, and runs the suite (an emulated leg: its ABI
+   part, recipes.ABI_PART, unless --whole or VDSOTIME_LEGS_WHOLE=1) there as
    ``python -P -m pytest`` under VDSOTIME_REQUIRE_ALL=1, with the leg's declared lacks
    (tests/requires.py reads them) and deselections;
 4. prints one summary line: ``<leg> leg: N passed, ... in S s (...)``.
@@ -43,6 +48,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -222,8 +228,20 @@ if [ -n "$OVERLAY" ]; then
     M="$RUN/merged"
     # (in a user namespace overlayfs keeps whiteouts and opaque folders in user.*
     # extended attributes: userxattr, else removing a folder of the root fails, EIO)
-    mount -t overlay overlay \
-        -o "lowerdir=$ROOT,upperdir=$RUN/upper,workdir=$RUN/work$OVERLAY_OPTIONS" "$M"
+    # (CROSS: a native root under the leg's, whose cross compiler the build runs)
+    mount -t overlay overlay -o \
+        "lowerdir=$ROOT${CROSS:+:$CROSS},upperdir=$RUN/upper,workdir=$RUN/work$OVERLAY_OPTIONS" \
+        "$M"
+    if [ -n "$CROSS" ]; then
+        # The cross toolchain's programs (/usr/bin/<triplet>-*) over the root's: the
+        # root's own binutils have the same names (its ld, a foreign program, cannot
+        # load the cross gcc's x86-64 LTO plugin), and the cross gcc finds its ld and as
+        # through them (/usr/<triplet>/bin/ld -> ../../bin/<triplet>-ld).
+        for tool in "$CROSS/usr/bin/$TRIPLET"-*; do
+            target="$M/usr/bin/${tool##*/}"
+            if [ -e "$target" ]; then mount --bind "$tool" "$target"; fi
+        done
+    fi
 else
     M="$ROOT"
 fi
@@ -241,6 +259,12 @@ if [ -n "$STRIP" ]; then
     # overlay; the cached root keeps them).
     for pattern in $STRIP; do rm -rf "$M"$pattern; done
 fi
+if [ -n "$NATIVE" ]; then
+    # (a native program that works on the root from outside: debootstrap's second
+    # stage with --second-stage-target, whose chroot calls run the root's programs)
+    exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive $INNER_ENV "$@"
+fi
 exec chroot "$M" $SETARCH /usr/bin/env -i \
     PATH=/opt/test/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive $INNER_ENV "$@"
@@ -253,18 +277,19 @@ COMPILER = ("/usr/bin/gcc* /usr/bin/cc /usr/bin/c89* /usr/bin/c99* /usr/bin/cpp*
 
 
 def session(name, root, argv, *, run_folder=None, strip=False, inner_env=(),
-            capture=False):
-    """Run ``argv`` in the leg's root (an overlay of it when ``run_folder`` is given),
-    with /proc, /dev, /sys and /tmp mounted; foreign legs through qemu in a user
-    namespace. Returns the exit status."""
+            capture=False, cross=None, native=False):
+    """Run ``argv`` in the leg's root (an overlay of it when ``run_folder`` is given,
+    over the root ``cross`` too when given), with /proc, /dev, /sys and /tmp mounted;
+    foreign legs through qemu in a user namespace. Returns the exit status."""
     leg = recipes.LEGS[name]
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-           "ROOT": str(root), "RUN": str(run_folder or ""),
+           "ROOT": str(root), "RUN": str(run_folder or ""), "CROSS": str(cross or ""),
+           "TRIPLET": leg.triplet or "",
            "OVERLAY": "1" if run_folder else "", "STRIP": COMPILER if strip else "",
            "SETARCH": f"/usr/bin/setarch {leg.setarch}" if leg.setarch else "",
-           "INNER_ENV": " ".join(inner_env), "BINFMT": "",
+           "INNER_ENV": " ".join(inner_env), "BINFMT": "", "NATIVE": "1" if native else "",
            "OVERLAY_OPTIONS": ",userxattr" if leg.qemu else ""}
-    command = ["/bin/sh", "-c", MOUNTS, "mounts", *argv]
+    command = ["/bin/sh", "-c", MOUNTS, "mounts", *map(str, argv)]
     if leg.qemu:
         qemu = qemu_root(name) / "usr" / "bin" / f"qemu-{leg.qemu}"
         env["BINFMT"] = binfmt_rule(leg).format(qemu=qemu)
@@ -363,6 +388,103 @@ def debootstrap(name, arguments):
                          + " | ".join(detail))
 
 
+def cross_root(name):
+    """A native (amd64) Debian root of the leg's suite with the leg's cross compiler
+    (gcc-<triplet>: x86-64 programs that make code for the leg's ABI, against the same
+    glibc) and python3 (the leg's CPython version, natively: it byte-compiles the leg's
+    Python files). The leg's build runs in an overlay of its root over this one: the
+    Python build calls ``<triplet>-gcc`` (sysconfig's CC), which this root provides and
+    the kernel runs without qemu. Cached."""
+    leg = recipes.LEGS[name]
+    packages = f"gcc-{leg.triplet},python3"
+    def build(folder):
+        log(name, f"making the cross-compiler root (Debian {leg.suite} amd64, "
+                  f"{packages})")
+        debootstrap(name, ["--variant=minbase", f"--include={packages}", leg.suite,
+                           folder / "root"])
+        (folder / "root" / "target").mkdir()
+        for cached_deb in (folder / "root" / "var/cache/apt/archives").glob("*.deb"):
+            cached_deb.unlink()
+    folder, lock, how = cached(f"cross-{name}", f"cross {leg.suite} amd64 {packages}",
+                               build, name)
+    _CROSS.setdefault(name, lock)
+    return folder / "root", how
+
+
+_CROSS = {}
+
+# Programs that Debian's maintainer scripts call and a leg's root can do without, which
+# take minutes under qemu: diverted (as dpkg records it) to *.real during a foreign
+# root's second stage, and no-ops meanwhile. Byte-compiling numpy or matplotlib: the
+# native python3 of the cross root does it in seconds afterwards (native_pyc: .pyc
+# files depend on the Python version only, not on the machine). update-ca-certificates
+# runs a sed per certificate: its bundle is concatenated natively afterwards (ca_bundle;
+# nothing in a root goes online, but pip's requests loads the bundle when imported).
+SECOND_STAGE_NO_OPS = ("/usr/bin/py3compile", "/usr/bin/py3clean",
+                       "/usr/sbin/update-ca-certificates")
+
+
+def divert_second_stage_no_ops(root):
+    with open(root / "var/lib/dpkg/diversions", "a") as diversions:
+        for path in SECOND_STAGE_NO_OPS:
+            diversions.write(f"{path}\n{path}.real\n:\n")
+            shim = root / path.lstrip("/")
+            shim.parent.mkdir(parents=True, exist_ok=True)
+            shim.write_text("#!/bin/sh\n# vdsotime legs (tools/legs/run.py): a no-op "
+                            "during the second stage\nexit 0\n")
+            shim.chmod(0o755)
+    # dpkg without an fsync per file: the root is rebuilt if the machine stops mid-way.
+    config = root / "etc/dpkg/dpkg.cfg.d"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "vdsotime-legs-unsafe-io").write_text("force-unsafe-io\n")
+
+
+def restore_second_stage_no_ops(root):
+    diversions = root / "var/lib/dpkg/diversions"
+    lines = diversions.read_text().splitlines()
+    kept = []
+    for index in range(0, len(lines) - 2, 3):
+        if lines[index] not in SECOND_STAGE_NO_OPS:
+            kept += lines[index:index + 3]
+    diversions.write_text("".join(line + "\n" for line in kept))
+    for path in SECOND_STAGE_NO_OPS:
+        shim, real = root / path.lstrip("/"), root / (path.lstrip("/") + ".real")
+        if real.exists() or real.is_symlink():
+            os.replace(real, shim)
+        else:
+            shim.unlink()
+
+
+def ca_bundle(root):
+    """/etc/ssl/certs/ca-certificates.crt as update-ca-certificates makes it from the
+    certificates ca-certificates installs (every one: the package's default), natively."""
+    certificates = sorted((root / "usr/share/ca-certificates").rglob("*.crt"))
+    bundle = root / "etc/ssl/certs/ca-certificates.crt"
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    bundle.write_bytes(b"".join(path.read_bytes().rstrip(b"\n") + b"\n"
+                                for path in certificates))
+
+
+def native_pyc(name, root, cross):
+    """Byte-compile the root's Python files with the cross root's python3 (the same
+    CPython version), natively, as the root's own python would have written them."""
+    leg = recipes.LEGS[name]
+    version = leg.python_versions[0]
+    folders = [f"/target/usr/lib/python{version}", "/target/usr/lib/python3/dist-packages",
+               f"/target/usr/local/lib/python{version}/dist-packages"]
+    script = ('set -e; mount --make-rprivate /; mount --bind "$1" "$2/target"; '
+              'mount -t proc proc "$2/proc"; mount --rbind /dev "$2/dev"; '
+              'exec chroot "$2" /usr/bin/env -i PATH=/usr/bin:/bin LANG=C.UTF-8 '
+              f'python{version} -m compileall -q -j 0 -s /target -p / '
+              '-x "/(lib2to3/tests|test/bad|test/badsyntax|test/tokenizedata)" '
+              + " ".join(folders) + " > /dev/null || true")
+    started = time.monotonic()
+    subprocess.run(["unshare", "--mount", "--fork", "/bin/sh", "-c", script, "pyc",
+                    str(root), str(cross)], check=True)
+    log(name, f"byte-compiled natively (python{version} of the cross root) in "
+              f"{time.monotonic() - started:.0f} s")
+
+
 # Appended to a foreign root's /debootstrap/functions for its second stage, in the user
 # namespace: mknod is refused there, and /dev, /proc and /sys are already mounted.
 SECOND_STAGE_OVERRIDES = """
@@ -405,14 +527,26 @@ def build_root(name, folder):
     started = time.monotonic()
     if leg.qemu:
         qemu_root(name)
+        # (the cross root, native, is made meanwhile: it waits on the network and the
+        # disk while the second stage waits on qemu)
+        cross = threading.Thread(target=cross_root, args=(name,), daemon=True)
+        cross.start()
         log(name, f"debootstrap, first stage: Debian {leg.suite} {leg.arch}")
         debootstrap(name, ["--foreign", f"--arch={leg.arch}", "--variant=minbase",
                            f"--include={packages}", leg.suite, root])
         with open(root / "debootstrap" / "functions", "a") as functions:
             functions.write(SECOND_STAGE_OVERRIDES)
-        log(name, f"debootstrap, second stage under qemu-{leg.qemu} "
+        divert_second_stage_no_ops(root)
+        # The second stage runs natively, from outside the root (--second-stage-target):
+        # debootstrap's own shell and perl -- a perl run over the Packages file for every
+        # package -- take most of its time under qemu. Only what it runs in the root
+        # (dpkg, the maintainer scripts, ldconfig) goes through qemu.
+        log(name, f"debootstrap, second stage, its dpkg under qemu-{leg.qemu} "
                   f"(first stage {time.monotonic() - started:.0f} s)")
-        status = session(name, root, ["/debootstrap/debootstrap", "--second-stage"])
+        status = session(name, root, ["/bin/sh", root / "debootstrap" / "debootstrap",
+                                      "--second-stage", f"--second-stage-target={root}"],
+                         inner_env=[f"DEBOOTSTRAP_DIR={root / 'debootstrap'}"], native=True)
+        log(name, f"second stage done in {time.monotonic() - started:.0f} s from the start")
         if status != 0:
             # (the folder goes: keep its log beside the cache, and say what failed)
             saved = CACHE / f"{name}-second-stage-failed.log"
@@ -421,6 +555,8 @@ def build_root(name, folder):
             errors = [line for line in lines if "error" in line.lower()][-6:]
             raise SystemExit(f"{name}: debootstrap's second stage failed ({status}); "
                              f"{saved}: " + " | ".join(errors or lines[-6:]))
+        restore_second_stage_no_ops(root)
+        ca_bundle(root)
     else:
         log(name, f"debootstrap: Debian {leg.suite} {leg.arch}")
         debootstrap(name, [f"--arch={leg.arch}", "--variant=minbase",
@@ -432,12 +568,16 @@ def build_root(name, folder):
     # (--system-site-packages): the build's and the tests' packages, installed once.
     script = "set -e\n" + "".join(
         f"{python} -m pip install --quiet --no-index --no-deps --break-system-packages "
+        f"{'--no-compile ' if leg.triplet else ''}"
         f"--ignore-installed "
         f"--root-user-action=ignore /opt/wheels/{version}/*.whl\n"
         for python, version in zip(leg.pythons, leg.python_versions))
     status = session(name, root, ["/bin/sh", "-c", script])
     if status != 0:
         raise SystemExit(f"{name}: installing the PyPI wheels in the root failed ({status})")
+    if leg.triplet:
+        cross.join()
+        native_pyc(name, root, cross_root(name)[0])
     for cached_deb in (root / "var" / "cache" / "apt" / "archives").glob("*.deb"):
         cached_deb.unlink()
 
@@ -572,12 +712,29 @@ def pytest_deselected(items):
 """
 
 
-def pytest_arguments(name, extra):
+WHOLE = os.environ.get("VDSOTIME_LEGS_WHOLE", "") not in ("", "0")
+
+
+def scope(name, extra, whole):
+    """What the leg's pytest runs: ``extra``'s own selection (pytest arguments that are
+    not options), else the whole suite -- or, on an emulated leg unless ``whole``, the
+    ABI part (recipes.ABI_PART)."""
+    if any(part.startswith("tests/") or "::" in part or part.endswith(".py")
+           for part in extra):
+        return " ".join(extra), []
+    if recipes.LEGS[name].qemu and not whole:
+        files = {node.split("::")[0] for node in recipes.ABI_PART}
+        return (f"ABI part, {len(recipes.ABI_PART)} selections from {len(files)} files",
+                list(recipes.ABI_PART))
+    return "whole suite", []
+
+
+def pytest_arguments(name, extra, whole):
     # (--durations: where an emulated leg's time goes, in its log)
     arguments = ["-q", "-ra", "--durations=20", "--durations-min=5"]
     for node in recipes.deselect(name):
         arguments.append(f"--deselect={node}")
-    return arguments + list(extra)
+    return arguments + list(extra) + scope(name, extra, whole)[1]
 
 
 def overlay(parent, label):
@@ -588,11 +745,12 @@ def overlay(parent, label):
     return folder
 
 
-def run_leg(name, source, sdist, extra, rebuild, keep):
+def run_leg(name, source, sdist, extra, rebuild, keep, whole=WHOLE):
     """Build, repair, install and test; returns (exit status, summary line)."""
     leg = recipes.LEGS[name]
     started = time.monotonic()
     root, lock, how = leg_root(name, rebuild)
+    cross = cross_root(name)[0] if leg.triplet else None
     run_folder = Path(tempfile.mkdtemp(prefix=f"run-{name}-", dir=CACHE))
     lines, status = [], 0
     try:
@@ -604,7 +762,7 @@ def run_leg(name, source, sdist, extra, rebuild, keep):
             log(name, f"building and repairing the wheel ({python}) in an overlay of "
                       f"{root.parent.name}")
             status = session(name, root, ["/bin/sh", "/leg/build.sh", python],
-                             run_folder=build)
+                             run_folder=build, cross=cross)
             if status != 0:
                 break
         build_seconds = time.monotonic() - build_started
@@ -632,13 +790,15 @@ def run_leg(name, source, sdist, extra, rebuild, keep):
             test_started = time.monotonic()
             inner_env = ["VDSOTIME_REQUIRE_ALL=1", f"VDSOTIME_LEG={name}",
                          "VDSOTIME_LEG_LACKS=/leg/lacks.txt", "PYTHONPATH=/leg"]
+            if leg.qemu:  # (tests/abi.py: timing claims are not checked there)
+                inner_env.append(f"VDSOTIME_LEG_EMULATOR=qemu-{leg.qemu}")
             code = session(name, root, ["/bin/sh", "/leg/test.sh", python,
-                                        *pytest_arguments(name, extra)],
+                                        *pytest_arguments(name, extra, whole)],
                            run_folder=test, strip=True, inner_env=inner_env)
             status = status or code
             lines.append(summarize(name, version, upper / "leg", code,
                                    time.monotonic() - test_started, build_seconds, how,
-                                   wheels, extra))
+                                   wheels, scope(name, extra, whole)[0]))
             if keep:
                 log(name, f"kept {test}")
         total = time.monotonic() - started
@@ -654,6 +814,7 @@ def run_leg(name, source, sdist, extra, rebuild, keep):
 
 def summarize(name, version, leg_folder, status, test_seconds, build_seconds, how,
               wheels, selection):
+    # (selection: "whole suite", "ABI part, N files", or the pytest arguments given)
     """The one line a leg ends with, per Python."""
     counts, skips, failed = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}, {}, []
     try:
@@ -684,8 +845,7 @@ def summarize(name, version, leg_folder, status, test_seconds, build_seconds, ho
     binding_file = leg_folder / f"binding-{tag}.txt"
     binding = (binding_file.read_text().strip().splitlines() or ["?"])[-1] \
         if binding_file.exists() else "?"
-    scope = " ".join(selection) if selection else "whole suite"
-    line = (f"{name} leg: {', '.join(parts)} in @ s (Python {version}; {scope}; "
+    line = (f"{name} leg: {', '.join(parts)} in @ s (Python {version}; {selection}; "
             f"{wheel}; clock_gettime {binding}; root {how}; build {build_seconds:.0f} s; "
             f"tests {test_seconds:.0f} s; exit status {status})")
     if skips:
@@ -709,6 +869,9 @@ def main(argv=None):
                         help="keep the run folders (logs, junit reports, upper layers)")
     parser.add_argument("--summary-dir", type=Path,
                         help="also write each leg's summary to DIR/<leg>.txt")
+    parser.add_argument("--whole", action="store_true", default=WHOLE,
+                        help="the whole suite on the emulated legs too, not only their "
+                             "ABI part (also: VDSOTIME_LEGS_WHOLE=1)")
     parser.add_argument("--check", action="store_true",
                         help="only say whether the legs can run here (exit 0) or why not")
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)  # (from --jobs)
@@ -744,7 +907,8 @@ def main(argv=None):
         status = 0
         for name in names:
             try:
-                code, line = run_leg(name, source, sdist, extra, args.rebuild, args.keep)
+                code, line = run_leg(name, source, sdist, extra, args.rebuild, args.keep,
+                                     args.whole)
             except (subprocess.CalledProcessError, SystemExit, OSError) as exc:
                 code, line = 1, f"{name} leg: could not run: {exc}"
             status = status or code
@@ -774,7 +938,8 @@ def run_parallel(names, args, source, extra):
             command = [sys.executable, __file__, name, "--source", str(source),
                        "--summary-dir", str(summary_dir),
                        *(["--rebuild"] if args.rebuild else []),
-                       *(["--keep"] if args.keep else []), "--", *extra]
+                       *(["--keep"] if args.keep else []),
+                       *(["--whole"] if args.whole else []), "--", *extra]
             # (the leg's pytest output, tracebacks and all: one file per leg, kept)
             with open(log_path(name), "w") as output:
                 running[name] = subprocess.Popen(command, stdout=output)
