@@ -451,8 +451,11 @@ SKEW_INTERRUPT = textwrap.dedent("""
     calibration = vdsotime.calibrate_tsc()
     print("ready", flush=True)
     try:
-        vdsotime.tsc_skew(cpus, 10**7, seconds=600, calibration=calibration)
-        print("finished")
+        # Again and again: a run may end early by design (its rounds all done, or a wait
+        # for the other CPU given up when the machine is loaded), and the signal must
+        # find one running.
+        while True:
+            vdsotime.tsc_skew(cpus, 10**6, seconds=600, calibration=calibration)
     except KeyboardInterrupt:
         print("interrupted", time.monotonic(), flush=True)
 """)
