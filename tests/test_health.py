@@ -455,7 +455,10 @@ SKEW_INTERRUPT = textwrap.dedent("""
         # for the other CPU given up when the machine is loaded), and the signal must
         # find one running.
         while True:
-            vdsotime.tsc_skew(cpus, 10**6, seconds=600, calibration=calibration)
+            try:
+                vdsotime.tsc_skew(cpus, 10**6, seconds=600, calibration=calibration)
+            except TimeoutError:  # the other CPU answered no round: a loaded machine
+                pass
     except KeyboardInterrupt:
         print("interrupted", time.monotonic(), flush=True)
 """)
