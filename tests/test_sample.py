@@ -323,7 +323,8 @@ def test_sample_every_paces():
     assert times.dtype == np.int64 and times.shape == (200,)
     assert before <= times[0] and times[-1] <= after
     assert np.all(np.diff(times) > 0)
-    assert np.all(times >= before + np.arange(200) * period)
+    # (int64: numpy's default integer is 32-bit on a 32-bit ABI)
+    assert np.all(times >= before + np.arange(200, dtype=np.int64) * period)
 
 
 def test_calibrate_tsc_accuracy():
