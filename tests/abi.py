@@ -108,7 +108,7 @@ def require_x86(feature):
     """Skip a test of an x86-only feature (the TSC, rdtscp, rdpid) on other ABIs."""
     __tracebackhide__ = True
     if not X86 or not hw.HAVE_TSC:
-        pytest.skip(f"{feature} is x86's; this is the {ABI} ABI")
+        pytest.skip(f"{feature} is x86's, not the {ABI} ABI's")
 
 
 def assert_same_vdso(other, image):

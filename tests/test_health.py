@@ -350,7 +350,7 @@ def test_syscall_clocksource_gets_the_recommendation():
 CPUS = sorted(os.sched_getaffinity(0))
 needs_two_cpus = pytest.mark.skipif(len(CPUS) < 2, reason="needs two CPUs to compare TSCs")
 x86_only = pytest.mark.skipif(not abi.X86, reason=f"tsc_skew reads the time-stamp counter "
-                              f"(rdtsc), x86's; this is the {abi.ABI} ABI")
+                              f"(rdtsc), x86's, not the {abi.ABI} ABI's")
 
 
 def _skew(**kwargs):

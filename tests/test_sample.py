@@ -71,6 +71,9 @@ def test_zero_samples():
     assert vdsotime.sample_every(1000, 0).shape == (0,)
 
 
+# The byte order that is not this machine's (">" here, "<" on s390x).
+SWAPPED = "<" if sys.byteorder == "big" else ">"
+
 BAD_INPUTS = [
     (lambda: vdsotime.sample(), TypeError, r"give n \(the number of samples\) or out"),
     (lambda: vdsotime.sample(-1), ValueError, r"sample\(\): n must be >= 0, got -1"),
@@ -88,14 +91,14 @@ BAD_INPUTS = [
      r"1-D C-contiguous int64 array \(aligned, native byte order\), got int64 with shape \(4, 4\)"),
     (lambda: vdsotime.sample(out=np.zeros(8, np.int64)[::2]), ValueError,
      r"got non-contiguous int64 with shape \(4,\)"),
-    (lambda: vdsotime.sample(out=np.zeros(4, np.int64).view(">i8")), ValueError,
-     r"got byte-swapped >i8 with shape \(4,\)"),
+    (lambda: vdsotime.sample(out=np.zeros(4, np.int64).view(f"{SWAPPED}i8")), ValueError,
+     rf"got byte-swapped {SWAPPED}i8 with shape \(4,\)"),
     (lambda: vdsotime.sample(out=_misaligned(np.int64)), ValueError,
      r"got misaligned int64 with shape \(4,\)"),
     (lambda: vdsotime.sample_tsc(out=_misaligned(np.uint64)), ValueError,
      r"sample_tsc\(\): .* got misaligned uint64"),
-    (lambda: vdsotime.sample_tsc(out=np.zeros(4, np.uint64).view(">u8")), ValueError,
-     r"sample_tsc\(\): .* got byte-swapped >u8"),
+    (lambda: vdsotime.sample_tsc(out=np.zeros(4, np.uint64).view(f"{SWAPPED}u8")),
+     ValueError, rf"sample_tsc\(\): .* got byte-swapped {SWAPPED}u8"),
     (lambda: vdsotime.sample(out=np.zeros(4, np.uint64)), TypeError, r"got uint64"),
     (lambda: vdsotime.sample(out=_read_only(4)), ValueError, r"got read-only int64"),
     (lambda: vdsotime.sample(10, out=np.zeros(4, np.int64)), ValueError,
@@ -319,7 +322,8 @@ def test_sample_every_paces():
     assert times.dtype == np.int64 and times.shape == (200,)
     assert before <= times[0] and times[-1] <= after
     assert np.all(np.diff(times) > 0)
-    assert np.all(times >= before + np.arange(200) * period)
+    # (int64: numpy's default integer is 32-bit on a 32-bit ABI)
+    assert np.all(times >= before + np.arange(200, dtype=np.int64) * period)
 
 
 def test_calibrate_tsc_accuracy():

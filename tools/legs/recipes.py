@@ -186,6 +186,12 @@ LEGS = {
     "armhf": _emulated(
         "armhf", "arm", Elf(32, "little", 40),
         packages=(),
+        deselect={
+            "tests/test_sample.py::test_ctrl_c_interrupts_within_half_a_second":
+                "allocates 2.4 GB arrays and more, beyond a 32-bit address space",
+            "tests/test_sample.py::test_ctrl_c_keeps_the_readings_taken_so_far":
+                "allocates 2.4 GB arrays and more, beyond a 32-bit address space",
+        },
         lacks={"numba": "Debian trixie has no numba for armhf, and PyPI no wheel",
                "time_machine": "time-machine has no armv7l wheel on PyPI and the test root "
                                "has no compiler"},
