@@ -398,11 +398,12 @@ def test_jitter_command_at_10ns_says_what_it_kept():
     assert data["gap_summary_ns"]["n"] == data["gaps"]
 
 
-def interrupt(*args, after=1.5, counter=None, at_least=0):
+def interrupt(*args, after=1.5, counter=None, at_least=0, loaded=None):
     """Run the vdsotime command, send SIGINT ``after`` seconds later -- or, given a
     ``counter`` file that the measured statement writes a byte to per call, once it holds
-    ``at_least`` bytes, the same point of the work whatever the machine's load; the child
-    process."""
+    ``at_least`` bytes, the same point of the work whatever the machine's load; given
+    ``loaded`` (a part of a file name), ``after`` seconds once the child has that file
+    mapped (its imports done, however long they took). The child process."""
     import signal
     import time
 
@@ -411,6 +412,12 @@ def interrupt(*args, after=1.5, counter=None, at_least=0):
                              text=True, cwd=NEUTRAL_CWD,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
+        if loaded is not None:
+            deadline = time.monotonic() + 120
+            while loaded not in _mapped(child.pid) and child.poll() is None \
+                    and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert loaded in _mapped(child.pid), f"the child never loaded {loaded}"
         if counter is None:
             time.sleep(after)
         else:
@@ -426,9 +433,20 @@ def interrupt(*args, after=1.5, counter=None, at_least=0):
     return child
 
 
+def _mapped(pid):
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            return maps.read()
+    except OSError:
+        return ""
+
+
 @pytest.mark.parametrize("json_output", [False, True])
 def test_jitter_ctrl_c_prints_the_run_so_far(json_output):
-    child = interrupt("jitter", "--seconds", "60", *(["--json"] if json_output else []))
+    # (the signal half a second after the loop's module is loaded: not during the imports,
+    # which take seconds on a loaded machine)
+    child = interrupt("jitter", "--seconds", "60", *(["--json"] if json_output else []),
+                      after=0.5, loaded="_loops/driver")
     out, err = child.out, child.err
     assert child.returncode == 130, err
     assert "interrupted; the run so far" in err
