@@ -65,6 +65,8 @@ def test_records_are_classes_type_checkers_read():
         assert tuple(value) == tuple(range(len(fields)))
         assert [getattr(value, name) for name in fields] == list(range(len(fields)))
         assert value._replace(**{fields[0]: "x"})[0] == "x"
+        # copy.replace() (3.13+) calls __replace__, which type checkers know of
+        assert value.__replace__(**{fields[0]: "y"}) == ("y", *value[1:])
         # help() on a record says what each field holds.
         undescribed = [name for name in fields if f"``{name}``" not in record.__doc__]
         assert not undescribed, (record.__name__, undescribed)

@@ -30,7 +30,7 @@ class Record(tuple):
 
     Records compare, hash, sort, pickle and unpack as tuples, and have ``_fields``,
     ``_field_defaults``, ``_asdict()``, ``_replace(**changes)`` and ``_make(iterable)``
-    as namedtuples do.
+    as namedtuples do, and ``copy.replace()`` works on them (Python 3.13 and later).
     """
 
     __slots__ = ()
@@ -91,6 +91,10 @@ class Record(tuple):
 
     def _replace(self, **changes):
         return type(self)(**{**self._asdict(), **changes})
+
+    def __replace__(self, /, **changes):
+        """``copy.replace(record, field=value)`` (Python 3.13 and later): ``_replace``."""
+        return self._replace(**changes)
 
     @classmethod
     def _make(cls, iterable):
