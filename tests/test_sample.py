@@ -460,6 +460,9 @@ DYING_CLOCK_CHILD = textwrap.dedent("""
                 worker.join()
                 return None
             partial = exc.partial_result
+            if len(partial) == 0:  # the loop began, but its first reading failed: again
+                worker.join()
+                return None
             return " ".join(map(str, (exc.errno == errno.EINVAL, len(partial) > 0,
                                       bool(numpy.all(numpy.diff(partial) >= 0)), exc)))
 
