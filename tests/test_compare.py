@@ -285,8 +285,8 @@ def test_ctrl_c_keeps_the_rounds_of_the_running_worker(tmp_path, target):
     terminal) or this process alone (kill -INT), which passes it on. The candidates
     count their calls in a file, so the signal comes after three rounds (60 calls each:
     per candidate 10 warm-up and 20 timed), whatever the machine's load."""
-    out, err, _ = interrupt_once_counted(COMPARE_WORKER_INTERRUPT_CHILD, tmp_path / "calls", 4 * 60,
-                                      target)
+    out, err, _ = interrupt_once_counted(COMPARE_WORKER_INTERRUPT_CHILD, tmp_path / "calls",
+                                         4 * 60, target)
     words = out.split()
     assert words[:1] == ["interrupted"], out + err
     assert words[1] != "none" and int(words[1]) >= 3, out + err

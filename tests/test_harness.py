@@ -159,9 +159,10 @@ def test_live_i386_vdso_without_gcc_multilib(tmp_path):
 
 CTRL_C_CHILD = textwrap.dedent("""
     import time, vdsotime
+    jitter = vdsotime.jitter  # (its module imported before "ready": seconds when loaded)
     print("ready", flush=True)
     try:
-        vdsotime.jitter(5)
+        jitter(5)
         print("finished", flush=True)
     except KeyboardInterrupt:
         print("interrupted", time.monotonic(), flush=True)

@@ -405,13 +405,14 @@ BENCH_INTERRUPT_CHILD = COUNTED_CALLS_CHILD + textwrap.dedent("""
 
 
 def test_bench_ctrl_c_keeps_the_calls_timed_so_far(tmp_path):
-    """The signal comes once 40 calls were counted in a file: 10 warm-up, 30 timed."""
+    """The signal comes once 40 calls were counted in a file: 10 warm-up, 30 timed
+    begun (the last perhaps still running)."""
     out, err, _ = interrupt_once_counted(BENCH_INTERRUPT_CHILD, tmp_path / "calls", 40,
-                                      "process")
+                                         "process")
     words = out.split()
     assert words[0] == "interrupted", out + err
     n, length = int(words[1]), int(words[2])
-    assert 30 <= n == length < 100_000
+    assert 29 <= n == length < 100_000
     assert words[3] == "True"
 
 
@@ -428,12 +429,12 @@ BENCH_STATEMENT_INTERRUPT_CHILD = COUNTED_CALLS_CHILD + textwrap.dedent("""
 def test_bench_ctrl_c_names_a_statements_partial_result_after_the_statement(tmp_path):
     """The partial result of an interrupted bench("stmt") is named after the statement,
     as the whole result is (not after the function it was compiled into). The signal
-    comes once the statement has counted 60 calls in a file: 5 warm-up, then 55 timed."""
-    out, err, _ = interrupt_once_counted(BENCH_STATEMENT_INTERRUPT_CHILD, tmp_path / "calls", 60,
-                                      "process")
+    comes once the statement has counted 60 calls in a file: 5 warm-up, then 55 timed begun."""
+    out, err, _ = interrupt_once_counted(BENCH_STATEMENT_INTERRUPT_CHILD, tmp_path / "calls",
+                                         60, "process")
     words = out.split()
     assert words[:4] == ["interrupted", "True", "True", "True"], out + err
-    assert 55 <= int(words[4]) < 100_000, out + err
+    assert 54 <= int(words[4]) < 100_000, out + err  # the 60th call perhaps running
 
 
 # -- jitter ---------------------------------------------------------------------------

@@ -635,8 +635,8 @@ def test_ctrl_c_during_bench_processes_keeps_the_finished_processes(tmp_path, ta
     process 35: 5 warm-up and 30 timed), so the signal comes once the third process has
     made all its calls: the first two have answered by then (the third may still be
     cut short), whatever the machine's load."""
-    out, err, _ = interrupt_once_counted(BENCH_PROCESSES_INTERRUPT_CHILD, tmp_path / "calls", 3 * 35,
-                                      target)
+    out, err, _ = interrupt_once_counted(BENCH_PROCESSES_INTERRUPT_CHILD, tmp_path / "calls",
+                                         3 * 35, target)
     words = out.split()
     assert words[:1] == ["interrupted"], out + err
     assert words[1] != "none" and int(words[1]) >= 2, out + err
