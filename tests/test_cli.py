@@ -368,6 +368,7 @@ def test_counts_that_cannot_fit_are_refused_before_the_statement_runs(args, mess
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_jitter_command(tmp_path):
     plot = tmp_path / "jitter.png"
     result = run("jitter", "--seconds", "0.3", "--threshold-us", "5", "--plot", str(plot))

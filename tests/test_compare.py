@@ -119,6 +119,7 @@ def test_verdicts():
         "no ratio between b and a: a's figure is 0 ns"
 
 
+@pytest.mark.slow
 def test_compare_in_worker_processes():
     """processes=: rounds split among fresh interpreters, run one after another."""
     # Four times the work: with three processes the bootstrap draws one process alone

@@ -259,6 +259,7 @@ NUMBA_CACHED_MODULE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("disable", ["0", "1"])
 def test_numba_cache_true_works_across_processes(tmp_path, disable):
     """@njit(cache=True): the second process loads the machine code the first compiled.
@@ -277,6 +278,7 @@ def test_numba_cache_true_works_across_processes(tmp_path, disable):
     assert second.stdout.split() == ["True", "-22", "2"], second.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_numba_intrinsics_follow_the_clock_pxd_convention():
     """Same answers as the cimported functions for valid and invalid ids (-errno), and
     the compiled code takes vdsotime's error path (the syscall retry) on a failure."""
@@ -392,6 +394,7 @@ NUMBA_WIDE_IDS_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_numba_clock_ids_beyond_a_c_int_are_einval():
     result = run_python(NUMBA_WIDE_IDS_CHILD, timeout=600)
     lines = result.stdout.splitlines()
@@ -400,6 +403,7 @@ def test_numba_clock_ids_beyond_a_c_int_are_einval():
     assert lines[1].split() == ["True", "-22"]  # INT_MIN is in range: the kernel says EINVAL
 
 
+@pytest.mark.slow
 def test_pytest_benchmark_timer(tmp_path):
     """vdsotime.perf_counter works as pytest-benchmark's --benchmark-timer."""
     (tmp_path / "test_timed.py").write_text(

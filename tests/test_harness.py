@@ -103,6 +103,7 @@ def test_present_module_is_the_module(user_machine):
     assert requires.require_module("json", "json") is json
 
 
+@pytest.mark.slow
 def test_interop_without_pyperf_skips_and_fails_in_strict_mode(tmp_path):
     """The pyperf round trip on a machine whose pyperf cannot be imported (a package of
     that name that raises ImportError, first on the path): a skip naming the pip package,
@@ -140,6 +141,7 @@ def run_one_test(node, path, *, strict, pythonpath=None):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
                     reason="the i386 vDSO test runs on x86-64 only")
+@pytest.mark.slow
 def test_live_i386_vdso_without_gcc_multilib(tmp_path):
     """The README's `pytest` on a machine without gcc-multilib: the i386 vDSO test skips
     with one line naming the package; under CI's strict mode it fails with that line."""

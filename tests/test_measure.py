@@ -323,6 +323,7 @@ def test_compare_warms_up_by_the_rule_each_round(n):
         assert next(counter) == probe + 3 * (warmup + per_round)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [None, 300])
 def test_bench_in_processes_warms_up_by_the_rule_in_each(tmp_path, n):
     """The statement counts its calls in a file, across the processes (and this one's

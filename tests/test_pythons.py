@@ -44,6 +44,7 @@ def builds(tmp_path_factory):
     return found
 
 
+@pytest.mark.slow
 def test_two_builds_a_known_difference(builds, tmp_path, monkeypatch):
     # A checkout of the code under test in the current folder must not shadow the builds
     # installed in the interpreters (a worker of another interpreter keeps that
@@ -68,6 +69,7 @@ def test_two_builds_a_known_difference(builds, tmp_path, monkeypatch):
     assert "one of each per round in random order" in str(result)
 
 
+@pytest.mark.slow
 def test_the_gate_from_the_command_line(builds, tmp_path):
     """Exit 1 on a significant slowdown beyond --fail-above, 0 against itself; --json
     holds both sides' samples as a saved run that compare-runs reads."""
@@ -104,6 +106,7 @@ def _gate_error(*args):
     return line
 
 
+@pytest.mark.slow
 def test_what_cannot_compare_says_which_and_why(builds, tmp_path):
     bare = _interpreter(tmp_path, "bare", flags="-S")  # no site-packages: no vdsotime
     assert "cannot import vdsotime's measuring side" in _gate_error(
@@ -176,6 +179,7 @@ CTRL_C_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_rounds_so_far():
     result = subprocess.run([sys.executable, "-c", CTRL_C_CHILD, sys.executable],
                             capture_output=True, text=True, cwd=NEUTRAL_CWD, timeout=300,

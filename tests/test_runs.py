@@ -531,6 +531,7 @@ def test_bench_in_processes_keeps_the_process_sizes_through_save_and_load(tmp_pa
             assert _within_three_digits(decoded, part)
 
 
+@pytest.mark.slow
 def test_bench_processes_on_the_command_line_and_the_gate_says_processes(tmp_path):
     paths = [tmp_path / "old.json", tmp_path / "new.json"]
     for path in paths:
