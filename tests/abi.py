@@ -27,14 +27,22 @@ def live_names():
     return {(symbol.name, symbol.version) for symbol in vdsotime.info().symbols}
 
 
+def _first_keys():
+    """{function: (symbol, layout)}: each function's first key in this ABI's table that
+    the live vDSO has (the one the import binds)."""
+    names, found = live_names(), {}
+    for function, symbol, _, _, layout in KEYS:
+        if function not in found and (symbol, VERSION) in names:
+            found[function] = (symbol, layout)
+    return found
+
+
 def expected_bindings():
     """{function: (backend, symbol, version)} that this ABI's key table gives with the
     live vDSO's symbols: a function's first key the vDSO has, from the vDSO; a 32-bit
     ABI's gettimeofday and time from clock_gettime's; the others libc's."""
-    names, expected = live_names(), {}
-    for function, symbol, _, _, _ in KEYS:
-        if function not in expected and (symbol, VERSION) in names:
-            expected[function] = ("vdso", symbol, VERSION)
+    expected = {function: ("vdso", symbol, VERSION)
+                for function, (symbol, _) in _first_keys().items()}
     for function in DERIVED:
         expected[function] = expected.get("clock_gettime",
                                           ("libc", "clock_gettime", None))
@@ -48,11 +56,7 @@ def expected_bindings():
 def from_vdso():
     """The API functions this ABI's table binds to the vDSO's own entry point (no shim,
     not derived): those whose first key the vDSO has, with the "direct" layout."""
-    names, found = live_names(), {}
-    for function, symbol, _, _, layout in KEYS:
-        if function not in found and (symbol, VERSION) in names:
-            found[function] = layout
-    return {function for function, layout in found.items()
+    return {function for function, (_, layout) in _first_keys().items()
             if layout == "direct" and function not in DERIVED}
 
 

@@ -92,9 +92,7 @@ class Record(tuple):
     def _replace(self, **changes):
         return type(self)(**{**self._asdict(), **changes})
 
-    def __replace__(self, /, **changes):
-        """``copy.replace(record, field=value)`` (Python 3.13 and later): ``_replace``."""
-        return self._replace(**changes)
+    __replace__ = _replace  # copy.replace(record, field=value), Python 3.13 and later
 
     @classmethod
     def _make(cls, iterable):
